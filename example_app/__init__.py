@@ -1,0 +1,1 @@
+"""The example IVR: a greeting, a menu by digits or speech, a transfer to sales."""

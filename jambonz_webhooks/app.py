@@ -1,0 +1,184 @@
+"""JambonzApp: a Starlette application whose routes are jambonz webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import ExceptionHandler, Lifespan
+
+from .errors import http_exception_handler, server_error_handler
+from .injection import HookKind, plan_handler
+from .response import Response, VerbLike
+from .routing import HookRoute, HookSettings
+
+__all__ = ["DEFAULT_FALLBACK", "HookRouter", "JambonzApp"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+DEFAULT_FALLBACK: Response = (
+    Response().say(text="We are sorry, something went wrong. Please call again later.").hangup()
+)
+"""What the caller hears when a call or action hook handler fails: an apology, then hangup."""
+
+
+class HookRouter:
+    """A group of hooks, to split a big application across modules.
+
+    Register hooks on it exactly as on the app, then ``app.include_router(router)``::
+
+        billing = HookRouter(prefix="/billing")
+
+        @billing.action_hook("/menu")
+        async def menu(result: GatherResult) -> Response: ...
+
+        app.include_router(billing)  # serves /billing/menu
+    """
+
+    def __init__(self, prefix: str = "") -> None:
+        _check_prefix(prefix)
+        self.prefix = prefix
+        self.hooks: list[tuple[str, Callable[..., Any], HookKind]] = []
+
+    def call_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
+        return self._decorator(path, HookKind.CALL)
+
+    def action_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
+        return self._decorator(path, HookKind.ACTION)
+
+    def status_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call status hook; its answer is always 204 and it returns nothing."""
+        return self._decorator(path, HookKind.STATUS)
+
+    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+        """Register ``handler`` for the hook ``path`` (the decorators call this)."""
+        plan_handler(handler)  # fail at registration, not on the first call
+        self.hooks.append((self.prefix + path, handler, kind))
+
+    def include_router(self, router: HookRouter, prefix: str = "") -> None:
+        """Add every hook of ``router``, under ``prefix``."""
+        _check_prefix(prefix)
+        for path, handler, kind in router.hooks:
+            self.add_hook(prefix + path, handler, kind)
+
+    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            self.add_hook(path, handler, kind)
+            return handler
+
+        return register
+
+
+class JambonzApp(Starlette):
+    """An ASGI application serving jambonz webhooks; a Starlette app in every other respect.
+
+    ::
+
+        app = JambonzApp()
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> Response:
+            return Response().say(text="Hello").hangup()
+
+    Run it with ``uvicorn module:app``, or mount it in another Starlette or FastAPI application
+    (``outer.mount("/voice", app)``): hook references are then written with the ``/voice``
+    prefix, since jambonz resolves a relative hook against the host only.
+
+    Args:
+        fallback: the verbs answered when a call or action hook handler raises (or a call hook
+            answers nothing), so the caller is not left in silence. None answers a plain 500.
+        debug, routes, middleware, exception_handlers, lifespan, max_body_size: as for Starlette.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        fallback: Response | Iterable[VerbLike] | None = DEFAULT_FALLBACK,
+        debug: bool = False,
+        routes: Sequence[BaseRoute] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        handlers: dict[Any, ExceptionHandler] = {
+            HTTPException: http_exception_handler,
+            Exception: server_error_handler,
+        }
+        handlers.update(exception_handlers or {})
+        super().__init__(
+            debug=debug,
+            routes=routes,
+            middleware=middleware,
+            exception_handlers=handlers,
+            lifespan=lifespan,
+            max_body_size=max_body_size,
+        )
+        if fallback is not None and not isinstance(fallback, Response):
+            fallback = Response(fallback)
+        self.hook_settings = HookSettings(fallback)
+
+    @property
+    def fallback(self) -> Response | None:
+        """The verbs answered when a handler fails (None: a plain 500)."""
+        return self.hook_settings.fallback
+
+    @property
+    def hooks(self) -> list[HookRoute]:
+        """Every webhook route of the app."""
+        return [route for route in self.router.routes if isinstance(route, HookRoute)]
+
+    def call_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
+        return self._decorator(path, HookKind.CALL)
+
+    def action_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
+        return self._decorator(path, HookKind.ACTION)
+
+    def status_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call status hook; its answer is always 204."""
+        return self._decorator(path, HookKind.STATUS)
+
+    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+        """Register ``handler`` for the hook ``path`` (the decorators call this)."""
+        if any(route.path == path for route in self.hooks):
+            raise ValueError(f"a hook is already registered at {path!r}")
+        route = HookRoute(path, handler, kind, self.hook_settings)
+        self.router.routes.append(route)
+        # The first path a handler is registered at is the one verbs refer to.
+        self.hook_settings.paths.setdefault(handler, path)
+
+    def include_router(self, router: HookRouter, prefix: str = "") -> None:
+        """Serve every hook of ``router``, under ``prefix``."""
+        _check_prefix(prefix)
+        for path, handler, kind in router.hooks:
+            self.add_hook(prefix + path, handler, kind)
+
+    def hook_path(self, handler: Callable[..., Any]) -> str:
+        """The path (within this app) of the hook served by ``handler``."""
+        try:
+            return self.hook_settings.paths[handler]
+        except KeyError:
+            raise LookupError(
+                f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
+            ) from None
+
+    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            self.add_hook(path, handler, kind)
+            return handler
+
+        return register
+
+
+def _check_prefix(prefix: str) -> None:
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise ValueError(f"a prefix must start with '/' and not end with one: {prefix!r}")

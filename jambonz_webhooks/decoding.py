@@ -1,0 +1,139 @@
+"""From the bytes of a request to payload data: a JSON body, or a query string.
+
+POST hooks carry the payload as a JSON body, validated straight from the bytes by the models
+(see ``routing``). GET hooks may carry it in the query string (PROTOCOL.md, section 2), where
+nested objects come in bracket notation (``sip[headers][X-Foo]=bar``) or as JSON text
+(``sip={"headers":{...}}``) and every value is text, coerced later by the models.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel
+
+__all__ = ["MAX_DEPTH", "DecodeError", "JsonShape", "expand_json_values", "json_shape", "parse_query"]
+
+MAX_DEPTH = 32
+"""Deepest bracket nesting accepted in a query key; jambonz payloads nest four levels at most."""
+
+
+class DecodeError(ValueError):
+    """The request's payload cannot be read; the message says why, for the client."""
+
+
+def parse_query(query_string: str) -> dict[str, Any]:
+    """Parse a query string into nested dicts and lists of text values.
+
+    ``a=1&b[c]=2&d[0][e]=3&f[]=4&f[]=5`` gives
+    ``{"a": "1", "b": {"c": "2"}, "d": [{"e": "3"}], "f": ["4", "5"]}``.
+    A key that is both a value and an object (``a=1&a[b]=2``) is an error.
+    """
+    root: dict[str, Any] = {}
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise DecodeError("the query string is not valid UTF-8") from None
+    for key, value in pairs:
+        path = _split_key(key)
+        node: dict[str, Any] = root
+        for part in path[:-1]:
+            child = _append(node, {}) if part == "" else node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise DecodeError(f"query key {key!r} conflicts with a value given before")
+            node = child
+        last = path[-1]
+        if last == "":
+            _append(node, value)
+        elif last in node:
+            raise DecodeError(f"query key {key!r} is given more than once")
+        else:
+            node[last] = value
+    result: dict[str, Any] = _lists_from_indexes(root)
+    return result
+
+
+_LIST_KEY = "\x00list"  # where ``a[]=x`` items gather before they become a list
+
+
+def _append(node: dict[str, Any], value: Any) -> Any:
+    node.setdefault(_LIST_KEY, []).append(value)
+    return value
+
+
+def _split_key(key: str) -> list[str]:
+    """``sip[headers][X-Foo]`` -> ``["sip", "headers", "X-Foo"]``; ``f[]`` -> ``["f", ""]``."""
+    head, bracket, rest = key.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return [key]
+    parts = rest[:-1].split("][")
+    if len(parts) >= MAX_DEPTH:
+        raise DecodeError(f"query key nests deeper than {MAX_DEPTH} levels")
+    return [head, *parts]
+
+
+def _lists_from_indexes(node: dict[str, Any]) -> Any:
+    """Turn dicts whose keys are all indexes (``0``, ``1``, ...) or ``[]`` items into lists."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            node[key] = _lists_from_indexes(value)
+    items = node.pop(_LIST_KEY, None)
+    if items is not None:
+        if node:
+            raise DecodeError("a query key is used both as a list and as an object")
+        return items
+    if node and all(key.isdigit() for key in node):
+        indexes = sorted(node, key=int)
+        if [int(index) for index in indexes] == list(range(len(indexes))):
+            return [node[index] for index in indexes]
+    return node
+
+
+JsonShape = dict[str, "JsonShape | None"]
+"""For each JSON key of a model whose value is structured: the shape inside (None: a plain dict or list)."""
+
+
+def json_shape(model: type[BaseModel]) -> JsonShape:
+    """Find which keys of ``model`` hold objects or lists, recursively.
+
+    Worked out once per model, when a route is registered.
+    """
+    shape: JsonShape = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        annotation = field.annotation
+        for arg in _flatten(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                shape[key] = json_shape(arg)
+                break
+            if typing.get_origin(arg) in (dict, list) or arg in (dict, list):
+                shape[key] = None
+                break
+    return shape
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return [arg for member in typing.get_args(annotation) for arg in _flatten(member)]
+    if origin is typing.Annotated:
+        return _flatten(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def expand_json_values(data: dict[str, Any], shape: JsonShape) -> dict[str, Any]:
+    """Parse the JSON text a query string gives for structured fields (``sip={"headers":...}``)."""
+    for key, inner in shape.items():
+        value = data.get(key)
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                value = data[key] = json.loads(value)
+            except ValueError:
+                raise DecodeError(f"query value of {key!r} is not valid JSON") from None
+        if inner and isinstance(value, dict):
+            expand_json_values(value, inner)
+    return data

@@ -1,0 +1,86 @@
+"""Error answers: short JSON, never a traceback or an internal detail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic_core
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = [
+    "HookError",
+    "error_body",
+    "error_response",
+    "http_exception_handler",
+    "server_error_handler",
+    "validation_error",
+]
+
+
+class HookError(Exception):
+    """A request the framework refuses: its status code and the short message the client gets."""
+
+    def __init__(self, status_code: int, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.fields = fields
+
+
+def error_body(message: str, fields: list[dict[str, str]] | None = None) -> bytes:
+    """``{"error": message}``, with the offending fields when there are some."""
+    data: dict[str, Any] = {"error": message}
+    if fields:
+        data["fields"] = fields
+    return pydantic_core.to_json(data)
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A JSON error response."""
+    return Response(
+        error_body(message, fields), status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def validation_error(exc: ValidationError, *, hint: str = "") -> HookError:
+    """Turn a payload's validation errors into a 400 (not JSON) or a 422 naming the fields.
+
+    Only the location and pydantic's message are kept: never the input, which may be huge or hostile.
+    """
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    for error in errors:
+        if error["type"] == "json_invalid":
+            return HookError(400, "the body is not valid JSON")
+        if not error["loc"] and error["type"] in _NOT_AN_OBJECT:
+            return HookError(422, "the payload must be a JSON object")
+    fields = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in errors[:20]
+    ]
+    names = ", ".join(sorted({field["field"] for field in fields}))
+    return HookError(422, f"invalid payload: {names}{hint}", fields)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Answer Starlette's own HTTP errors (404, 405, ...) in the same JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return error_response(exc.status_code, str(exc.detail).lower(), headers=exc.headers)
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    """Answer an unexpected error with a bare 500: the details go to the log, not to the client."""
+    return error_response(500, "internal server error")

@@ -1,0 +1,82 @@
+"""Hook references inside verbs: a path, a URL, a hook object, or the handler itself.
+
+jambonz resolves a hook that starts with ``/`` against the *origin* of the application URL,
+never against its path (PROTOCOL.md, section 1). So when an app is mounted under ``/voice``,
+the ``actionHook`` it writes must read ``/voice/menu``, not ``/menu``. The prefix is only known
+while a request is being answered, so hooks are resolved when the answer is serialized, from a
+:class:`HookContext` that the route passes along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, SerializationInfo
+
+__all__ = ["HookContext", "HookObject", "HookRef", "UnroutedHandlerError"]
+
+
+class UnroutedHandlerError(LookupError):
+    """A verb names a handler function as its hook, but no route of the app serves it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookContext:
+    """What is needed to write a hook reference out: the mount prefix and each handler's path."""
+
+    prefix: str = ""
+    paths: Mapping[Callable[..., Any], str] = field(default_factory=dict)
+
+    def resolve(self, hook: str | Callable[..., Any]) -> str:
+        """Return the URL jambonz should call for ``hook``."""
+        if isinstance(hook, str):
+            return self.prefix + hook if hook.startswith("/") else hook
+        try:
+            return self.prefix + self.paths[hook]
+        except KeyError:
+            name = getattr(hook, "__qualname__", repr(hook))
+            raise UnroutedHandlerError(
+                f"{name} is used as a hook but no route of this app serves it"
+            ) from None
+
+
+_NO_CONTEXT = HookContext()
+
+
+class HookObject(BaseModel):
+    """A hook with its own method or credentials: ``{url, method, username, password}``.
+
+    jambonz sends ``Authorization: Basic ...`` when both username and password are set.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    url: str | Callable[..., Any]
+    method: Literal["GET", "POST", "get", "post"] | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def _serialize_hook(value: Any, info: SerializationInfo) -> Any:
+    context = info.context if isinstance(info.context, HookContext) else _NO_CONTEXT
+    if isinstance(value, HookObject):
+        data: dict[str, Any] = {"url": context.resolve(value.url)}
+        for name in ("method", "username", "password"):
+            attr = getattr(value, name)
+            if attr is not None:
+                data[name] = attr.upper() if name == "method" else attr
+        return data
+    return context.resolve(value)
+
+
+if TYPE_CHECKING:
+    HookRef: TypeAlias = str | HookObject | Mapping[str, Any] | Callable[..., Any]
+else:
+    HookRef = Annotated[
+        str | HookObject | Callable[..., Any],
+        PlainSerializer(_serialize_hook, return_type=Any),
+    ]
+"""A hook as a verb takes it: ``"/menu"``, ``"https://..."``, a :class:`HookObject` (or its
+dict), or the handler function itself."""

@@ -1,0 +1,143 @@
+"""Response: the verbs a hook answers with, built fluently, and their encoding to JSON.
+
+A handler may return a :class:`Response`, a list of verbs (models or dicts), a single verb,
+or None; :func:`collect_verbs` turns any of these into one list and :func:`encode_verbs`
+writes it as the JSON array jambonz expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Concatenate, ParamSpec, Self, TypeAlias
+
+import pydantic_core
+
+from .hooks import HookContext
+from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Verb
+
+__all__ = ["Response", "VerbLike", "collect_verbs", "encode_verbs", "to_verb"]
+
+VerbLike: TypeAlias = Verb | Mapping[str, Any]
+"""A verb as a model (``Say(text="hi")``) or as a dict in either of jambonz's shapes."""
+
+P = ParamSpec("P")
+
+
+def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
+    """Return ``verb`` as its model, validating a dict.
+
+    Dicts may be written ``{"verb": "say", "text": "hi"}`` or ``{"say": {"text": "hi"}}``.
+    A dict naming a verb this package does not model yet is passed on as it is.
+
+    Raises:
+        ValueError: the dict names no verb.
+        pydantic.ValidationError: the verb's fields are wrong.
+
+    """
+    if isinstance(verb, Verb):
+        return verb
+    if not isinstance(verb, Mapping):
+        raise TypeError(f"a verb must be a verb model or a dict, not {type(verb).__name__}")
+    name = verb.get("verb")
+    if isinstance(name, str):
+        model = VERB_MODELS.get(name)
+        return model.model_validate(verb) if model is not None else dict(verb)
+    if len(verb) == 1:
+        ((name, body),) = verb.items()
+        if isinstance(body, Mapping):
+            model = VERB_MODELS.get(name)
+            if model is not None:
+                return model.model_validate(body)
+            return {"verb": name, **body}
+    raise ValueError(f"not a verb (no 'verb' key): {sorted(verb)!r}")
+
+
+def _verb_method(model: Callable[P, Verb]) -> Callable[Concatenate[Response, P], Response]:
+    """Make a builder method that appends ``model(**fields)`` and returns the response."""
+
+    def method(self: Response, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        self._verbs.append(model(*args, **kwargs))
+        return self
+
+    name = getattr(model, "verb_name", model.__name__.lower())
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Append a ``{name}`` verb; takes the fields of :class:`{model.__name__}`."
+    return method
+
+
+class Response:
+    """The verbs a hook answers with, in order.
+
+    Build it fluently; each method validates its verb at once, so a wrong field fails here
+    rather than on a live call::
+
+        Response().say(text="Hello").gather(input=["digits"], num_digits=1, action_hook=menu).hangup()
+
+    Verbs can also be given as models or dicts: ``Response([Say(text="hi"), {"verb": "hangup"}])``.
+    """
+
+    __slots__ = ("_verbs",)
+
+    def __init__(self, verbs: Iterable[VerbLike] = ()) -> None:
+        self._verbs: list[Verb | dict[str, Any]] = [to_verb(verb) for verb in verbs]
+
+    def add(self, *verbs: VerbLike) -> Self:
+        """Append verbs given as models or dicts."""
+        self._verbs.extend(to_verb(verb) for verb in verbs)
+        return self
+
+    say = _verb_method(Say)
+    play = _verb_method(Play)
+    pause = _verb_method(Pause)
+    gather = _verb_method(Gather)
+    dial = _verb_method(Dial)
+    hangup = _verb_method(Hangup)
+    redirect = _verb_method(Redirect)
+    config = _verb_method(Config)
+    tag = _verb_method(Tag)
+
+    @property
+    def verbs(self) -> list[Verb | dict[str, Any]]:
+        """The verbs so far (the list itself: appending to it appends to the response)."""
+        return self._verbs
+
+    def __iter__(self) -> Iterator[Verb | dict[str, Any]]:
+        return iter(self._verbs)
+
+    def __len__(self) -> int:
+        return len(self._verbs)
+
+    def __repr__(self) -> str:
+        return f"Response({self._verbs!r})"
+
+    def to_json(self, context: HookContext | None = None) -> bytes:
+        """Encode as the JSON array jambonz expects; hooks are resolved with ``context``."""
+        return encode_verbs(self._verbs, context)
+
+    def to_list(self, context: HookContext | None = None) -> list[dict[str, Any]]:
+        """Return the verbs as the JSON-ready dicts jambonz expects."""
+        data: list[dict[str, Any]] = pydantic_core.from_json(self.to_json(context))
+        return data
+
+
+def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
+    """Turn what a handler returned into a list of verbs.
+
+    Accepts a :class:`Response`, a verb model, a verb dict, an iterable of these, or None.
+    """
+    if result is None:
+        return []
+    if isinstance(result, Response):
+        return result.verbs
+    if isinstance(result, Verb | Mapping):
+        return [to_verb(result)]
+    if isinstance(result, list | tuple):
+        return [to_verb(verb) for verb in result]
+    raise TypeError(
+        f"a hook handler must return a Response, a verb, a list of verbs or None, not {type(result).__name__}"
+    )
+
+
+def encode_verbs(verbs: list[Verb | dict[str, Any]], context: HookContext | None = None) -> bytes:
+    """Write verbs as compact JSON: jambonz's field names, unset fields left out."""
+    return pydantic_core.to_json(verbs, exclude_none=True, by_alias=True, context=context)

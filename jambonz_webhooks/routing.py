@@ -1,0 +1,262 @@
+"""One webhook route: from the ASGI request to the JSON verbs, in one straight line.
+
+    read body -> decode (JSON bytes or query string) -> models -> call the handler -> encode
+
+Everything that depends only on the handler was worked out at registration
+(:func:`~jambonz_webhooks.injection.plan_handler`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pydantic_core
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URLPath
+from starlette.requests import ClientDisconnect, Request
+from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
+from starlette.types import Receive, Scope, Send
+
+from .decoding import DecodeError, expand_json_values, parse_query
+from .errors import HookError, error_body, validation_error
+from .hooks import HookContext
+from .injection import HandlerPlan, HookKind, plan_handler
+from .payload import CallInfo
+from .response import Response as VerbResponse
+from .response import collect_verbs, encode_verbs
+
+__all__ = ["HookRoute", "HookSettings"]
+
+logger = logging.getLogger("jambonz_webhooks")
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_ALLOWED_METHODS = ("GET", "POST")
+_GET_HINT = " (jambonz sends GET hooks without the call's details: configure this hook to use POST)"
+
+
+class HookSettings:
+    """What the routes of one app share: its handlers' paths and its answer to a failing handler."""
+
+    def __init__(self, fallback: VerbResponse | None) -> None:
+        self.paths: dict[Callable[..., Any], str] = {}
+        self.fallback = fallback
+        self._contexts: dict[str, HookContext] = {}
+
+    def context(self, prefix: str) -> HookContext:
+        """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
+        context = self._contexts.get(prefix)
+        if context is None:
+            context = self._contexts[prefix] = HookContext(prefix, self.paths)
+        return context
+
+
+class HookRoute(BaseRoute):
+    """A route that serves one jambonz webhook with one handler, over POST and GET."""
+
+    def __init__(
+        self, path: str, handler: Callable[..., Any], kind: HookKind, settings: HookSettings
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"a hook path must start with '/': {path!r}")
+        self.path = path
+        self.handler = handler
+        self.kind = kind
+        self.settings = settings
+        self.name = getattr(handler, "__name__", "hook")
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.plan: HandlerPlan = plan_handler(handler, path_params=frozenset(self.param_convertors))
+        # A body is always checked to be a call's payload, even when the handler asks for nothing.
+        self._body_models: tuple[type[CallInfo], ...] = self.plan.models or (CallInfo,)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match on the path alone; a wrong method gets our own 405."""
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        match = self.path_regex.match(_route_path(scope))
+        if match is None:
+            return Match.NONE, {}
+        path_params = dict(scope.get("path_params", {}))
+        for key, value in match.groupdict().items():
+            path_params[key] = self.param_convertors[key].convert(value)
+        return Match.FULL, {"endpoint": self.handler, "path_params": path_params}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The hook's path, found by its handler's name (as Starlette's ``url_path_for``)."""
+        seen, expected = set(path_params), set(self.param_convertors)
+        if name != self.name or seen != expected:
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
+        return URLPath(path=path, protocol="http")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one webhook request."""
+        method = scope["method"]
+        if method not in _ALLOWED_METHODS:
+            await _send_error(send, HookError(405, "method not allowed"), [(b"allow", b"GET, POST")])
+            return
+        try:
+            body = await _read_body(receive)
+        except ClientDisconnect:
+            return
+        try:
+            arguments, call_sid = self._arguments(scope, receive, body)
+        except HookError as exc:
+            await _send_error(send, exc)
+            return
+        prefix: str = scope.get("root_path", "")
+        try:
+            if self.plan.is_async:
+                result = await self.handler(**arguments)
+            else:
+                result = await run_in_threadpool(self.handler, **arguments)
+            if self.kind is HookKind.STATUS:
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            verbs = collect_verbs(result)
+            if not verbs and self.kind is HookKind.CALL:
+                raise _EmptyCallHookAnswer(
+                    "the call hook handler answered no verbs; jambonz would fail the call"
+                )
+            payload = encode_verbs(verbs, self.settings.context(prefix))
+        except Exception as exc:
+            self._log_failure(exc, call_sid, body)
+            fallback = self._fallback(prefix)
+            if fallback is None:
+                await _send_error(send, HookError(500, "the application failed to answer this hook"))
+                return
+            payload = fallback
+        await _send(send, 200, payload, _JSON_HEADERS)
+
+    def _arguments(self, scope: Scope, receive: Receive, body: bytes) -> tuple[dict[str, Any], str | None]:
+        """Decode the payload and build each argument the handler asked for."""
+        plan = self.plan
+        instances: dict[type[CallInfo], CallInfo | None] = {}
+        raw: dict[str, Any] | None = None
+        hint = ""
+        try:
+            if body:
+                if len(self._body_models) == 1 and not plan.wants_payload:
+                    model = self._body_models[0]
+                    instances[model] = model.model_validate_json(body, strict=True)
+                else:
+                    try:
+                        raw = pydantic_core.from_json(body)
+                    except ValueError:
+                        raise HookError(400, "the body is not valid JSON") from None
+                    if not isinstance(raw, dict):
+                        raise HookError(422, "the payload must be a JSON object")
+                    for model in self._body_models:
+                        instances[model] = model.model_validate(raw, strict=True)
+            else:
+                query = scope.get("query_string", b"").decode("latin-1")
+                raw = parse_query(query) if query else {}
+                if scope["method"] == "GET":
+                    hint = _GET_HINT
+                if raw:
+                    for model in plan.models:
+                        expand_json_values(raw, plan.shapes[model])
+                        instances[model] = model.model_validate(raw)
+                elif plan.requires_payload:
+                    raise HookError(422, "the request carries no payload" + hint)
+        except ValidationError as exc:
+            raise validation_error(exc, hint=hint) from None
+        except DecodeError as exc:
+            raise HookError(400, str(exc)) from None
+
+        arguments: dict[str, Any] = {}
+        for param in plan.params:
+            if param.source == "model":
+                assert param.model is not None
+                arguments[param.name] = instances.get(param.model)
+            elif param.source == "path":
+                arguments[param.name] = scope["path_params"][param.name]
+            elif param.source == "payload":
+                arguments[param.name] = raw if raw is not None else pydantic_core.from_json(body)
+            else:
+                request = Request(scope, receive)
+                request._body = body  # already read from the socket; let the handler read it again
+                arguments[param.name] = request
+        call_sid = next((instance.call_sid for instance in instances.values() if instance is not None), None)
+        return arguments, call_sid
+
+    def _log_failure(self, exc: Exception, call_sid: str | None, body: bytes) -> None:
+        if call_sid is None:
+            call_sid = _call_sid_from(body)
+        logger.error(
+            "%s hook %s (handler %s) failed for call_sid=%s: %s",
+            self.kind.value,
+            self.path,
+            self.name,
+            call_sid,
+            exc,
+            exc_info=exc,
+            extra={"call_sid": call_sid, "hook_kind": self.kind.value, "hook_path": self.path},
+        )
+
+    def _fallback(self, prefix: str) -> bytes | None:
+        """The verbs that keep the caller from silence when the handler failed, or None for a 500."""
+        fallback = self.settings.fallback
+        if fallback is None or self.kind is HookKind.STATUS:
+            return None
+        try:
+            return encode_verbs(fallback.verbs, self.settings.context(prefix))
+        except Exception:  # a broken fallback must not turn into a traceback for jambonz
+            logger.exception("the fallback verbs cannot be encoded")
+            return None
+
+    def __repr__(self) -> str:
+        return f"HookRoute(path={self.path!r}, kind={self.kind.value!r}, handler={self.name!r})"
+
+
+class _EmptyCallHookAnswer(Exception):
+    pass
+
+
+def _call_sid_from(body: bytes) -> str | None:
+    """Best effort, for the log line of a failure: the call_sid of a payload not validated."""
+    try:
+        data = pydantic_core.from_json(body) if body else None
+    except ValueError:
+        return None
+    sid = data.get("call_sid") if isinstance(data, Mapping) else None
+    return sid if isinstance(sid, str) else None
+
+
+def _route_path(scope: Scope) -> str:
+    """The path within the app: what is left after the prefix it is mounted under."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("/", ""):
+        return path[len(root_path) :]
+    return path
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, error: HookError, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    await _send(send, error.status_code, error_body(error.message, error.fields), [*_JSON_HEADERS, *headers])

@@ -1,0 +1,86 @@
+"""CallSession: the call as jambonz describes it in the call hook, field for field.
+
+It mirrors the ``CallSession`` interface of jambonz's own SDK. ``env_vars`` and ``sip`` come
+with the first hook of a call only (PROTOCOL.md, section 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .payload import CallInfo, Direction
+
+__all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", "SynthesizerDefaults"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+
+
+class SipInvite(_Part):
+    """The SIP INVITE that started the call (keys kept as jambonz sends them, not snake_cased)."""
+
+    headers: dict[str, str]
+    body: str | None = None
+    method: str | None = None
+    uri: str | None = None
+    called_number: str | None = Field(default=None, alias="calledNumber")
+    calling_number: str | None = Field(default=None, alias="callingNumber")
+    protocol: str | None = None
+    source_address: str | None = None
+    source_port: str | int | None = None
+
+
+class SynthesizerDefaults(_Part):
+    """The account's default text-to-speech settings."""
+
+    vendor: str | None = None
+    language: str | None = None
+    voice: str | None = None
+
+
+class RecognizerDefaults(_Part):
+    """The account's default speech-to-text settings."""
+
+    vendor: str | None = None
+    language: str | None = None
+
+
+class SessionDefaults(_Part):
+    """Default speech settings of the account."""
+
+    synthesizer: SynthesizerDefaults | None = None
+    recognizer: RecognizerDefaults | None = None
+
+
+class CallSession(CallInfo):
+    """A call, as the call hook describes it.
+
+    Required are the fields jambonz always sends: ``call_sid``, ``account_sid``,
+    ``application_sid``, ``direction``, ``from_`` (JSON ``from``), ``to``, ``call_id`` and
+    ``sip_status``. Any other key jambonz sends is kept (see :meth:`get`).
+
+    Ask for it in a handler by annotation::
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> Response:
+            return Response().say(text=f"You called {call.to}")
+    """
+
+    call_sid: str
+    account_sid: str
+    application_sid: str
+    direction: Direction
+    from_: str = Field(alias="from")
+    to: str
+    call_id: str
+    sip_status: int
+    caller_name: str | None = None
+    caller_id: str | None = None
+    service_provider_sid: str | None = None
+    parent_call_sid: str | None = None
+    sip: SipInvite | None = None
+    env_vars: dict[str, Any] | None = None
+    defaults: SessionDefaults | None = None
