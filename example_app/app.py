@@ -8,9 +8,18 @@ call status hook at ``/status``.
 from __future__ import annotations
 
 import logging
+import os
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
 
+# uvicorn configures only its own loggers; give the app's (and the framework's) a place to go.
+logging.basicConfig(
+    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
 logger = logging.getLogger("example_app")
 
 SALES_NUMBER = "+15551230001"
@@ -65,3 +74,11 @@ async def dial_result(result: DialResult) -> Response:
 async def status(event: CallStatus) -> None:
     """Log each change of call status."""
     logger.info("call %s is %s", event.call_sid, event.call_status)
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness for the container's health check."""
+    return JSONResponse({"status": "ok"})
+
+
+app.add_route("/health", health, methods=["GET"])

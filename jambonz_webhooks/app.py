@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan
 
 from .errors import http_exception_handler, server_error_handler
@@ -58,7 +58,8 @@ class HookRouter:
 
     def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
-        plan_handler(handler)  # fail at registration, not on the first call
+        # Fail at registration, not on the first call.
+        plan_handler(handler, path_params=frozenset(compile_path(self.prefix + path)[2]))
         self.hooks.append((self.prefix + path, handler, kind))
 
     def include_router(self, router: HookRouter, prefix: str = "") -> None:

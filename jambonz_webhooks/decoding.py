@@ -57,12 +57,17 @@ def parse_query(query_string: str) -> dict[str, Any]:
     return result
 
 
-_LIST_KEY = "\x00list"  # where ``a[]=x`` items gather before they become a list
+# Where ``a[]=x`` items gather before they become a list: not a string, so no query key can clash.
+_LIST_KEY: Any = object()
 
 
 def _append(node: dict[str, Any], value: Any) -> Any:
     node.setdefault(_LIST_KEY, []).append(value)
     return value
+
+
+def _is_index(key: str) -> bool:
+    return key.isascii() and key.isdigit()
 
 
 def _split_key(key: str) -> list[str]:
@@ -86,7 +91,7 @@ def _lists_from_indexes(node: dict[str, Any]) -> Any:
         if node:
             raise DecodeError("a query key is used both as a list and as an object")
         return items
-    if node and all(key.isdigit() for key in node):
+    if node and all(_is_index(key) for key in node):
         indexes = sorted(node, key=int)
         if [int(index) for index in indexes] == list(range(len(indexes))):
             return [node[index] for index in indexes]

@@ -10,6 +10,7 @@ while a request is being answered, so hooks are resolved when the answer is seri
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
@@ -59,8 +60,29 @@ class HookObject(BaseModel):
     password: str | None = None
 
 
+# pydantic-core wraps what a serializer raises in its own error; the original is kept here so
+# that encoding can raise it again as itself (see ``reraise_unrouted``).
+_unrouted: ContextVar[UnroutedHandlerError | None] = ContextVar("_unrouted", default=None)
+
+
+def reraise_unrouted() -> None:
+    """Raise the :class:`UnroutedHandlerError` that made the last serialization fail, if any."""
+    error = _unrouted.get()
+    if error is not None:
+        _unrouted.set(None)
+        raise error
+
+
 def _serialize_hook(value: Any, info: SerializationInfo) -> Any:
     context = info.context if isinstance(info.context, HookContext) else _NO_CONTEXT
+    try:
+        return _write_hook(value, context)
+    except UnroutedHandlerError as exc:
+        _unrouted.set(exc)
+        raise
+
+
+def _write_hook(value: Any, context: HookContext) -> Any:
     if isinstance(value, HookObject):
         data: dict[str, Any] = {"url": context.resolve(value.url)}
         for name in ("method", "username", "password"):

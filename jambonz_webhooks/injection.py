@@ -82,13 +82,18 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
     """
     name = getattr(handler, "__qualname__", repr(handler))
     try:
-        hints = typing.get_type_hints(handler)
+        hints = typing.get_type_hints(_annotated(handler))
     except NameError as exc:
         raise TypeError(f"cannot read the annotations of handler {name}: {exc}") from None
     params: list[Param] = []
     for parameter in inspect.signature(handler).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
+        if parameter.kind is parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"parameter {parameter.name!r} of handler {name} is positional-only: "
+                "the framework passes arguments by name"
+            )
         if parameter.name in path_params:
             params.append(Param(parameter.name, "path"))
             continue
@@ -113,6 +118,16 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
         wants_payload=any(param.source == "payload" for param in params),
         shapes={model: json_shape(model) for model in models},
     )
+
+
+def _annotated(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The function whose annotations describe ``handler`` (a partial's function, an object's __call__)."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    if inspect.isfunction(handler) or inspect.ismethod(handler):
+        return handler
+    call: Callable[..., Any] = getattr(handler, "__call__", handler)  # noqa: B004
+    return call
 
 
 def _is_async(handler: Callable[..., Any]) -> bool:

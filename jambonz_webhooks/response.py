@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeAlias
 
 import pydantic_core
 
-from .hooks import HookContext
+from .hooks import HookContext, reraise_unrouted
 from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Verb
 
 __all__ = ["Response", "VerbLike", "collect_verbs", "encode_verbs", "to_verb"]
@@ -140,4 +140,8 @@ def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
 
 def encode_verbs(verbs: list[Verb | dict[str, Any]], context: HookContext | None = None) -> bytes:
     """Write verbs as compact JSON: jambonz's field names, unset fields left out."""
-    return pydantic_core.to_json(verbs, exclude_none=True, by_alias=True, context=context)
+    try:
+        return pydantic_core.to_json(verbs, exclude_none=True, by_alias=True, context=context)
+    except pydantic_core.PydanticSerializationError:
+        reraise_unrouted()
+        raise

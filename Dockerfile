@@ -1,0 +1,24 @@
+# The example IVR, served by uvicorn as a non-root user on port 3000.
+# Build: docker build -t jambonz-ivr .   Run: docker run -p 3000:3000 jambonz-ivr
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY jambonz_webhooks ./jambonz_webhooks
+# uvloop and httptools come as binary wheels: no compiler is needed, in this stage or the next.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PORT=3000
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY example_app ./example_app
+USER app
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=2)"]
+CMD ["sh", "-c", "exec uvicorn example_app.app:app --host 0.0.0.0 --port \"$PORT\" --no-access-log"]

@@ -1,0 +1,1 @@
+"""Small ASGI apps that the end-to-end tests serve with uvicorn."""

@@ -1,0 +1,174 @@
+"""Shared fixtures: real uvicorn servers on real sockets (127.0.0.1 only), for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 15.0  # seconds; uvicorn is normally up in well under one
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn subprocess serving one ASGI app, with its stderr captured to a file."""
+
+    app: str
+    process: subprocess.Popen[bytes]
+    port: int
+    stderr_path: Path
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port``: what jambonz resolves a relative hook against."""
+        return f"http://{HOST}:{self.port}"
+
+    def stderr(self) -> str:
+        """Everything the server wrote to stderr so far."""
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_stderr(self, needle: str, timeout: float = 3.0) -> str:
+        """Wait (bounded) until ``needle`` shows in stderr; return the whole stderr either way."""
+        deadline = time.monotonic() + timeout
+        text = self.stderr()
+        while needle not in text and time.monotonic() < deadline:
+            time.sleep(0.02)
+            text = self.stderr()
+        return text
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _spawn(app: str, log_dir: Path, tag: str) -> LiveServer:
+    """Start ``python -m uvicorn app`` on a free port, stdout and stderr to files; do not wait."""
+    port = _free_port()
+    stderr_path = log_dir / f"{tag}.stderr.log"
+    with open(stderr_path, "wb") as stderr, open(log_dir / f"{tag}.stdout.log", "wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    return LiveServer(app, process, port, stderr_path)
+
+
+def _wait_ready(server: LiveServer, deadline: float) -> bool:
+    """Wait, until ``deadline`` at most, for the server's port to answer; False if it died or is late."""
+    # uvicorn prints this line only once *it* holds the socket: a port answering alone could be
+    # another process that took the free port first.
+    banner = f"Uvicorn running on {server.origin}"
+    while server.is_running() and time.monotonic() < deadline:
+        if banner in server.stderr() and _port_answers(server.port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+APPS = {
+    "ivr": "example_app.app:app",
+    "starlette_mount": "tests.apps.starlette_mount:app",
+    "fastapi_mount": "tests.apps.fastapi_mount:app",
+    "probe": "tests.apps.probe:app",
+}
+
+
+@pytest.fixture(scope="session")
+def live_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
+    """Every test app under uvicorn, started together once per session, stopped at its end."""
+    log_dir = tmp_path_factory.mktemp("uvicorn")
+    with ExitStack() as stack:
+        # Start every process before waiting on any: their imports overlap.
+        servers = {key: _spawn(app, log_dir, key) for key, app in APPS.items()}
+        for server in servers.values():
+            stack.callback(_stop, server.process)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for key, server in list(servers.items()):
+            if _wait_ready(server, deadline):
+                continue
+            # The free port may have been taken between the probe and uvicorn's bind: retry once.
+            _stop(server.process)
+            servers[key] = retry = _spawn(server.app, log_dir, f"{key}-retry")
+            stack.callback(_stop, retry.process)
+            if not _wait_ready(retry, time.monotonic() + STARTUP_TIMEOUT):
+                raise RuntimeError(f"uvicorn {retry.app} did not start:\n{server.stderr()}\n{retry.stderr()}")
+        yield servers
+
+
+def _client(server: LiveServer) -> Iterator[httpx2.Client]:
+    # trust_env=False: no proxy from the environment may stand between the test and 127.0.0.1.
+    with httpx2.Client(base_url=server.origin, timeout=10.0, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def ivr_server(live_servers: dict[str, LiveServer]) -> LiveServer:
+    """The example IVR, served at the root by uvicorn."""
+    return live_servers["ivr"]
+
+
+@pytest.fixture(scope="session")
+def ivr_client(ivr_server: LiveServer) -> Iterator[httpx2.Client]:
+    yield from _client(ivr_server)
+
+
+@pytest.fixture(scope="session")
+def starlette_mount_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
+    """A client of the Starlette app that mounts the IVR under ``/voice``."""
+    yield from _client(live_servers["starlette_mount"])
+
+
+@pytest.fixture(scope="session")
+def fastapi_mount_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
+    """A client of the FastAPI app that mounts the IVR under ``/voice``."""
+    yield from _client(live_servers["fastapi_mount"])
+
+
+@pytest.fixture(scope="session")
+def probe_server(live_servers: dict[str, LiveServer]) -> LiveServer:
+    """The test app whose handlers raise or echo (tests/apps/probe.py)."""
+    return live_servers["probe"]
+
+
+@pytest.fixture(scope="session")
+def probe_client(probe_server: LiveServer) -> Iterator[httpx2.Client]:
+    yield from _client(probe_server)
