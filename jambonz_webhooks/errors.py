@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,7 +79,10 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return error_response(exc.status_code, str(exc.detail).lower(), headers=exc.headers)
+    message = str(exc.detail)
+    if message == http.HTTPStatus(exc.status_code).phrase:
+        message = message.lower()  # "Not Found" -> "not found", like our own messages
+    return error_response(exc.status_code, message, headers=exc.headers)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ import pydantic_core
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
 from starlette.types import Receive, Scope, Send
@@ -122,6 +123,8 @@ class HookRoute(BaseRoute):
                     "the call hook handler answered no verbs; jambonz would fail the call"
                 )
             payload = encode_verbs(verbs, self.settings.context(prefix))
+        except HTTPException:
+            raise  # the handler chose its answer (a 403 for an unknown caller, say)
         except Exception as exc:
             self._log_failure(exc, call_sid, body)
             fallback = self._fallback(prefix)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -775,3 +776,17 @@ def test_plain_starlette_routes() -> None:
     r = client.post("/health")
     assert r.status_code == 405
     assert r.json() == {"error": "method not allowed"}
+
+
+def test_http_exception_raised_by_a_handler_is_its_answer() -> None:
+    app = JambonzApp()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        raise HTTPException(403, "Unknown caller +15083084809")
+
+    client = TestClient(app)
+    response = client.post("/incoming", json=payloads.session_new())
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": "Unknown caller +15083084809"}
