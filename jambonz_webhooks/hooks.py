@@ -101,7 +101,8 @@ def _validate_hook(value: Any) -> str | HookObject | Callable[..., Any]:
     if isinstance(value, Mapping):
         return HookObject.model_validate(value)
     if callable(value):
-        return value
+        handler: Callable[..., Any] = value
+        return handler
     raise ValueError(
         "a hook must be a path, a URL, a hook object {url, method, username, password} or a handler"
     )

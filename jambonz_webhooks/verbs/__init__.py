@@ -1,6 +1,6 @@
 """Typed models of jambonz verbs and of the components they are built from."""
 
-from ._base import Component, Nested, Verb, jambonz_name
+from ._base import Component, Part, Verb, jambonz_name
 from .components import (
     ActionHookDelayAction,
     Amd,
@@ -17,7 +17,7 @@ from .components import (
 from .control import BargeIn, Config, Hangup, NoiseIsolation, Redirect, Tag, TtsStream, TurnTaking
 from .dial import Dial
 from .gather import Gather
-from .media import Pause, Play, Say
+from .media import Pause, Play, PlayPrompt, Say, SayPrompt
 
 VERB_MODELS: dict[str, type[Verb]] = {
     model.verb_name: model for model in (Say, Play, Pause, Gather, Dial, Hangup, Redirect, Tag, Config)
@@ -37,14 +37,16 @@ __all__ = [
     "FillerNoise",
     "Gather",
     "Hangup",
-    "Nested",
     "NoiseIsolation",
+    "Part",
     "Pause",
     "Play",
+    "PlayPrompt",
     "Recognizer",
     "RecognizerHint",
     "Redirect",
     "Say",
+    "SayPrompt",
     "Synthesizer",
     "Tag",
     "Target",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, WrapSerializer
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["Component", "Nested", "Part", "Verb", "jambonz_name"]
+__all__ = ["Component", "Part", "Verb", "jambonz_name"]
 
 # Where jambonz's spelling is not the plain camelCase of the Python name.
 _SPECIAL_NAMES = {"from_": "from", "forward_pai": "forwardPAI"}
@@ -42,20 +42,12 @@ class Verb(Component):
     verb_name: ClassVar[str]
 
 
-def _without_verb_key(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
-    data = handler(value)
-    if isinstance(data, dict):
-        data.pop("verb", None)
-    return data
-
-
 T = TypeVar("T")
 
 if TYPE_CHECKING:
     # Type checkers see that a plain dict is welcome wherever a component goes; at run time
     # the field is the model alone, so a dict is validated into it and a typo is an error.
     Part: TypeAlias = T | Mapping[str, Any]
-    Nested: TypeAlias = T | Mapping[str, Any]
 else:
 
     class Part:
@@ -63,12 +55,3 @@ else:
 
         def __class_getitem__(cls, item: Any) -> Any:
             return item
-
-    class Nested:
-        """``Nested[Say]``: a verb inside another, written without its ``verb`` key.
-
-        jambonz rejects ``{"verb": "gather", "say": {"verb": "say", ...}}`` (PROTOCOL.md, section 5).
-        """
-
-        def __class_getitem__(cls, item: Any) -> Any:
-            return Annotated[item, WrapSerializer(_without_verb_key)]

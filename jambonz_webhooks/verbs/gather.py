@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from ..hooks import HookRef
-from ._base import Nested, Part, Verb
+from ._base import Part, Verb
 from .components import ActionHookDelayAction, FillerNoise, Number, Recognizer
-from .media import Play, Say
+from .media import PlayPrompt, SayPrompt
 
 __all__ = ["Gather"]
 
@@ -36,7 +36,7 @@ class Gather(Verb):
     bargein: bool | None = None
     min_bargein_word_count: Number | None = None
     recognizer: Part[Recognizer] | None = None
-    say: Nested[Say] | None = None
-    play: Nested[Play] | None = None
+    say: Part[SayPrompt] | None = None
+    play: Part[PlayPrompt] | None = None
     filler_noise: Part[FillerNoise] | None = None
     action_hook_delay_action: Part[ActionHookDelayAction] | None = None

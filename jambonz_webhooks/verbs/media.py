@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from ..hooks import HookRef
 from ._base import Part, Verb
 from .components import Number, Synthesizer
 
-__all__ = ["Pause", "Play", "Say"]
+__all__ = ["Pause", "Play", "PlayPrompt", "Say", "SayPrompt"]
+
+# A verb nested in another (the prompt of a gather) is written without its "verb" key: jambonz
+# rejects it there (PROTOCOL.md, section 5). So each nestable verb has a "prompt" base whose
+# verb key is excluded, and the verb itself overrides that field to include it. A Say is then a
+# SayPrompt too, and serializes as one, with no verb key, wherever a SayPrompt is expected.
 
 
-class Say(Verb):
-    """Speak text (or SSML) to the caller with text-to-speech."""
+class SayPrompt(Verb):
+    """A ``say`` nested in another verb (``gather(say=...)``): :class:`Say` without its verb key."""
 
     verb_name: ClassVar[str] = "say"
-    verb: Literal["say"] = "say"
+    verb: Literal["say"] = Field(default="say", exclude=True)
     id: str | None = None
     text: str | list[str] | None = None
     instructions: str | None = None
@@ -27,11 +34,17 @@ class Say(Verb):
     close_stream_on_empty: bool | None = None
 
 
-class Play(Verb):
-    """Play one or more audio files from URLs."""
+class Say(SayPrompt):
+    """Speak text (or SSML) to the caller with text-to-speech."""
+
+    verb: Literal["say"] = "say"
+
+
+class PlayPrompt(Verb):
+    """A ``play`` nested in another verb (``gather(play=...)``): :class:`Play` without its verb key."""
 
     verb_name: ClassVar[str] = "play"
-    verb: Literal["play"] = "play"
+    verb: Literal["play"] = Field(default="play", exclude=True)
     id: str | None = None
     url: str | list[str]
     loop: Number | str | None = None
@@ -39,6 +52,12 @@ class Play(Verb):
     seek_offset: Number | str | None = None
     timeout_secs: Number | str | None = None
     action_hook: HookRef | None = None
+
+
+class Play(PlayPrompt):
+    """Play one or more audio files from URLs."""
+
+    verb: Literal["play"] = "play"
 
 
 class Pause(Verb):

@@ -1,0 +1,120 @@
+"""Micro-timings of the pieces of one /incoming request, in process (no server, no socket).
+
+    python benchmarks/micro.py [--number 20000]
+
+Each line is the best of 5 repeats, in microseconds per call: what the framework does (validate
+the body into a CallSession, build the Response, encode it, the whole ASGI call) next to what the
+bare app does (``json.loads``, build dicts, ``json.dumps``, the whole ASGI call). Under load the
+pieces cost more (colder caches), but their proportions hold; see RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bare_app import app as bare
+from payload import body as make_body
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, from a checkout
+
+from example_app.app import app as framework
+from example_app.app import incoming
+from jambonz_webhooks import CallSession, Response
+from jambonz_webhooks.response import encode_verbs
+
+BODY = make_body()
+SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/incoming",
+    "raw_path": b"/incoming",
+    "root_path": "",
+    "query_string": b"",
+    "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+    "client": ("127.0.0.1", 50000),
+    "server": ("127.0.0.1", 8000),
+}
+
+
+def bare_verbs() -> list[dict[str, Any]]:
+    return [
+        {"verb": "say", "text": "Hello, and thank you for calling."},
+        {
+            "verb": "gather",
+            "actionHook": "/menu",
+            "input": ["digits", "speech"],
+            "numDigits": 1,
+            "timeout": 10,
+            "say": {"text": "Press 1 for sales or 2 for support"},
+        },
+        {"verb": "say", "text": "We did not receive any input."},
+        {"verb": "hangup"},
+    ]
+
+
+def run_handler(call: CallSession) -> Response:
+    """Run the example's async handler to its end without an event loop (it never awaits)."""
+    coroutine = incoming(call)
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        result: Response = stop.value
+        return result
+    raise RuntimeError("the handler awaited something")
+
+
+def asgi_call(app: Any) -> Callable[[], None]:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": BODY, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+
+    def call() -> None:
+        loop.run_until_complete(app(dict(SCOPE, state={}), receive, send))
+
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="micro-timings of one /incoming request")
+    parser.add_argument("--number", type=int, default=20000, help="calls per repeat")
+    args = parser.parse_args()
+
+    call = CallSession.model_validate_json(BODY, strict=True)
+    verbs = run_handler(call).verbs
+    context = framework.hook_settings.context("")
+    cases: dict[str, Callable[[], object]] = {
+        "framework: CallSession.model_validate_json(body, strict=True)": lambda: (
+            CallSession.model_validate_json(BODY, strict=True)
+        ),
+        "framework: handler builds its Response (4 verbs)": lambda: run_handler(call),
+        "framework: encode_verbs": lambda: encode_verbs(verbs, context),
+        "framework: whole ASGI request (in process)": asgi_call(framework),
+        "bare: json.loads(body)": lambda: json.loads(BODY),
+        "bare: build the verb dicts": bare_verbs,
+        "bare: json.dumps as JSONResponse does": lambda: json.dumps(
+            bare_verbs(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode(),
+        "bare: whole ASGI request (in process)": asgi_call(bare),
+    }
+    print(f"body: {len(BODY)} bytes")
+    for name, case in cases.items():
+        best = min(timeit.repeat(case, number=args.number, repeat=5)) / args.number
+        print(f"{best * 1e6:8.2f} us  {name}")
+
+
+if __name__ == "__main__":
+    main()
