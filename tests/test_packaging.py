@@ -1,0 +1,139 @@
+"""The package as a user (or the Dockerfile) installs it: a wheel, in a fresh virtual environment.
+
+These steps are the Dockerfile's, without Docker: build the wheels, install them with no index,
+copy the example app beside them, serve it with uvicorn, and ask it for its health and a call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import venv
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.payloads import session_new
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """(wheel of jambonz-webhooks, bin directory of a fresh venv with the wheels installed)."""
+    root = tmp_path_factory.mktemp("packaging")
+    wheels = root / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            wheels,
+            REPO,
+        ],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = wheels.glob("jambonz_webhooks-*.whl")
+    env_dir = root / "venv"
+    venv.create(env_dir, with_pip=True)
+    bin_dir = env_dir / "bin"
+    subprocess.run(
+        [
+            bin_dir / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            *sorted(wheels.glob("*.whl")),
+        ],
+        check=True,
+        timeout=600,
+    )
+    yield wheel, bin_dir
+
+
+def test_wheel_holds_the_package_and_its_type_marker(installed: tuple[Path, Path]) -> None:
+    wheel, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "jambonz_webhooks/py.typed" in names
+    assert "jambonz_webhooks/verbs/__init__.py" in names
+    assert not [name for name in names if name.startswith(("tests/", "example_app/", "benchmarks/"))]
+
+
+def test_runtime_dependencies_are_the_declared_few(installed: tuple[Path, Path]) -> None:
+    _, bin_dir = installed
+    script = "import importlib.metadata as m, json;print(json.dumps(sorted(m.requires('jambonz-webhooks'))))"
+    output = subprocess.run([bin_dir / "python", "-c", script], check=True, capture_output=True, text=True)
+    requirements: list[str] = json.loads(output.stdout)
+    runtime = sorted(_name(req) for req in requirements if "extra ==" not in req)
+    assert runtime == ["httptools", "httpx2", "pydantic", "starlette", "uvicorn", "uvloop"]
+    # uvicorn's fast extras are there by default: uvicorn picks them without being asked.
+    subprocess.run([bin_dir / "python", "-c", "import uvloop, httptools"], check=True)
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9_.-]+", requirement)
+    assert match is not None
+    return match.group()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_installed_wheel_serves_the_example_app(installed: tuple[Path, Path], tmp_path: Path) -> None:
+    _, bin_dir = installed
+    app_dir = tmp_path / "app"
+    (app_dir / "example_app").mkdir(parents=True)
+    for source in (REPO / "example_app").glob("*.py"):
+        (app_dir / "example_app" / source.name).write_bytes(source.read_bytes())
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    server = subprocess.Popen(
+        [bin_dir / "uvicorn", "example_app.app:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=app_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        with httpx2.Client(base_url=base, trust_env=False, timeout=5) as client:
+            while True:
+                try:
+                    health = client.get("/health")
+                    break
+                except httpx2.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            assert health.status_code == 200
+            assert health.json() == {"status": "ok"}
+            answer = client.post("/incoming", json=session_new())
+            assert answer.status_code == 200
+            assert [verb["verb"] for verb in answer.json()] == ["say", "gather", "say", "hangup"]
+            assert answer.json()[1]["actionHook"] == "/menu"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert b"Traceback" not in stderr
