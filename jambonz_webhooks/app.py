@@ -26,7 +26,40 @@ DEFAULT_FALLBACK: Response = (
 """What the caller hears when a call or action hook handler fails: an apology, then hangup."""
 
 
-class HookRouter:
+class _HookRegistry:
+    """The hook decorators, shared by :class:`JambonzApp` and :class:`HookRouter`."""
+
+    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+        """Register ``handler`` for the hook ``path`` (the decorators call this)."""
+        raise NotImplementedError
+
+    def call_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
+        return self._decorator(path, HookKind.CALL)
+
+    def action_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
+        return self._decorator(path, HookKind.ACTION)
+
+    def status_hook(self, path: str) -> Callable[[H], H]:
+        """Register the handler of a call status hook; its answer is always 204."""
+        return self._decorator(path, HookKind.STATUS)
+
+    def include_router(self, router: HookRouter, prefix: str = "") -> None:
+        """Serve every hook of ``router``, under ``prefix``."""
+        _check_prefix(prefix)
+        for path, handler, kind in router.hooks:
+            self.add_hook(prefix + path, handler, kind)
+
+    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            self.add_hook(path, handler, kind)
+            return handler
+
+        return register
+
+
+class HookRouter(_HookRegistry):
     """A group of hooks, to split a big application across modules.
 
     Register hooks on it exactly as on the app, then ``app.include_router(router)``::
@@ -44,39 +77,14 @@ class HookRouter:
         self.prefix = prefix
         self.hooks: list[tuple[str, Callable[..., Any], HookKind]] = []
 
-    def call_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
-        return self._decorator(path, HookKind.CALL)
-
-    def action_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
-        return self._decorator(path, HookKind.ACTION)
-
-    def status_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call status hook; its answer is always 204 and it returns nothing."""
-        return self._decorator(path, HookKind.STATUS)
-
     def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
         # Fail at registration, not on the first call.
         plan_handler(handler, path_params=frozenset(compile_path(self.prefix + path)[2]))
         self.hooks.append((self.prefix + path, handler, kind))
 
-    def include_router(self, router: HookRouter, prefix: str = "") -> None:
-        """Add every hook of ``router``, under ``prefix``."""
-        _check_prefix(prefix)
-        for path, handler, kind in router.hooks:
-            self.add_hook(prefix + path, handler, kind)
 
-    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
-        def register(handler: H) -> H:
-            self.add_hook(path, handler, kind)
-            return handler
-
-        return register
-
-
-class JambonzApp(Starlette):
+class JambonzApp(Starlette, _HookRegistry):
     """An ASGI application serving jambonz webhooks; a Starlette app in every other respect.
 
     ::
@@ -122,9 +130,8 @@ class JambonzApp(Starlette):
             lifespan=lifespan,
             max_body_size=max_body_size,
         )
-        if fallback is not None and not isinstance(fallback, Response):
-            fallback = Response(fallback)
-        self.hook_settings = HookSettings(fallback)
+        # A copy: appending to one app's fallback must not change another's (or the default).
+        self.hook_settings = HookSettings(None if fallback is None else Response(fallback))
 
     @property
     def fallback(self) -> Response | None:
@@ -136,18 +143,6 @@ class JambonzApp(Starlette):
         """Every webhook route of the app."""
         return [route for route in self.router.routes if isinstance(route, HookRoute)]
 
-    def call_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
-        return self._decorator(path, HookKind.CALL)
-
-    def action_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
-        return self._decorator(path, HookKind.ACTION)
-
-    def status_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call status hook; its answer is always 204."""
-        return self._decorator(path, HookKind.STATUS)
-
     def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
         if any(route.path == path for route in self.hooks):
@@ -157,12 +152,6 @@ class JambonzApp(Starlette):
         # The first path a handler is registered at is the one verbs refer to.
         self.hook_settings.paths.setdefault(handler, path)
 
-    def include_router(self, router: HookRouter, prefix: str = "") -> None:
-        """Serve every hook of ``router``, under ``prefix``."""
-        _check_prefix(prefix)
-        for path, handler, kind in router.hooks:
-            self.add_hook(prefix + path, handler, kind)
-
     def hook_path(self, handler: Callable[..., Any]) -> str:
         """The path (within this app) of the hook served by ``handler``."""
         try:
@@ -171,13 +160,6 @@ class JambonzApp(Starlette):
             raise LookupError(
                 f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
             ) from None
-
-    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
-        def register(handler: H) -> H:
-            self.add_hook(path, handler, kind)
-            return handler
-
-        return register
 
 
 def _check_prefix(prefix: str) -> None:

@@ -71,6 +71,10 @@ class HookRoute(BaseRoute):
         self.plan: HandlerPlan = plan_handler(handler, path_params=frozenset(self.param_convertors))
         # A body is always checked to be a call's payload, even when the handler asks for nothing.
         self._body_models: tuple[type[CallInfo], ...] = self.plan.models or (CallInfo,)
+        # The common case, one model and no raw dict: validate straight from the bytes.
+        self._direct_model = (
+            self._body_models[0] if len(self._body_models) == 1 and not self.plan.wants_payload else None
+        )
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Match on the path alone; a wrong method gets our own 405."""
@@ -142,8 +146,8 @@ class HookRoute(BaseRoute):
         hint = ""
         try:
             if body:
-                if len(self._body_models) == 1 and not plan.wants_payload:
-                    model = self._body_models[0]
+                model = self._direct_model
+                if model is not None:
                     instances[model] = model.model_validate_json(body, strict=True)
                 else:
                     try:
