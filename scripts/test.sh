@@ -4,6 +4,8 @@ source "$(dirname "$0")/_venv.sh"
 echo "==> ruff"
 ruff check .
 ruff format --check .
+echo "==> hadolint Dockerfile"
+hadolint Dockerfile
 echo "==> mypy --strict"
 mypy
 echo "==> pytest"
