@@ -1,7 +1,8 @@
 """The package as a user (or the Dockerfile) installs it: a wheel, in a fresh virtual environment.
 
-These steps are the Dockerfile's, without Docker: build the wheels, install them with no index,
-copy the example app beside them, serve it with uvicorn, and ask it for its health and a call.
+These steps are the Dockerfile's, without Docker (no engine runs here): build the wheels, install
+them with no index, copy the example app beside them, run the Dockerfile's own CMD and
+HEALTHCHECK commands, and ask the server for a call.
 """
 
 from __future__ import annotations
@@ -99,16 +100,29 @@ def _free_port() -> int:
         return port
 
 
-def test_installed_wheel_serves_the_example_app(installed: tuple[Path, Path], tmp_path: Path) -> None:
+def _dockerfile_commands() -> tuple[list[str], list[str]]:
+    """The Dockerfile's CMD and its HEALTHCHECK's CMD, as exec-form argument lists."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    health = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])$", text, re.MULTILINE)
+    command = re.search(r"^CMD (\[.*\])$", text, re.MULTILINE)
+    assert health is not None and command is not None
+    return json.loads(command.group(1)), json.loads(health.group(1))
+
+
+def test_installed_wheel_serves_the_example_app_as_the_dockerfile_runs_it(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, bin_dir = installed
-    app_dir = tmp_path / "app"
+    command, health_check = _dockerfile_commands()
+    app_dir = tmp_path / "app"  # the image's WORKDIR, holding only the example app
     (app_dir / "example_app").mkdir(parents=True)
     for source in (REPO / "example_app").glob("*.py"):
         (app_dir / "example_app" / source.name).write_bytes(source.read_bytes())
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(PORT=str(port), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
     server = subprocess.Popen(
-        [bin_dir / "uvicorn", "example_app.app:app", "--host", "127.0.0.1", "--port", str(port)],
+        command,
         cwd=app_dir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -116,17 +130,13 @@ def test_installed_wheel_serves_the_example_app(installed: tuple[Path, Path], tm
         stderr=subprocess.PIPE,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
-        with httpx2.Client(base_url=base, trust_env=False, timeout=5) as client:
-            while True:
-                try:
-                    health = client.get("/health")
-                    break
-                except httpx2.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.1)
+        while subprocess.run(health_check, env=env, capture_output=True).returncode != 0:
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the health check never passed"
+            time.sleep(0.2)
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=5) as client:
+            health = client.get("/health")
             assert health.status_code == 200
             assert health.json() == {"status": "ok"}
             answer = client.post("/incoming", json=session_new())
