@@ -6,7 +6,7 @@ and keeps keys it does not name.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,6 +69,8 @@ class SpeechResult(_Part):
 class GatherResult(CallInfo):
     """The outcome of a ``gather``: digits pressed, speech heard, a timeout or an error."""
 
+    schema_id: ClassVar[str] = "callbacks/gather"
+
     # Open enums: jambonz adds values over time, and a 422 would leave the caller in silence.
     reason: GatherReason | str | None = None
     digits: str | None = None
@@ -84,6 +86,8 @@ class GatherResult(CallInfo):
 class DialResult(CallInfo):
     """The outcome of a ``dial``: how the dialed leg ended."""
 
+    schema_id: ClassVar[str] = "callbacks/dial"
+
     dial_call_status: DialCallStatus | str | None = None
     dial_sip_status: int | None = None
     dial_call_sid: str | None = None
@@ -92,6 +96,8 @@ class DialResult(CallInfo):
 
 class CallStatus(CallInfo):
     """A change of call status, sent to the ``call_status_hook``."""
+
+    schema_id: ClassVar[str] = "callbacks/call-status"
 
     call_status: CallStatusValue | str | None = None
     direction: Direction | None = None

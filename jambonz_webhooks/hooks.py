@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, SerializationInfo
 
@@ -51,6 +51,8 @@ class HookObject(BaseModel):
 
     jambonz sends ``Authorization: Basic ...`` when both username and password are set.
     """
+
+    schema_id: ClassVar[str] = "components/actionHook"
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 

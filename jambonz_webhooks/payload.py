@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,8 @@ class CallInfo(Payload):
 
     Only ``call_sid`` is required here; :class:`~jambonz_webhooks.CallSession` is stricter.
     """
+
+    schema_id: ClassVar[str] = "callbacks/base"
 
     call_sid: str
     account_sid: str | None = None

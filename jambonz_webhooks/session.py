@@ -6,7 +6,7 @@ with the first hook of a call only (PROTOCOL.md, section 3).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +68,8 @@ class CallSession(CallInfo):
         async def incoming(call: CallSession) -> Response:
             return Response().say(text=f"You called {call.to}")
     """
+
+    schema_id: ClassVar[str] = "callbacks/session-new"
 
     call_sid: str
     account_sid: str

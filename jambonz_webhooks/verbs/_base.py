@@ -8,10 +8,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["Component", "Part", "Verb", "jambonz_name"]
+__all__ = ["Component", "Part", "Verb", "jambonz_name", "json_names"]
 
 # Where jambonz's spelling is not the plain camelCase of the Python name.
 _SPECIAL_NAMES = {"from_": "from", "forward_pai": "forwardPAI"}
+
+
+def json_names(**names: str) -> None:
+    """Declare JSON names that are not the camelCase of the Python name (``forward_pai="forwardPAI"``).
+
+    Call it in a model's module before the class that uses the name is defined.
+    """
+    for name, json_name in names.items():
+        known = _SPECIAL_NAMES.setdefault(name, json_name)
+        if known != json_name:
+            raise ValueError(f"{name!r} is already written {known!r}, not {json_name!r}")
 
 
 def jambonz_name(name: str) -> str:
@@ -34,6 +45,9 @@ class Component(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
     )
+
+    schema_id: ClassVar[str]
+    """Which of jambonz's schemas the model follows (``"verbs/say"``, ``"components/vad"``)."""
 
 
 class Verb(Component):

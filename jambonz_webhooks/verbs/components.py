@@ -5,7 +5,7 @@ Field names and rules follow jambonz's schemas (``components/*.schema.json``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -34,12 +34,16 @@ Number = int | float
 class Auth(Component):
     """SIP digest credentials for a dial target."""
 
+    schema_id: ClassVar[str] = "components/auth"
+
     username: str
     password: str
 
 
 class Synthesizer(Component):
     """Text-to-speech settings: vendor, voice, language and fallbacks."""
+
+    schema_id: ClassVar[str] = "components/synthesizer"
 
     vendor: str
     label: str | None = None
@@ -56,6 +60,8 @@ class Synthesizer(Component):
 
 class Vad(Component):
     """Voice activity detection settings."""
+
+    schema_id: ClassVar[str] = "components/vad"
 
     enable: bool | None = None
     voice_ms: Number | None = None
@@ -76,6 +82,8 @@ class RecognizerHint(Component):
 
 class Recognizer(Component):
     """Speech-to-text settings. Vendor option blocks are passed through as objects."""
+
+    schema_id: ClassVar[str] = "components/recognizer"
 
     vendor: str
     label: str | None = None
@@ -156,6 +164,8 @@ class TargetFrom(Component):
 class Target(Component):
     """Who a ``dial`` calls: a phone number, a SIP URI, a registered user, or a Teams user."""
 
+    schema_id: ClassVar[str] = "components/target"
+
     type: Literal["phone", "sip", "user", "teams"]
     number: str | None = None
     sip_uri: str | None = None
@@ -175,6 +185,8 @@ class Target(Component):
 class FillerNoise(Component):
     """Background noise played while the app thinks."""
 
+    schema_id: ClassVar[str] = "components/fillerNoise"
+
     enable: bool
     url: str | None = None
     start_delay_secs: Number | None = None
@@ -182,6 +194,8 @@ class FillerNoise(Component):
 
 class ActionHookDelayAction(Component):
     """What to play while an action hook is slow to answer."""
+
+    schema_id: ClassVar[str] = "components/actionHookDelayAction"
 
     enabled: bool | None = None
     no_response_timeout: Number | None = None
@@ -202,6 +216,8 @@ class AmdTimers(Component):
 
 class Amd(Component):
     """Answering-machine detection on a dialed or configured call."""
+
+    schema_id: ClassVar[str] = "components/amd"
 
     action_hook: HookRef
     threshold_word_count: Number | None = None

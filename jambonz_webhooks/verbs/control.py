@@ -14,6 +14,8 @@ __all__ = ["BargeIn", "Config", "Hangup", "NoiseIsolation", "Redirect", "Tag", "
 class Hangup(Verb):
     """End the call, optionally with extra SIP headers on the BYE."""
 
+    schema_id: ClassVar[str] = "verbs/hangup"
+
     verb_name: ClassVar[str] = "hangup"
     verb: Literal["hangup"] = "hangup"
     id: str | None = None
@@ -22,6 +24,8 @@ class Hangup(Verb):
 
 class Redirect(Verb):
     """Leave the current verb list and fetch a new one from ``action_hook``."""
+
+    schema_id: ClassVar[str] = "verbs/redirect"
 
     verb_name: ClassVar[str] = "redirect"
     verb: Literal["redirect"] = "redirect"
@@ -32,6 +36,8 @@ class Redirect(Verb):
 
 class Tag(Verb):
     """Replace the call's customerData; every later hook carries it."""
+
+    schema_id: ClassVar[str] = "verbs/tag"
 
     verb_name: ClassVar[str] = "tag"
     verb: Literal["tag"] = "tag"
@@ -76,6 +82,8 @@ class TurnTaking(Component):
 
 class Config(Verb):
     """Change session-wide defaults: speech vendors, barge-in, recording, and more."""
+
+    schema_id: ClassVar[str] = "verbs/config"
 
     verb_name: ClassVar[str] = "config"
     verb: Literal["config"] = "config"

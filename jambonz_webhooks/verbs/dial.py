@@ -19,6 +19,8 @@ class Dial(Verb):
     jambonz posts the outcome to ``action_hook`` as a :class:`~jambonz_webhooks.DialResult`.
     """
 
+    schema_id: ClassVar[str] = "verbs/dial"
+
     verb_name: ClassVar[str] = "dial"
     verb: Literal["dial"] = "dial"
     id: str | None = None

@@ -18,6 +18,8 @@ class Gather(Verb):
     jambonz posts the result to ``action_hook`` as a :class:`~jambonz_webhooks.GatherResult`.
     """
 
+    schema_id: ClassVar[str] = "verbs/gather"
+
     verb_name: ClassVar[str] = "gather"
     verb: Literal["gather"] = "gather"
     id: str | None = None

@@ -37,6 +37,8 @@ class SayPrompt(Verb):
 class Say(SayPrompt):
     """Speak text (or SSML) to the caller with text-to-speech."""
 
+    schema_id: ClassVar[str] = "verbs/say"
+
     verb: Literal["say"] = "say"
 
 
@@ -57,11 +59,15 @@ class PlayPrompt(Verb):
 class Play(PlayPrompt):
     """Play one or more audio files from URLs."""
 
+    schema_id: ClassVar[str] = "verbs/play"
+
     verb: Literal["play"] = "play"
 
 
 class Pause(Verb):
     """Wait in silence for ``length`` seconds."""
+
+    schema_id: ClassVar[str] = "verbs/pause"
 
     verb_name: ClassVar[str] = "pause"
     verb: Literal["pause"] = "pause"
