@@ -14,9 +14,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, SerializationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SerializationInfo,
+    model_validator,
+)
 
-__all__ = ["HookContext", "HookObject", "HookRef", "UnroutedHandlerError"]
+__all__ = ["BasicAuth", "HookContext", "HookObject", "HookRef", "UnroutedHandlerError"]
 
 
 class UnroutedHandlerError(LookupError):
@@ -46,13 +54,31 @@ class HookContext:
 _NO_CONTEXT = HookContext()
 
 
+class BasicAuth(BaseModel):
+    """The credentials of a hook object's ``basicAuth``."""
+
+    schema_id: ClassVar[str] = "components/auth"
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    password: str
+
+
 class HookObject(BaseModel):
     """A hook with its own method or credentials: ``{url, method, username, password}``.
 
-    jambonz sends ``Authorization: Basic ...`` when both username and password are set.
+    jambonz sends ``Authorization: Basic ...`` when both username and password are set. The
+    schema also describes the credentials as ``basic_auth`` (``basicAuth``); the server reads
+    ``username``/``password``, so those are the ones to use for now.
     """
 
     schema_id: ClassVar[str] = "components/actionHook"
+    schema_deviations: ClassVar[dict[str, str]] = {
+        "username": "the feature server reads username/password on the hook object, not basicAuth",
+        "password": "the feature server reads username/password on the hook object, not basicAuth",
+        "method": "lower case accepted, written in upper case",
+    }
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
@@ -60,6 +86,15 @@ class HookObject(BaseModel):
     method: Literal["GET", "POST", "get", "post"] | None = None
     username: str | None = None
     password: str | None = None
+    basic_auth: BasicAuth | None = Field(default=None, alias="basicAuth")
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> HookObject:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("hook: username and password go together (jambonz ignores one alone)")
+        if self.basic_auth is not None and self.username is not None:
+            raise ValueError("hook: give username/password or basic_auth, not both")
+        return self
 
 
 # pydantic-core wraps what a serializer raises in its own error; the original is kept here so
@@ -91,6 +126,8 @@ def _write_hook(value: Any, context: HookContext) -> Any:
             attr = getattr(value, name)
             if attr is not None:
                 data[name] = attr.upper() if name == "method" else attr
+        if value.basic_auth is not None:
+            data["basicAuth"] = {"username": value.basic_auth.username, "password": value.basic_auth.password}
         return data
     return context.resolve(value)
 

@@ -66,6 +66,7 @@ class CallInfo(Payload):
     call_status: CallStatusValue | str | None = None
     sip_status: int | None = None
     sip_reason: str | None = None
+    sip_reason_header: str | None = None
     trace_id: str | None = None
     originating_sip_ip: str | None = None
     originating_sip_trunk_name: str | None = None

@@ -12,8 +12,9 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeAlias
 
 import pydantic_core
 
+from . import verbs
 from .hooks import HookContext, reraise_unrouted
-from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Verb
+from .verbs import VERB_MODELS, Verb
 
 __all__ = ["Response", "VerbLike", "collect_verbs", "encode_verbs", "to_verb"]
 
@@ -91,15 +92,46 @@ class Response:
         self._verbs.extend(to_verb(verb) for verb in verbs)
         return self
 
-    say = _verb_method(Say)
-    play = _verb_method(Play)
-    pause = _verb_method(Pause)
-    gather = _verb_method(Gather)
-    dial = _verb_method(Dial)
-    hangup = _verb_method(Hangup)
-    redirect = _verb_method(Redirect)
-    config = _verb_method(Config)
-    tag = _verb_method(Tag)
+    say = _verb_method(verbs.Say)
+    play = _verb_method(verbs.Play)
+    pause = _verb_method(verbs.Pause)
+    gather = _verb_method(verbs.Gather)
+    dial = _verb_method(verbs.Dial)
+    hangup = _verb_method(verbs.Hangup)
+    redirect = _verb_method(verbs.Redirect)
+    config = _verb_method(verbs.Config)
+    tag = _verb_method(verbs.Tag)
+    listen = _verb_method(verbs.Listen)
+    stream = _verb_method(verbs.Stream)
+    transcribe = _verb_method(verbs.Transcribe)
+    dub = _verb_method(verbs.Dub)
+    dtmf = _verb_method(verbs.Dtmf)
+    answer = _verb_method(verbs.Answer)
+    alert = _verb_method(verbs.Alert)
+    message = _verb_method(verbs.Message)
+    conference = _verb_method(verbs.Conference)
+    room = _verb_method(verbs.Room)
+    enqueue = _verb_method(verbs.Enqueue)
+    dequeue = _verb_method(verbs.Dequeue)
+    leave = _verb_method(verbs.Leave)
+    sip_decline = _verb_method(verbs.SipDecline)
+    sip_refer = _verb_method(verbs.SipRefer)
+    sip_request = _verb_method(verbs.SipRequest)
+    transfer = _verb_method(verbs.Transfer)
+    rest_dial = _verb_method(verbs.RestDial)
+    llm = _verb_method(verbs.Llm)
+    s2s = _verb_method(verbs.S2s)
+    openai_s2s = _verb_method(verbs.OpenaiS2s)
+    google_s2s = _verb_method(verbs.GoogleS2s)
+    deepgram_s2s = _verb_method(verbs.DeepgramS2s)
+    elevenlabs_s2s = _verb_method(verbs.ElevenlabsS2s)
+    ultravox_s2s = _verb_method(verbs.UltravoxS2s)
+    gptlive_s2s = _verb_method(verbs.GptliveS2s)
+    qwen_s2s = _verb_method(verbs.QwenS2s)
+    nova_s2s = _verb_method(verbs.NovaS2s)
+    voicelive_s2s = _verb_method(verbs.VoiceliveS2s)
+    agent = _verb_method(verbs.Agent)
+    dialogflow = _verb_method(verbs.Dialogflow)
 
     @property
     def verbs(self) -> list[Verb | dict[str, Any]]:

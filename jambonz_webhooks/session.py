@@ -83,6 +83,8 @@ class CallSession(CallInfo):
     caller_id: str | None = None
     service_provider_sid: str | None = None
     parent_call_sid: str | None = None
+    fs_sip_address: str | None = None
+    fs_public_ip: str | None = None
     sip: SipInvite | None = None
     env_vars: dict[str, Any] | None = None
     defaults: SessionDefaults | None = None

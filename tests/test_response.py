@@ -124,7 +124,7 @@ def test_gather_camel_case_names() -> None:
             "hints": ["sales", {"phrase": "support", "boost": 5}],
             "hints_boost": 10,
             "vad": {"enable": True, "voice_ms": 250, "silence_ms": 800},
-            "deepgram_options": {"smart_format": True},
+            "deepgram_options": {"smart_formatting": True},
         },
     )
     assert response.to_list() == [
@@ -150,8 +150,7 @@ def test_gather_camel_case_names() -> None:
                 "vad": {"enable": True, "voiceMs": 250, "silenceMs": 800},
                 "hints": ["sales", {"phrase": "support", "boost": 5}],
                 "hintsBoost": 10,
-                # a vendor option block is passed through: its keys are not renamed
-                "deepgramOptions": {"smart_format": True},
+                "deepgramOptions": {"smartFormatting": True},
             },
         }
     ]

@@ -291,8 +291,10 @@ FIELD_CASES: list[FieldCase] = [
         lambda c: sorted(c.customer_data or {}),
         ["crmId", "nested"],
     ),
-    FieldCase("unknown.fs_sip_address", _all_ways("fs_sip_address"), ("10.0.1.5:5060",) * 3),
-    FieldCase("unknown.fs_public_ip", _all_ways("fs_public_ip"), ("198.51.100.20",) * 3),
+    FieldCase(
+        "fs_sip_address", _attribute_and_get("fs_sip_address", "fs_sip_address"), ("10.0.1.5:5060",) * 2
+    ),
+    FieldCase("fs_public_ip", _attribute_and_get("fs_public_ip", "fs_public_ip"), ("198.51.100.20",) * 2),
     FieldCase("sbc_callid", lambda c: (c.sbc_callid, c.get("sbc_callid")), (PAYLOAD["sbc_callid"],) * 2),
     FieldCase("unknown.has_recording", _all_ways("has_recording"), (True,) * 3, ("true",) * 3, ("true",) * 3),
     FieldCase(

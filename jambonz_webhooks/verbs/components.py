@@ -1,16 +1,18 @@
 """The parts verbs are built from: synthesizer, recognizer, target, and their kin.
 
-Field names and rules follow jambonz's schemas (``components/*.schema.json``).
+Field names and rules follow jambonz's schemas (``components/*.schema.json``). The recognizer
+and its vendor option blocks live in :mod:`.recognizer` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny, StrictFloat, StrictInt, WithJsonSchema, model_validator
 
 from ..hooks import HookRef
-from ._base import Component, Part
+from ._base import Component, Part, Verb
 
 __all__ = [
     "ActionHookDelayAction",
@@ -27,12 +29,13 @@ __all__ = [
     "Vad",
 ]
 
-Number = int | float
+# Strict: lax int | float would take True as 1 and "10" as 10, neither a JSON number for jambonz.
+Number = StrictInt | StrictFloat
 """A JSON number; ints stay ints on the wire."""
 
 
 class Auth(Component):
-    """SIP digest credentials for a dial target."""
+    """A username and password: SIP digest auth of a dial target, basic auth of a websocket."""
 
     schema_id: ClassVar[str] = "components/auth"
 
@@ -73,85 +76,8 @@ class Vad(Component):
     speech_pad_ms: Number | None = None
 
 
-class RecognizerHint(Component):
-    """A phrase hint with its own boost."""
-
-    phrase: str
-    boost: Number | None = None
-
-
-class Recognizer(Component):
-    """Speech-to-text settings. Vendor option blocks are passed through as objects."""
-
-    schema_id: ClassVar[str] = "components/recognizer"
-
-    vendor: str
-    label: str | None = None
-    language: str | None = None
-    fallback_vendor: str | None = None
-    fallback_label: str | None = None
-    fallback_language: str | None = None
-    vad: Part[Vad] | None = None
-    autogenerate_prompt: bool | None = None
-    hints: list[str | Part[RecognizerHint]] | None = None
-    hints_boost: Number | None = None
-    alt_languages: list[str] | None = None
-    profanity_filter: bool | None = None
-    interim: bool | None = None
-    single_utterance: bool | None = None
-    dual_channel: bool | None = None
-    separate_recognition_per_channel: bool | None = None
-    punctuation: bool | None = None
-    enhanced_model: bool | None = None
-    words: bool | None = None
-    diarization: bool | None = None
-    diarization_min_speakers: Number | None = None
-    diarization_max_speakers: Number | None = None
-    interaction_type: (
-        Literal[
-            "unspecified",
-            "discussion",
-            "presentation",
-            "phone_call",
-            "voicemail",
-            "voice_search",
-            "voice_command",
-            "dictation",
-        ]
-        | None
-    ) = None
-    naics_code: Number | None = None
-    identify_channels: bool | None = None
-    vocabulary_name: str | None = None
-    vocabulary_filter_name: str | None = None
-    filter_method: Literal["remove", "mask", "tag"] | None = None
-    model: str | None = None
-    output_format: Literal["simple", "detailed"] | None = None
-    profanity_option: Literal["masked", "removed", "raw"] | None = None
-    request_snr: bool | None = None
-    initial_speech_timeout_ms: Number | None = None
-    azure_service_endpoint: str | None = None
-    azure_stt_endpoint_id: str | None = None
-    asr_dtmf_termination_digit: str | None = None
-    asr_timeout: Number | None = None
-    fast_recognition_timeout: Number | None = None
-    min_confidence: Number | None = Field(default=None, ge=0, le=1)
-    deepgram_options: dict[str, Any] | None = None
-    google_options: dict[str, Any] | None = None
-    aws_options: dict[str, Any] | None = None
-    azure_options: dict[str, Any] | None = None
-    ibm_options: dict[str, Any] | None = None
-    nvidia_options: dict[str, Any] | None = None
-    soniox_options: dict[str, Any] | None = None
-    xai_options: dict[str, Any] | None = None
-    modulate_options: dict[str, Any] | None = None
-    assembly_ai_options: dict[str, Any] | None = None
-    speechmatics_options: dict[str, Any] | None = None
-    openai_options: dict[str, Any] | None = None
-    houndify_options: dict[str, Any] | None = None
-    gladia_options: dict[str, Any] | None = None
-    elevenlabs_options: dict[str, Any] | None = None
-    custom_options: dict[str, Any] | None = None
+# Here rather than at the top: the recognizer module needs Number and Vad from this one.
+from .recognizer import Recognizer, RecognizerHint  # noqa: E402
 
 
 class TargetFrom(Component):
@@ -159,6 +85,10 @@ class TargetFrom(Component):
 
     user: str | None = None
     host: str | None = None
+
+
+# The field that holds the address of each type of target (the server asserts it when dialing).
+_TARGET_ADDRESS = {"phone": "number", "sip": "sip_uri", "user": "name", "teams": "number"}
 
 
 class Target(Component):
@@ -181,6 +111,13 @@ class Target(Component):
     override_to: str | None = None
     proxy: str | None = None
 
+    @model_validator(mode="after")
+    def _check_address(self) -> Target:
+        needed = _TARGET_ADDRESS[self.type]
+        if getattr(self, needed) is None:
+            raise ValueError(f"target: a {self.type!r} target needs {needed}")
+        return self
+
 
 class FillerNoise(Component):
     """Background noise played while the app thinks."""
@@ -192,6 +129,14 @@ class FillerNoise(Component):
     start_delay_secs: Number | None = None
 
 
+if TYPE_CHECKING:
+    AnyVerb: TypeAlias = Verb | Mapping[str, Any]
+else:
+    # Written as the verb's own model (with its "verb" key), whatever Verb subclass it is.
+    AnyVerb = Annotated[SerializeAsAny[Verb] | dict[str, Any], WithJsonSchema({"type": "object"})]
+"""A whole verb, with its ``verb`` key: a verb model (``Say(...)``) or a dict."""
+
+
 class ActionHookDelayAction(Component):
     """What to play while an action hook is slow to answer."""
 
@@ -201,8 +146,8 @@ class ActionHookDelayAction(Component):
     no_response_timeout: Number | None = None
     no_response_give_up_timeout: Number | None = None
     retries: Number | None = None
-    actions: list[dict[str, Any]] | None = None
-    give_up_actions: list[dict[str, Any]] | None = None
+    actions: list[AnyVerb] | None = None
+    give_up_actions: list[AnyVerb] | None = None
 
 
 class AmdTimers(Component):

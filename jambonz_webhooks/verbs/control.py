@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import ConfigDict, model_validator
 
 from ..hooks import HookRef
 from ._base import Component, Part, Verb
+from .audio import ListenOptions, TranscribeNested
 from .components import ActionHookDelayAction, Amd, FillerNoise, Number, Recognizer, Synthesizer, Vad
 
-__all__ = ["BargeIn", "Config", "Hangup", "NoiseIsolation", "Redirect", "Tag", "TtsStream", "TurnTaking"]
+__all__ = [
+    "BargeIn",
+    "Config",
+    "Hangup",
+    "NoiseIsolation",
+    "NoiseIsolationAuth",
+    "Redirect",
+    "Tag",
+    "TtsStream",
+    "TurnTaking",
+]
 
 
 class Hangup(Verb):
@@ -62,13 +75,25 @@ class TtsStream(Component):
     synthesizer: Part[Synthesizer] | None = None
 
 
+class NoiseIsolationAuth(Component):
+    """Inline vendor credentials for noise isolation; vendor-specific keys beyond these are passed on."""
+
+    # The schema leaves this object open (additionalProperties: true).
+    model_config = ConfigDict(extra="allow")
+
+    api_key: str | None = None
+    api_uri: str | None = None
+
+
 class NoiseIsolation(Component):
-    """Noise isolation on the caller's audio."""
+    """Noise isolation on the call's audio (inbound by default)."""
 
     enable: bool | None = None
     vendor: str | None = None
     level: Number | None = None
     model: str | None = None
+    label: str | None = None
+    auth: Part[NoiseIsolationAuth] | None = None
 
 
 class TurnTaking(Component):
@@ -93,9 +118,9 @@ class Config(Verb):
     barge_in: Part[BargeIn] | None = None
     tts_stream: Part[TtsStream] | None = None
     record: dict[str, Any] | None = None
-    listen: dict[str, Any] | None = None
-    stream: dict[str, Any] | None = None
-    transcribe: dict[str, Any] | None = None
+    listen: Part[ListenOptions] | None = None
+    stream: Part[ListenOptions] | None = None
+    transcribe: Part[TranscribeNested] | None = None
     amd: Part[Amd] | None = None
     filler_noise: Part[FillerNoise] | None = None
     vad: Part[Vad] | None = None
@@ -113,3 +138,11 @@ class Config(Verb):
     track_tts_playout: bool | None = None
     noise_isolation: Part[NoiseIsolation] | None = None
     turn_taking: Part[TurnTaking] | None = None
+
+    @model_validator(mode="after")
+    def _transcribe_says_enable(self) -> Self:
+        # jambonz reads config.transcribe as "start" or "stop" by its enable flag, and its
+        # validator refuses the object without one.
+        if isinstance(self.transcribe, TranscribeNested) and self.transcribe.enable is None:
+            raise ValueError("config: transcribe needs enable (true starts it, false stops it)")
+        return self

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..hooks import HookRef
 from ._base import Part, Verb
+from .audio import DubNested, ListenNested, StreamNested, TranscribeNested
 from .components import Amd, Number, Target
 
 __all__ = ["Dial"]
@@ -37,17 +38,17 @@ class Dial(Verb):
     dtmf_hook: HookRef | None = None
     headers: dict[str, str | Number] | None = None
     anchor_media: bool | None = None
+    codecs: list[str] | None = Field(default=None, min_length=1)
     exit_media_path: bool | None = None
     boost_audio_signal: Number | str | None = None
-    # listen/stream/transcribe/dub are typed verbs of their own; here jambonz takes them as objects.
-    listen: dict[str, Any] | None = None
-    stream: dict[str, Any] | None = None
-    transcribe: dict[str, Any] | None = None
+    listen: Part[ListenNested] | None = None
+    stream: Part[StreamNested] | None = None
+    transcribe: Part[TranscribeNested] | None = None
     time_limit: Number | None = None
     timeout: Number | None = None
     proxy: str | None = None
     amd: Part[Amd] | None = None
-    dub: list[dict[str, Any]] | None = None
+    dub: list[Part[DubNested]] | None = None
     tag: dict[str, Any] | None = None
     forward_pai: bool | None = None
     srtp_encryption: Literal["sdes", "dtls"] | None = None

@@ -1,0 +1,90 @@
+"""Payloads of the AI verbs: the end of an ``llm`` session, agent turns, TTS streaming events."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from ..payload import CallInfo
+from ._base import Detail, WithoutCallInfo
+
+__all__ = [
+    "AgentEventType",
+    "AgentLatency",
+    "AgentPreflight",
+    "AgentTurn",
+    "LlmCompletionReason",
+    "LlmResult",
+    "PreflightResult",
+    "TtsStreamingEvent",
+    "TtsStreamingEventType",
+]
+
+LlmCompletionReason = Literal[
+    "normal conversation end",
+    "connection failure",
+    "disconnect from remote end",
+    "server failure",
+    "server error",
+    "client error calling function",
+    "client error calling mcp function",
+]
+AgentEventType = Literal["turn_end", "user_transcript", "llm_response", "user_interruption"]
+PreflightResult = Literal["hit", "miss", "pending"]
+TtsStreamingEventType = Literal[
+    "stream_open", "stream_closed", "stream_paused", "stream_resumed", "user_interruption", "tts_spoken"
+]
+
+
+class LlmResult(CallInfo):
+    """The end of an ``llm`` (or ``*_s2s``) session, and why it ended."""
+
+    schema_id: ClassVar[str] = "callbacks/llm"
+
+    completion_reason: LlmCompletionReason | str
+    error: Any = None
+    """What went wrong, when the session ended in failure; its shape depends on the vendor."""
+
+
+class AgentPreflight(Detail):
+    """How the agent's early generation fared in a turn."""
+
+    result: PreflightResult | str | None = None
+    tokens: int | None = None
+    """Tokens generated early; on a ``hit`` only."""
+
+
+class AgentLatency(Detail):
+    """Where the milliseconds of a turn went; a stage that did not apply is absent."""
+
+    transcriber_latency: int | None = None
+    turn_detection_latency: int | None = None
+    model_latency: int | None = None
+    voice_latency: int | None = None
+    preflight: AgentPreflight | None = None
+
+
+class AgentTurn(WithoutCallInfo):
+    """An event of an ``agent`` conversation (its ``eventHook``); which fields come depends on ``type``.
+
+    ``turn_end`` brings the transcript, the response, ``interrupted`` and ``latency``;
+    ``user_transcript`` the transcript; ``llm_response`` the response; ``user_interruption`` nothing.
+    """
+
+    schema_id: ClassVar[str] = "callbacks/agent-turn"
+
+    type: AgentEventType | str
+    transcript: str | None = None
+    response: str | None = None
+    interrupted: bool | None = None
+    latency: AgentLatency | None = None
+
+
+class TtsStreamingEvent(WithoutCallInfo):
+    """An event of streamed text-to-speech; ``tts_spoken`` tells what was actually said."""
+
+    schema_id: ClassVar[str] = "callbacks/tts-streaming-event"
+
+    event_type: TtsStreamingEventType | str
+    text: str | None = None
+    bargein: bool | None = None
+    """True when the caller cut the speech short."""

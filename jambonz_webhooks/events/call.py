@@ -1,0 +1,92 @@
+"""Payloads about the call itself: status changes, redirects and reconnects, verb lifecycle events."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from ..payload import CallInfo, CallStatusValue, Direction
+from ..session import CallSession
+from ._base import Number, WithoutCallInfo
+
+__all__ = [
+    "FINAL_CALL_STATUSES",
+    "CallStatus",
+    "CallTerminationBy",
+    "SessionReconnect",
+    "SessionRedirect",
+    "VerbEvent",
+    "VerbStatus",
+]
+
+CallTerminationBy = Literal["caller", "jambonz"]
+VerbEvent = Literal[
+    "starting",
+    "finished",
+    "start-playback",
+    "stop-playback",
+    "kill-playback",
+    "dtmf-bargein-detected",
+    "speech-bargein-detected",
+    "synthesized-audio",
+]
+
+FINAL_CALL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "busy", "no-answer"})
+"""Call statuses after which jambonz sends nothing more for the call."""
+
+
+class CallStatus(CallInfo):
+    """A change of call status, sent to the ``call_status_hook`` (for both legs of a dial).
+
+    ``direction`` tells the legs apart: ``outbound`` is the leg a ``dial`` placed.
+    """
+
+    schema_id: ClassVar[str] = "callbacks/call-status"
+
+    call_status: CallStatusValue | str | None = None
+    direction: Direction | None = None
+    call_termination_by: CallTerminationBy | str | None = None
+    """Who ended the call; on the final status only."""
+    duration: int | None = None
+    """Seconds the call lasted; on the final status only."""
+
+    @property
+    def is_final(self) -> bool:
+        """True when the call is over (completed, failed, busy or no-answer)."""
+        return self.call_status in FINAL_CALL_STATUSES
+
+
+class SessionRedirect(CallInfo):
+    """The call as a ``redirect`` to another application describes it (no SIP INVITE, no defaults)."""
+
+    schema_id: ClassVar[str] = "callbacks/session-redirect"
+
+    caller_name: str | None = None
+    caller_id: str | None = None
+    parent_call_sid: str | None = None
+    fs_sip_address: str | None = None
+    fs_public_ip: str | None = None
+
+
+class SessionReconnect(CallSession):
+    """The call hook payload again, replayed when a websocket application reconnects."""
+
+    schema_id: ClassVar[str] = "callbacks/session-reconnect"
+
+
+class VerbStatus(WithoutCallInfo):
+    """A verb's lifecycle event (started, finished, playback, barge-in, audio synthesized)."""
+
+    schema_id: ClassVar[str] = "callbacks/verb-status"
+
+    event: VerbEvent | str
+    verb: str | None = None
+    """The verb concerned, on playback, barge-in and synthesized-audio events."""
+    name: str | None = None
+    """The verb concerned, on ``starting`` and ``finished`` events."""
+    id: str | None = None
+    vendor: str | None = None
+    language: str | None = None
+    characters: int | None = None
+    elapsed_time: Number | None = None
+    """Milliseconds the speech synthesis took."""
+    served_from_cache: bool | None = None
