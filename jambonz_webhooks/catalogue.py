@@ -91,7 +91,7 @@ def builder_name(verb: str) -> str:
 
 def compare(folder: Path) -> list[Difference]:
     """Everything that differs between the package's models and the schemas in ``folder``."""
-    from .response import Response
+    from .response import Response, verb_method
 
     schemas = load_schemas(folder)
     models = models_by_schema_id()
@@ -109,7 +109,8 @@ def compare(folder: Path) -> list[Difference]:
         )
         if schema_id.startswith("verbs/"):
             verb = _verb_name(schema_id, schema, schemas)
-            if not callable(getattr(Response, builder_name(verb), None)):
+            method = getattr(Response, builder_name(verb), None)
+            if not (isinstance(method, verb_method) and method.model is model):
                 differences.append(
                     Difference(schema_id, "no builder method", f"Response.{builder_name(verb)}")
                 )

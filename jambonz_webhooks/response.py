@@ -8,7 +8,8 @@ writes it as the JSON array jambonz expects.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Concatenate, ParamSpec, Self, TypeAlias
+from types import MethodType
+from typing import Any, Generic, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
 
 import pydantic_core
 
@@ -16,12 +17,14 @@ from . import verbs
 from .hooks import HookContext, reraise_unrouted
 from .verbs import VERB_MODELS, Verb
 
-__all__ = ["Response", "VerbLike", "collect_verbs", "encode_verbs", "to_verb"]
+__all__ = ["Response", "VerbLike", "collect_verbs", "encode_verbs", "to_verb", "verb_method"]
 
 VerbLike: TypeAlias = Verb | Mapping[str, Any]
 """A verb as a model (``Say(text="hi")``) or as a dict in either of jambonz's shapes."""
 
 P = ParamSpec("P")
+V = TypeVar("V", bound=Verb)
+V_contra = TypeVar("V_contra", bound=Verb, contravariant=True)
 
 
 def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
@@ -53,22 +56,52 @@ def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
     raise ValueError(f"not a verb (no 'verb' key): {sorted(verb)!r}")
 
 
-def _verb_method(model: Callable[P, Verb]) -> Callable[Concatenate[Response, P], Response]:
-    """Make a builder method that appends ``model(**fields)`` and returns the response."""
-    # The validator straight, not model(**kwargs): pydantic's __init__ adds a Python frame and a
-    # copy of the arguments, a measurable share of building an answer.
-    validate = model.__pydantic_validator__.validate_python  # type: ignore[attr-defined]
+class _BoundVerbMethod(Protocol[P, V_contra]):
+    """What ``Response().say`` is to a type checker: the verb's fields as keywords, or the verb itself."""
 
-    def method(self: Response, /, *args: P.args, **kwargs: P.kwargs) -> Response:
-        if args:
-            raise TypeError(f"{name}() takes keyword arguments only")
-        self._verbs.append(validate(kwargs))
-        return self
+    @overload
+    def __call__(self, verb: V_contra | Mapping[str, Any], /) -> Response: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Response: ...
 
-    name = getattr(model, "verb_name", model.__name__.lower())
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"Append a ``{name}`` verb; takes the fields of :class:`{model.__name__}`."
-    return method
+
+class verb_method(Generic[P, V]):
+    """A :class:`Response` method that appends one kind of verb, validated at once.
+
+    ``Response().say(text="hi")``, ``Response().say(Say(text="hi"))`` and
+    ``Response().say({"text": "hi"})`` all append the same ``say``.
+    """
+
+    def __init__(self, model: Callable[P, V]) -> None:
+        if not (isinstance(model, type) and issubclass(model, Verb)):
+            raise TypeError(f"{model!r} is not a verb model")
+        self.model = model
+        # The validator straight, not model(**kwargs): pydantic's __init__ adds a Python frame
+        # and a copy of the arguments, a measurable share of building an answer.
+        self._validate = model.__pydantic_validator__.validate_python
+        self.__doc__ = f"Append a ``{model.verb_name}`` verb: its fields as keywords, or a {model.__name__}."
+
+    @overload
+    def __get__(self, response: None, owner: type[Response]) -> Self: ...
+    @overload
+    def __get__(self, response: Response, owner: type[Response]) -> _BoundVerbMethod[P, V]: ...
+    def __get__(self, response: Response | None, owner: type[Response]) -> Any:
+        return self if response is None else MethodType(self._append, response)
+
+    def _append(self, response: Response, /, *args: Any, **fields: Any) -> Response:
+        if not args:
+            response._verbs.append(self._validate(fields))
+        elif len(args) == 1 and not fields:
+            (verb,) = args
+            if isinstance(verb, self.model):
+                response._verbs.append(verb)
+            elif isinstance(verb, Mapping):
+                response._verbs.append(self._validate(verb))
+            else:
+                raise TypeError(f"{self.model.verb_name}() takes a {self.model.__name__}, a dict or keywords")
+        else:
+            raise TypeError(f"{self.model.verb_name}() takes one verb or keyword fields, not both")
+        return response
 
 
 class Response:
@@ -92,46 +125,46 @@ class Response:
         self._verbs.extend(to_verb(verb) for verb in verbs)
         return self
 
-    say = _verb_method(verbs.Say)
-    play = _verb_method(verbs.Play)
-    pause = _verb_method(verbs.Pause)
-    gather = _verb_method(verbs.Gather)
-    dial = _verb_method(verbs.Dial)
-    hangup = _verb_method(verbs.Hangup)
-    redirect = _verb_method(verbs.Redirect)
-    config = _verb_method(verbs.Config)
-    tag = _verb_method(verbs.Tag)
-    listen = _verb_method(verbs.Listen)
-    stream = _verb_method(verbs.Stream)
-    transcribe = _verb_method(verbs.Transcribe)
-    dub = _verb_method(verbs.Dub)
-    dtmf = _verb_method(verbs.Dtmf)
-    answer = _verb_method(verbs.Answer)
-    alert = _verb_method(verbs.Alert)
-    message = _verb_method(verbs.Message)
-    conference = _verb_method(verbs.Conference)
-    room = _verb_method(verbs.Room)
-    enqueue = _verb_method(verbs.Enqueue)
-    dequeue = _verb_method(verbs.Dequeue)
-    leave = _verb_method(verbs.Leave)
-    sip_decline = _verb_method(verbs.SipDecline)
-    sip_refer = _verb_method(verbs.SipRefer)
-    sip_request = _verb_method(verbs.SipRequest)
-    transfer = _verb_method(verbs.Transfer)
-    rest_dial = _verb_method(verbs.RestDial)
-    llm = _verb_method(verbs.Llm)
-    s2s = _verb_method(verbs.S2s)
-    openai_s2s = _verb_method(verbs.OpenaiS2s)
-    google_s2s = _verb_method(verbs.GoogleS2s)
-    deepgram_s2s = _verb_method(verbs.DeepgramS2s)
-    elevenlabs_s2s = _verb_method(verbs.ElevenlabsS2s)
-    ultravox_s2s = _verb_method(verbs.UltravoxS2s)
-    gptlive_s2s = _verb_method(verbs.GptliveS2s)
-    qwen_s2s = _verb_method(verbs.QwenS2s)
-    nova_s2s = _verb_method(verbs.NovaS2s)
-    voicelive_s2s = _verb_method(verbs.VoiceliveS2s)
-    agent = _verb_method(verbs.Agent)
-    dialogflow = _verb_method(verbs.Dialogflow)
+    say = verb_method(verbs.Say)
+    play = verb_method(verbs.Play)
+    pause = verb_method(verbs.Pause)
+    gather = verb_method(verbs.Gather)
+    dial = verb_method(verbs.Dial)
+    hangup = verb_method(verbs.Hangup)
+    redirect = verb_method(verbs.Redirect)
+    config = verb_method(verbs.Config)
+    tag = verb_method(verbs.Tag)
+    listen = verb_method(verbs.Listen)
+    stream = verb_method(verbs.Stream)
+    transcribe = verb_method(verbs.Transcribe)
+    dub = verb_method(verbs.Dub)
+    dtmf = verb_method(verbs.Dtmf)
+    answer = verb_method(verbs.Answer)
+    alert = verb_method(verbs.Alert)
+    message = verb_method(verbs.Message)
+    conference = verb_method(verbs.Conference)
+    room = verb_method(verbs.Room)
+    enqueue = verb_method(verbs.Enqueue)
+    dequeue = verb_method(verbs.Dequeue)
+    leave = verb_method(verbs.Leave)
+    sip_decline = verb_method(verbs.SipDecline)
+    sip_refer = verb_method(verbs.SipRefer)
+    sip_request = verb_method(verbs.SipRequest)
+    transfer = verb_method(verbs.Transfer)
+    rest_dial = verb_method(verbs.RestDial)
+    llm = verb_method(verbs.Llm)
+    s2s = verb_method(verbs.S2s)
+    openai_s2s = verb_method(verbs.OpenaiS2s)
+    google_s2s = verb_method(verbs.GoogleS2s)
+    deepgram_s2s = verb_method(verbs.DeepgramS2s)
+    elevenlabs_s2s = verb_method(verbs.ElevenlabsS2s)
+    ultravox_s2s = verb_method(verbs.UltravoxS2s)
+    gptlive_s2s = verb_method(verbs.GptliveS2s)
+    qwen_s2s = verb_method(verbs.QwenS2s)
+    nova_s2s = verb_method(verbs.NovaS2s)
+    voicelive_s2s = verb_method(verbs.VoiceliveS2s)
+    agent = verb_method(verbs.Agent)
+    dialogflow = verb_method(verbs.Dialogflow)
 
     @property
     def verbs(self) -> list[Verb | dict[str, Any]]:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from jambonz_webhooks import Response
 from jambonz_webhooks.catalogue import builder_name, compare, models_by_schema_id
+from jambonz_webhooks.response import verb_method
 from jambonz_webhooks.verbs import Component, Verb
 from tests import schemas
 from tests.strategies import from_schema
@@ -77,7 +78,8 @@ def test_every_verb_has_a_builder_method(schema_id: str) -> None:
     model = MODELS[schema_id]
     assert issubclass(model, Verb)
     method = getattr(Response, builder_name(model.verb_name), None)
-    assert callable(method), f"Response has no method {builder_name(model.verb_name)} for {model.verb_name}"
+    assert isinstance(method, verb_method), f"Response has no method {builder_name(model.verb_name)}"
+    assert method.model is model
 
 
 def test_catalogue_command_lists_what_a_new_release_changes(tmp_path: Path) -> None:

@@ -517,7 +517,7 @@ def test_nested_verb_must_be_the_right_verb() -> None:
     with pytest.raises(ValidationError):
         Response().gather(say={"verb": "play", "url": "u"})
     with pytest.raises(ValidationError):
-        Response().gather(say=Play(url="u"))  # type: ignore[arg-type]
+        Response().gather(say=Play(url="u"))  # type: ignore[call-overload]
 
 
 # --- what a handler may return ---------------------------------------------------------------------
@@ -725,3 +725,37 @@ def test_non_ascii_is_written_as_raw_utf8() -> None:
         response.to_json()
         == '[{"verb":"say","text":"Grüße ☎ 日本"},{"verb":"tag","data":{"name":"Zoë"}}]'.encode()
     )
+
+
+# --- a builder method takes the verb's fields, its model, or its dict ---------------------------
+
+
+def test_builder_method_takes_fields_model_or_dict_alike() -> None:
+    by_fields = Response().say(text="Hi", early_media=True)
+    by_model = Response().say(Say(text="Hi", early_media=True))
+    by_dict = Response().say({"text": "Hi", "earlyMedia": True})
+    by_dict_with_verb = Response().say({"verb": "say", "text": "Hi", "early_media": True})
+    expected = [{"verb": "say", "text": "Hi", "earlyMedia": True}]
+    assert (
+        by_fields.to_list()
+        == by_model.to_list()
+        == by_dict.to_list()
+        == by_dict_with_verb.to_list()
+        == expected
+    )
+
+
+def test_builder_method_keeps_the_model_it_is_given() -> None:
+    say = Say(text="Hi")
+    assert Response().say(say).verbs == [say]
+
+
+def test_builder_method_refuses_another_verb_or_a_mix() -> None:
+    with pytest.raises(TypeError, match="say\\(\\) takes a Say"):
+        Response().say(Play(url="https://example.com/a.mp3"))  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="not both"):
+        Response().say({"text": "a"}, text="b")  # type: ignore[call-overload]
+    with pytest.raises(ValidationError):
+        Response().say({"verb": "play", "url": "x"})
+    with pytest.raises(ValidationError):
+        Response().say({"txt": "typo"})
