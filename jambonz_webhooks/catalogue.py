@@ -29,7 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["Difference", "builder_name", "compare", "load_schemas", "main", "models_by_schema_id"]
+from .response import Response, builder_name
+
+__all__ = ["Difference", "compare", "load_schemas", "main", "models_by_schema_id"]
 
 KINDS = ("verbs", "components", "callbacks")
 _CALL_FIELDS = frozenset(
@@ -84,15 +86,8 @@ def load_schemas(folder: Path) -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def builder_name(verb: str) -> str:
-    """The :class:`~jambonz_webhooks.Response` method of a verb: ``sip:decline`` -> ``sip_decline``."""
-    return verb.replace(":", "_").replace("-", "_")
-
-
 def compare(folder: Path) -> list[Difference]:
     """Everything that differs between the package's models and the schemas in ``folder``."""
-    from .response import Response, verb_method
-
     schemas = load_schemas(folder)
     models = models_by_schema_id()
     differences: list[Difference] = []
@@ -110,7 +105,7 @@ def compare(folder: Path) -> list[Difference]:
         if schema_id.startswith("verbs/"):
             verb = _verb_name(schema_id, schema, schemas)
             method = getattr(Response, builder_name(verb), None)
-            if not (isinstance(method, verb_method) and method.model is model):
+            if getattr(method, "verb_model", None) is not model:
                 differences.append(
                     Difference(schema_id, "no builder method", f"Response.{builder_name(verb)}")
                 )
