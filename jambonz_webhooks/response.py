@@ -21,6 +21,9 @@ __all__ = ["Response", "VerbLike", "builder_name", "collect_verbs", "encode_verb
 VerbLike: TypeAlias = Verb | Mapping[str, Any]
 """A verb as a model (``Say(text="hi")``) or as a dict in either of jambonz's shapes."""
 
+SERVER_SYNONYMS = frozenset({"microsoft_s2s", "voiceagent_s2s"})
+"""Verb names the jambonz server maps to ``llm`` but no schema describes; passed on unchecked."""
+
 P = ParamSpec("P")
 V = TypeVar("V", bound=Verb)
 V_contra = TypeVar("V_contra", bound=Verb, contravariant=True)
@@ -30,10 +33,11 @@ def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
     """Return ``verb`` as its model, validating a dict.
 
     Dicts may be written ``{"verb": "say", "text": "hi"}`` or ``{"say": {"text": "hi"}}``.
-    A dict naming a verb this package does not model yet is passed on as it is.
+    The server's own synonyms that have no schema (``microsoft_s2s``, ``voiceagent_s2s``) are
+    passed on as they are.
 
     Raises:
-        ValueError: the dict names no verb.
+        ValueError: the dict names no verb, or a verb jambonz does not know (it would fail the call).
         pydantic.ValidationError: the verb's fields are wrong.
 
     """
@@ -43,16 +47,17 @@ def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
         raise TypeError(f"a verb must be a verb model or a dict, not {type(verb).__name__}")
     name = verb.get("verb")
     if isinstance(name, str):
-        model = VERB_MODELS.get(name)
-        return model.model_validate(verb) if model is not None else dict(verb)
-    if len(verb) == 1:
+        body: Mapping[str, Any] = verb
+    elif len(verb) == 1 and isinstance(next(iter(verb.values())), Mapping):
         ((name, body),) = verb.items()
-        if isinstance(body, Mapping):
-            model = VERB_MODELS.get(name)
-            if model is not None:
-                return model.model_validate(body)
-            return {"verb": name, **body}
-    raise ValueError(f"not a verb (no 'verb' key): {sorted(verb)!r}")
+    else:
+        raise ValueError(f"not a verb (no 'verb' key): {sorted(verb)!r}")
+    model = VERB_MODELS.get(name)
+    if model is not None:
+        return model.model_validate(body)
+    if name in SERVER_SYNONYMS:
+        return {"verb": name, **{key: value for key, value in body.items() if key != "verb"}}
+    raise ValueError(f"unknown verb {name!r}: jambonz would fail the call")
 
 
 class _BoundVerbMethod(Protocol[P, V_contra]):

@@ -790,3 +790,18 @@ def test_http_exception_raised_by_a_handler_is_its_answer() -> None:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"error": "Unknown caller +15083084809"}
+
+
+def test_handler_answering_an_unknown_verb_gets_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp()
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult) -> list[dict[str, Any]]:
+        return [{"verb": "sya", "text": "a typo jambonz would fail the call on"}]
+
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        r = TestClient(app).post("/menu", json=payloads.call_info(reason="dtmfDetected", digits="1"))
+    assert r.status_code == 200
+    assert r.json() == FALLBACK_JSON
+    (record,) = error_records(caplog)
+    assert "unknown verb 'sya'" in record.getMessage()

@@ -350,7 +350,8 @@ def test_unset_and_none_fields_are_omitted() -> None:
         {"actionHook": "/r", "verb": "redirect"},
         {"earlyMedia": True, "verb": "config"},
         {"data": {"a": 1}, "verb": "tag"},
-        {"transcribe": {"transcriptionHook": "/t"}},  # a verb not modelled yet, in the keyed shape
+        {"transcribe": {"transcriptionHook": "/t"}},  # the keyed shape
+        {"microsoft_s2s": {"llmOptions": {}}},  # a server synonym no schema describes
     ],
 )
 def test_verb_key_comes_first(verb: dict[str, Any]) -> None:
@@ -759,3 +760,15 @@ def test_builder_method_refuses_another_verb_or_a_mix() -> None:
         Response().say({"verb": "play", "url": "x"})
     with pytest.raises(ValidationError):
         Response().say({"txt": "typo"})
+
+
+def test_unknown_verb_is_refused_when_the_answer_is_built() -> None:
+    with pytest.raises(ValueError, match="unknown verb 'sya'"):
+        Response([{"verb": "sya", "text": "typo in the verb name"}])
+    with pytest.raises(ValueError, match="unknown verb 'teleport'"):
+        Response().add({"teleport": {"to": "mars"}})
+
+
+def test_server_synonyms_without_a_schema_pass_unchecked() -> None:
+    answer = Response([{"voiceagent_s2s": {"vendor": "voiceagent", "llmOptions": {"x": 1}}}])
+    assert answer.to_list() == [{"verb": "voiceagent_s2s", "vendor": "voiceagent", "llmOptions": {"x": 1}}]
