@@ -79,12 +79,9 @@ class Transcribe(TranscribeNested):
     verb: Literal["transcribe"] = "transcribe"
 
 
-class _AudioFork(Verb):
-    """The fields ``listen`` and its synonym ``stream`` share."""
+class _AudioForkSettings(Component):
+    """The settings of an audio fork, shared by ``listen``/``stream`` and ``config``'s listen."""
 
-    verb: str = Field(default="", exclude=True)
-    id: str | None = None
-    url: str
     action_hook: HookRef | None = None
     ws_auth: Part[Auth] | None = None
     mix_type: Literal["mono", "stereo", "mixed"] | None = None
@@ -100,6 +97,18 @@ class _AudioFork(Verb):
     transcribe: Part[TranscribeNested] | None = None
     early_media: bool | None = None
     channel: Number | None = None
+
+
+class _AudioForkHead(Verb):
+    verb: str = Field(default="", exclude=True)
+    id: str | None = None
+    url: str
+
+
+# Bases in this order so that "verb", "id" and "url" come first in the JSON (pydantic puts the
+# fields of the last base first).
+class _AudioFork(_AudioForkSettings, _AudioForkHead):
+    """The fields ``listen`` and its synonym ``stream`` share."""
 
 
 class ListenNested(_AudioFork):
@@ -132,31 +141,18 @@ class Stream(StreamNested):
     verb: Literal["stream"] = "stream"
 
 
-class ListenOptions(Component):
+class _ListenOptionsHead(Component):
+    enable: bool
+    id: str | None = None
+    url: str | None = None
+
+
+class ListenOptions(_AudioForkSettings, _ListenOptionsHead):
     """Background listen as ``config`` sets it: ``enable`` starts or stops it, the rest is :class:`Listen`'s.
 
     jambonz's validator requires ``enable`` here (``enable: false`` stops a running listen),
     so ``url`` is optional and ``enable`` is not.
     """
-
-    enable: bool
-    id: str | None = None
-    url: str | None = None
-    action_hook: HookRef | None = None
-    ws_auth: Part[Auth] | None = None
-    mix_type: Literal["mono", "stereo", "mixed"] | None = None
-    metadata: dict[str, Any] | None = None
-    sample_rate: Number | None = None
-    finish_on_key: str | None = None
-    max_length: Number | None = None
-    pass_dtmf: bool | None = None
-    play_beep: bool | None = None
-    disable_bidirectional_audio: bool | None = None
-    bidirectional_audio: Part[BidirectionalAudio] | None = None
-    timeout: Number | None = None
-    transcribe: Part[TranscribeNested] | None = None
-    early_media: bool | None = None
-    channel: Number | None = None
 
 
 class DubNested(Verb):
