@@ -182,7 +182,7 @@ class HookRoute(BaseRoute):
             elif param.source == "path":
                 arguments[param.name] = scope["path_params"][param.name]
             elif param.source == "payload":
-                arguments[param.name] = raw if raw is not None else pydantic_core.from_json(body)
+                arguments[param.name] = raw  # set whenever a handler asks for it (no direct path then)
             else:
                 request = Request(scope, receive)
                 request._body = body  # already read from the socket; let the handler read it again
