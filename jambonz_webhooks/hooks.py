@@ -24,7 +24,15 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["BasicAuth", "HookContext", "HookObject", "HookRef", "UnroutedHandlerError"]
+__all__ = [
+    "BasicAuth",
+    "HookContext",
+    "HookObject",
+    "HookRef",
+    "PendingHook",
+    "UnroutedHandlerError",
+    "current_context",
+]
 
 
 class UnroutedHandlerError(LookupError):
@@ -50,8 +58,40 @@ class HookContext:
                 f"{name} is used as a hook but no route of this app serves it"
             ) from None
 
+    def write_pending(self, value: Any) -> Any:
+        """Write a :class:`PendingHook` met while encoding (pydantic-core's ``fallback``)."""
+        if isinstance(value, PendingHook):
+            try:
+                return _write_hook(value.hook, self)
+            except UnroutedHandlerError as exc:
+                _unrouted.set(exc)
+                raise
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
 
-_NO_CONTEXT = HookContext()
+
+NO_CONTEXT = HookContext()
+"""The context of an app mounted at the root that names no handler."""
+
+current_context: ContextVar[HookContext | None] = ContextVar("jambonz_hook_context", default=None)
+"""The hook context of the request being answered; set by the route around its handler, so
+that a verb built in a handler has its hooks written out as it is built (see :mod:`.verbs._wire`)."""
+
+
+class PendingHook:
+    """A hook of a verb built outside a request: written out when the answer is encoded."""
+
+    # Not a dataclass: pydantic-core would write a dataclass as an object of its fields rather
+    # than hand it to the encoder's fallback.
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: str | HookObject | Callable[..., Any]) -> None:
+        self.hook = hook
+
+    def __repr__(self) -> str:
+        return f"PendingHook({self.hook!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PendingHook) and other.hook == self.hook
 
 
 class BasicAuth(BaseModel):
@@ -111,7 +151,7 @@ def reraise_unrouted() -> None:
 
 
 def _serialize_hook(value: Any, info: SerializationInfo) -> Any:
-    context = info.context if isinstance(info.context, HookContext) else _NO_CONTEXT
+    context = info.context if isinstance(info.context, HookContext) else NO_CONTEXT
     try:
         return _write_hook(value, context)
     except UnroutedHandlerError as exc:
@@ -137,6 +177,8 @@ def _validate_hook(value: Any) -> str | HookObject | Callable[..., Any]:
     # then callable costs a microsecond per hook, on the hot path of every answer.
     if isinstance(value, str | HookObject):
         return value
+    if isinstance(value, PendingHook):
+        return value.hook  # a wire-form verb validated again (a verb list given to Response)
     if isinstance(value, Mapping):
         return HookObject.model_validate(value)
     if callable(value):
@@ -145,6 +187,41 @@ def _validate_hook(value: Any) -> str | HookObject | Callable[..., Any]:
     raise ValueError(
         "a hook must be a path, a URL, a hook object {url, method, username, password} or a handler"
     )
+
+
+def wire_hook(value: Any) -> Any:
+    """Validate a hook and write it out at once, for a verb kept in its wire form.
+
+    Outside a request a relative path or a handler cannot be written yet, so it is kept as a
+    :class:`PendingHook` for the encoder. An unrouted handler raises here, at the line that built
+    the verb (pydantic passes a LookupError through rather than wrapping it).
+    """
+    hook = _validate_hook(value)
+    return resolve_now(hook)
+
+
+def wire_handler_hook(value: Any) -> Any:
+    """:func:`wire_hook` for a hook that is not a string, inside a request at the root.
+
+    A handler is what such a hook nearly always is, so its path is looked up first.
+    """
+    context = current_context.get()
+    if context is not None:
+        try:
+            return context.prefix + context.paths[value]
+        except (KeyError, TypeError):  # not a routed handler, or a dict (unhashable)
+            pass
+    return resolve_now(_validate_hook(value))
+
+
+def resolve_now(hook: Any) -> Any:
+    """Write out an already validated hook with the current request's context, if there is one."""
+    if type(hook) is str and not hook.startswith("/"):
+        return hook  # an absolute URL: the same in every context
+    context = current_context.get()
+    if context is None:
+        return PendingHook(hook)
+    return _write_hook(hook, context)
 
 
 if TYPE_CHECKING:

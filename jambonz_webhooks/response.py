@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
 
 import pydantic_core
+from pydantic import ValidationError
 
 from . import verbs
-from .hooks import HookContext, reraise_unrouted
+from .hooks import NO_CONTEXT, HookContext, current_context, reraise_unrouted
 from .verbs import VERB_MODELS, Verb
+from .verbs._wire import VerbValidators, verb_validators
 
 __all__ = ["Response", "VerbLike", "builder_name", "collect_verbs", "encode_verbs", "to_verb", "verb_method"]
 
@@ -29,8 +31,12 @@ V = TypeVar("V", bound=Verb)
 V_contra = TypeVar("V_contra", bound=Verb, contravariant=True)
 
 
+# Each verb validated into its wire form where it can be (see verbs/_wire.py), else its model.
+_VALIDATORS: dict[str, VerbValidators] = {name: verb_validators(model) for name, model in VERB_MODELS.items()}
+
+
 def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
-    """Return ``verb`` as its model, validating a dict.
+    """Return ``verb`` validated: a model as it is, a dict as the verb jambonz receives.
 
     Dicts may be written ``{"verb": "say", "text": "hi"}`` or ``{"say": {"text": "hi"}}``.
     The server's own synonyms that have no schema (``microsoft_s2s``, ``voiceagent_s2s``) are
@@ -52,9 +58,9 @@ def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
         ((name, body),) = verb.items()
     else:
         raise ValueError(f"not a verb (no 'verb' key): {sorted(verb)!r}")
-    model = VERB_MODELS.get(name)
-    if model is not None:
-        return model.model_validate(body)
+    validators = _VALIDATORS.get(name)
+    if validators is not None:
+        return validators.validate(body)
     if name in SERVER_SYNONYMS:
         return {"verb": name, **{key: value for key, value in body.items() if key != "verb"}}
     raise ValueError(f"unknown verb {name!r}: jambonz would fail the call")
@@ -71,20 +77,28 @@ class _BoundVerbMethod(Protocol[P, V_contra]):
 
 def _verb_method(model: type[Verb]) -> Callable[..., Response]:
     """Make the :class:`Response` method that appends one kind of verb, validated at once."""
-    # The validator straight, not model(**kwargs): pydantic's __init__ adds a Python frame and a
-    # copy of the arguments, a measurable share of building an answer.
-    validate = model.__pydantic_validator__.validate_python
     name = model.verb_name
+    at_root, anywhere, canonical = validate = _VALIDATORS[name]
+    get_context = current_context.get
 
     def append(response: Response, /, *args: Any, **fields: Any) -> Response:
         if not args:
-            response._verbs.append(validate(fields))
+            # VerbValidators.validate, inlined: this runs for every verb of every answer.
+            if anywhere is not None:
+                context = get_context()
+                wire = at_root if context is not None and not context.prefix else anywhere
+                try:
+                    response._verbs.append(wire(fields))  # type: ignore[misc]
+                    return response
+                except ValidationError:
+                    pass
+            response._verbs.append(canonical(fields))
         elif len(args) == 1 and not fields:
             (verb,) = args
             if isinstance(verb, model):
                 response._verbs.append(verb)
             elif isinstance(verb, Mapping):
-                response._verbs.append(validate(verb))
+                response._verbs.append(validate.validate(verb))
             else:
                 raise TypeError(f"{name}() takes a {model.__name__}, a dict or keywords")
         else:
@@ -130,12 +144,18 @@ class Response:
         Response().say(text="Hello").gather(input=["digits"], num_digits=1, action_hook=menu).hangup()
 
     Verbs can also be given as models or dicts: ``Response([Say(text="hi"), {"verb": "hangup"}])``.
+
+    A verb given as a model is kept as that model. A verb built by a method or given as a dict
+    is validated against its model's fields straight into the dict jambonz receives
+    (``{"verb": "say", "text": "Hello"}``), which is what ``verbs`` then holds; inside a request
+    its hooks are already written out (``"/menu"`` for ``menu``).
     """
 
     __slots__ = ("_verbs",)
 
     def __init__(self, verbs: Iterable[VerbLike] = ()) -> None:
-        self._verbs: list[Verb | dict[str, Any]] = [to_verb(verb) for verb in verbs]
+        # An empty Response is the common start of a fluent answer: no list comprehension for it.
+        self._verbs: list[Verb | dict[str, Any]] = [to_verb(verb) for verb in verbs] if verbs else []
 
     def add(self, *verbs: VerbLike) -> Self:
         """Append verbs given as models or dicts."""
@@ -227,8 +247,12 @@ def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
 
 def encode_verbs(verbs: list[Verb | dict[str, Any]], context: HookContext | None = None) -> bytes:
     """Write verbs as compact JSON: jambonz's field names, unset fields left out."""
+    if context is None:
+        context = NO_CONTEXT
     try:
-        return pydantic_core.to_json(verbs, exclude_none=True, by_alias=True, context=context)
+        return pydantic_core.to_json(
+            verbs, exclude_none=True, by_alias=True, context=context, fallback=context.write_pending
+        )
     except pydantic_core.PydanticSerializationError:
         reraise_unrouted()
         raise

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
 from .errors import HookError, error_body, validation_error
-from .hooks import HookContext
+from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
 from .payload import CallInfo
 from .response import Response as VerbResponse
@@ -112,6 +112,9 @@ class HookRoute(BaseRoute):
             await _send_error(send, exc)
             return
         prefix: str = scope.get("root_path", "")
+        context = self.settings.context(prefix)
+        # Verbs built while the handler runs write their hooks out as they are built.
+        token = current_context.set(context)
         try:
             if self.plan.is_async:
                 result = await self.handler(**arguments)
@@ -126,7 +129,7 @@ class HookRoute(BaseRoute):
                 raise _EmptyCallHookAnswer(
                     "the call hook handler answered no verbs; jambonz would fail the call"
                 )
-            payload = encode_verbs(verbs, self.settings.context(prefix))
+            payload = encode_verbs(verbs, context)
         except HTTPException:
             raise  # the handler chose its answer (a 403 for an unknown caller, say)
         except Exception as exc:
@@ -136,6 +139,8 @@ class HookRoute(BaseRoute):
                 await _send_error(send, HookError(500, "the application failed to answer this hook"))
                 return
             payload = fallback
+        finally:
+            current_context.reset(token)
         await _send(send, 200, payload, _JSON_HEADERS)
 
     def _arguments(self, scope: Scope, receive: Receive, body: bytes) -> tuple[dict[str, Any], str | None]:

@@ -21,7 +21,6 @@ from jambonz_webhooks import (
     Redirect,
     Response,
     Say,
-    Tag,
     Target,
     UnroutedHandlerError,
 )
@@ -274,7 +273,12 @@ def test_builder_returns_the_same_response_and_keeps_order() -> None:
     assert response.say(text="a") is response
     response.pause(length=1).hangup()
     assert len(response) == 3
-    assert [type(verb) for verb in response] == [Say, Pause, Hangup]
+    # A built verb is kept in its wire form: the dict jambonz receives.
+    assert list(response) == [
+        {"verb": "say", "text": "a"},
+        {"verb": "pause", "length": 1},
+        {"verb": "hangup"},
+    ]
     assert [verb["verb"] for verb in response.to_list()] == ["say", "pause", "hangup"]
 
 
@@ -285,7 +289,8 @@ def test_response_from_models_and_dicts_and_add() -> None:
         b'[{"verb":"say","text":"a"},{"verb":"pause","length":1},{"verb":"hangup"},'
         b'{"verb":"play","url":"https://x/a.wav"},{"verb":"say","text":"b"}]'
     )
-    assert [type(verb) for verb in response.verbs] == [Say, Pause, Hangup, Play, Say]
+    # Models are kept as given; dicts are validated into the wire form.
+    assert [type(verb) for verb in response.verbs] == [Say, dict, dict, Play, dict]
 
 
 # --- spelling: snake_case and camelCase both accepted; unset fields left out; verb first --------
@@ -565,12 +570,15 @@ def test_handler_result_shapes(result: object, expected: list[dict[str, Any]]) -
     assert json.loads(encode_verbs(verbs)) == expected
 
 
-def test_a_dict_in_keyed_shape_becomes_the_model() -> None:
-    assert collect_verbs({"say": {"text": "a"}}) == [Say(text="a")]
-    assert to_verb({"dial": {"target": [{"type": "user", "name": "u"}]}}) == Dial(
-        target=[Target(type="user", name="u")]
-    )
-    assert to_verb({"verb": "tag", "data": {"x": 1}}) == Tag(data={"x": 1})
+def test_a_dict_in_keyed_shape_is_validated_as_its_verb() -> None:
+    assert collect_verbs({"say": {"text": "a"}}) == [{"verb": "say", "text": "a"}]
+    # A component with model-level rules (a dial target) stays its model inside the dict.
+    dial = to_verb({"dial": {"target": [{"type": "user", "name": "u"}]}})
+    assert dial == {"verb": "dial", "target": [Target(type="user", name="u")]}
+    assert json.loads(encode_verbs([dial])) == [{"verb": "dial", "target": [{"type": "user", "name": "u"}]}]
+    assert to_verb({"verb": "tag", "data": {"x": 1}}) == {"verb": "tag", "data": {"x": 1}}
+    with pytest.raises(ValidationError, match="Tag"):
+        to_verb({"tag": {"data": 1}})
 
 
 @pytest.mark.parametrize("result", ["say hi", 42, b"[]", {"verb", "say"}, [42], [None], object()])

@@ -1,0 +1,239 @@
+"""The builder's wire form (verbs/_wire.py) against the models it is derived from.
+
+The builder validates a verb straight into the dict jambonz receives when the model can be
+mirrored, and falls back to the model otherwise. These tests hold the two paths to the same
+answer: the same bytes for every valid verb, in and out of a request, at the root and under a
+mount prefix; the same errors for invalid input; and hooks written out as the model would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import given, reject
+from pydantic import ValidationError
+
+from jambonz_webhooks import Gather, HookContext, Response, Say, UnroutedHandlerError, verbs
+from jambonz_webhooks.hooks import PendingHook, current_context
+from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
+from jambonz_webhooks.verbs import VERB_MODELS, Verb
+from jambonz_webhooks.verbs._wire import verb_validators
+from tests.test_conformance import MODELS, PROFILE, VERBS, instances
+
+
+async def menu() -> None:
+    """A routed handler."""
+
+
+async def stray() -> None:
+    """A handler no route serves."""
+
+
+ROOT = HookContext("", {menu: "/menu"})
+MOUNTED = HookContext("/ivr", {menu: "/menu"})
+
+
+@contextmanager
+def answering(context: HookContext | None) -> Iterator[None]:
+    """Run as a route runs its handler: with the request's hook context set."""
+    token = current_context.set(context)
+    try:
+        yield
+    finally:
+        current_context.reset(token)
+
+
+def build(model: type[Verb], fields: dict[str, Any]) -> Verb | dict[str, Any]:
+    response: Response = getattr(Response(), builder_name(model.verb_name))(**fields)
+    (verb,) = response.verbs
+    return verb
+
+
+# The verbs the fast path must cover: all but those with model-level rules of their own.
+MODEL_PATH = {"config", "gptlive_s2s", "rest:dial"}
+
+
+def test_every_verb_without_model_rules_takes_the_wire_form() -> None:
+    wire = {name for name, model in VERB_MODELS.items() if verb_validators(model).anywhere is not None}
+    assert set(VERB_MODELS) - wire == MODEL_PATH
+    for name in MODEL_PATH:
+        assert VERB_MODELS[name].__pydantic_decorators__.model_validators
+
+
+def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
+    with answering(ROOT):
+        response = (
+            Response()
+            .say(text="Hi")
+            .gather(input=["digits"], num_digits=1, action_hook=menu, say={"text": "Press 1"})
+            .hangup()
+        )
+    assert response.verbs == [
+        {"verb": "say", "text": "Hi"},
+        {
+            "verb": "gather",
+            "actionHook": "/menu",
+            "input": ["digits"],
+            "numDigits": 1,
+            "say": {"text": "Press 1"},
+        },
+        {"verb": "hangup"},
+    ]
+    assert all(type(verb) is dict for verb in response.verbs)
+
+
+@pytest.mark.parametrize("schema_id", VERBS)
+def test_both_paths_write_the_same_bytes(schema_id: str) -> None:
+    model = MODELS[schema_id]
+    assert issubclass(model, Verb)
+
+    @PROFILE
+    @given(instances(model))
+    def check(data: dict[str, Any]) -> None:
+        try:
+            built = model.model_validate(data)
+        except ValidationError:
+            reject()
+        fields = {key: value for key, value in data.items() if key != "verb"}
+        # Outside a request, at the root, and mounted under a prefix.
+        for context in (None, ROOT, MOUNTED):
+            with answering(context):
+                verb = build(model, fields)
+            assert encode_verbs([verb], context) == encode_verbs([built], context)
+
+    check()
+
+
+@pytest.mark.parametrize("schema_id", VERBS)
+def test_invalid_input_gets_the_models_own_error(schema_id: str) -> None:
+    model = MODELS[schema_id]
+    assert issubclass(model, Verb)
+    required = [name for name in model.model_json_schema(by_alias=True).get("required", []) if name != "verb"]
+
+    @PROFILE
+    @given(instances(model))
+    def check(data: dict[str, Any]) -> None:
+        try:
+            model.model_validate(data)
+        except ValidationError:
+            reject()
+        fields = {key: value for key, value in data.items() if key != "verb"}
+        # An unknown field, and each required field left out in turn.
+        mutants = [fields | {"notAJambonzField": 1}]
+        mutants += [{key: value for key, value in fields.items() if key != name} for name in required]
+        for bad in mutants:
+            with pytest.raises(ValidationError) as from_model:
+                model.model_validate(bad)
+            with pytest.raises(ValidationError) as from_builder:
+                build(model, bad)
+            assert from_builder.value.title == model.__name__
+            assert from_builder.value.errors() == from_model.value.errors()
+
+    check()
+
+
+def test_errors_name_the_verb_and_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        # What a type checker flags, the builder refuses at run time too.
+        Response().gather(input=["digit"], num_digitz=1)  # type: ignore[call-overload]
+    error = caught.value
+    assert error.title == "Gather"
+    assert [(e["loc"], e["type"]) for e in error.errors()] == [
+        (("input", 0), "literal_error"),
+        (("num_digitz",), "extra_forbidden"),
+    ]
+    with pytest.raises(ValidationError, match="Play"):
+        Response().play()  # type: ignore[call-overload]  # url is required
+    with pytest.raises(ValidationError, match="numDigits"):
+        Response().gather(numDigits="one")  # type: ignore[call-overload]
+
+
+def test_none_means_unset_at_every_level() -> None:
+    with answering(ROOT):
+        response = Response().say(text="a", loop=None).gather(say={"text": "b", "loop": None}, timeout=None)
+    assert response.to_json() == b'[{"verb":"say","text":"a"},{"verb":"gather","say":{"text":"b"}}]'
+
+
+def test_models_given_inside_a_built_verb_are_written_by_their_model() -> None:
+    # A Say where gather's SayPrompt goes: written without the verb key, as the model writes it.
+    response = Response().gather(say=Say(text="b"), recognizer={"vendor": "google", "language": "en-US"})
+    assert response.to_json() == (
+        b'[{"verb":"gather","recognizer":{"vendor":"google","language":"en-US"},"say":{"text":"b"}}]'
+    )
+    assert encode_verbs(response.verbs) == encode_verbs(
+        [Gather(say=Say(text="b"), recognizer={"vendor": "google", "language": "en-US"})]
+    )
+
+
+def test_hooks_are_written_as_the_verb_is_built_in_a_request() -> None:
+    with answering(ROOT):
+        at_root = Response().gather(action_hook=menu).redirect(action_hook="/x").verbs
+    with answering(MOUNTED):
+        mounted = (
+            Response()
+            .gather(action_hook=menu)
+            .redirect(action_hook="/x")
+            .dial(
+                target=[{"type": "phone", "number": "15551230000"}],
+                action_hook={"url": menu, "method": "get"},
+            )
+            .verbs
+        )
+    assert at_root == [{"verb": "gather", "actionHook": "/menu"}, {"verb": "redirect", "actionHook": "/x"}]
+    assert mounted[:2] == [
+        {"verb": "gather", "actionHook": "/ivr/menu"},
+        {"verb": "redirect", "actionHook": "/ivr/x"},
+    ]
+    assert mounted[2] == {
+        "verb": "dial",
+        "target": [verbs.Target(type="phone", number="15551230000")],
+        "actionHook": {"url": "/ivr/menu", "method": "GET"},
+    }
+
+
+def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None:
+    response = (
+        Response().gather(action_hook=menu).redirect(action_hook="/x").redirect(action_hook="https://a/b")
+    )
+    assert response.verbs[0]["actionHook"] == PendingHook(menu)  # type: ignore[index]
+    assert response.verbs[2]["actionHook"] == "https://a/b"  # type: ignore[index]
+    assert response.to_json(MOUNTED) == (
+        b'[{"verb":"gather","actionHook":"/ivr/menu"},{"verb":"redirect","actionHook":"/ivr/x"},'
+        b'{"verb":"redirect","actionHook":"https://a/b"}]'
+    )
+    # Validated again (a verb list handed to Response), a waiting hook is still a hook.
+    assert Response(response.verbs).to_json(ROOT) == (
+        b'[{"verb":"gather","actionHook":"/menu"},{"verb":"redirect","actionHook":"/x"},'
+        b'{"verb":"redirect","actionHook":"https://a/b"}]'
+    )
+
+
+def test_an_unrouted_handler_fails_where_the_verb_is_built() -> None:
+    with answering(ROOT), pytest.raises(UnroutedHandlerError, match="stray"):
+        Response().gather(action_hook=stray)
+    pending = Response().gather(action_hook=stray)  # outside a request: found out when encoded
+    with pytest.raises(UnroutedHandlerError, match="stray"):
+        pending.to_json(ROOT)
+
+
+def test_a_hook_the_model_refuses_is_refused() -> None:
+    with answering(ROOT):
+        hooks: list[Any] = [12, ["/a"], {"url": "/a", "username": "u"}]
+        for hook in hooks:
+            with pytest.raises(ValidationError, match="Gather"):
+                Response().gather(action_hook=hook)
+        # transcribe's hooks are URLs only, not hook objects
+        with pytest.raises(ValidationError, match="URLs or paths"):
+            Response().transcribe(transcription_hook={"url": "/t"})  # type: ignore[call-overload]
+        assert Response().transcribe(transcription_hook=menu).verbs == [
+            {"verb": "transcribe", "transcriptionHook": "/menu"}
+        ]
+
+
+def test_dict_verbs_take_the_wire_form_too() -> None:
+    assert to_verb({"say": {"text": "a"}}) == {"verb": "say", "text": "a"}
+    assert to_verb({"verb": "pause", "length": 2}) == {"verb": "pause", "length": 2}
+    assert isinstance(to_verb({"verb": "config", "synthesizer": {"vendor": "google"}}), verbs.Config)
