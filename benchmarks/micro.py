@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, 
 from example_app.app import app as framework
 from example_app.app import incoming
 from jambonz_webhooks import CallSession, Response
+from jambonz_webhooks.hooks import current_context
 from jambonz_webhooks.response import encode_verbs
 
 BODY = make_body()
@@ -94,8 +95,11 @@ def main() -> None:
     args = parser.parse_args()
 
     call = CallSession.model_validate_json(BODY, strict=True)
-    verbs = run_handler(call).verbs
     context = framework.hook_settings.context("")
+    # As the route runs a handler: with the request's hook context set (verbs built in it write
+    # their hooks out at once).
+    current_context.set(context)
+    verbs = run_handler(call).verbs
     cases: dict[str, Callable[[], object]] = {
         "framework: CallSession.model_validate_json(body, strict=True)": lambda: (
             CallSession.model_validate_json(BODY, strict=True)
