@@ -12,6 +12,7 @@
 """
 
 from .app import DEFAULT_FALLBACK, HookRouter, JambonzApp
+from .deliveries import DeliveryCache
 from .events import (
     FINAL_CALL_STATUSES,
     AgentLatency,
@@ -58,6 +59,7 @@ from .hooks import HookContext, HookObject, UnroutedHandlerError
 from .injection import HookKind
 from .payload import CallInfo, Payload
 from .response import Response
+from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
 from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Target
 
@@ -78,6 +80,7 @@ __all__ = [
     "ConferenceStatus",
     "ConferenceWait",
     "Config",
+    "DeliveryCache",
     "DequeueResult",
     "Detail",
     "Dial",
@@ -111,6 +114,7 @@ __all__ = [
     "SessionDefaults",
     "SessionReconnect",
     "SessionRedirect",
+    "SignatureError",
     "SipInvite",
     "SipReferEvent",
     "SipReferResult",
@@ -129,4 +133,6 @@ __all__ = [
     "UnroutedHandlerError",
     "VerbStatus",
     "__version__",
+    "compute_signature",
+    "verify_signature",
 ]

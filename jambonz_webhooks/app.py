@@ -11,12 +11,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan
 
+from .deliveries import DeliveryCache
 from .errors import http_exception_handler, server_error_handler
 from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
 from .routing import HookRoute, HookSettings
+from .security import DEFAULT_TOLERANCE, HookSecurity
 
-__all__ = ["DEFAULT_FALLBACK", "HookRouter", "JambonzApp"]
+__all__ = ["DEFAULT_FALLBACK", "DEFAULT_MAX_BODY_SIZE", "HookRouter", "JambonzApp"]
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+"""1 MiB: a call's payload, SIP INVITE and all, is a few kilobytes."""
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -102,7 +107,21 @@ class JambonzApp(Starlette, _HookRegistry):
     Args:
         fallback: the verbs answered when a call or action hook handler raises (or a call hook
             answers nothing), so the caller is not left in silence. None answers a plain 500.
-        debug, routes, middleware, exception_handlers, lifespan, max_body_size: as for Starlette.
+        webhook_secret: the account's webhook secret, or several while one is rotated out;
+            every hook request must then carry a valid ``Jambonz-Signature`` (401 otherwise).
+            None reads ``JAMBONZ_WEBHOOK_SECRET`` (several separated by commas); an empty list
+            turns the check off whatever the environment says.
+        signature_tolerance: seconds a signature's timestamp may be from the clock, either way.
+        allow_unsigned_get: with a secret, accept GET hooks unverified instead of refusing them
+            (jambonz signs a GET over a body it does not send, so it cannot be verified).
+        basic_auth: ``(username, password)`` that requests must carry; None reads
+            ``JAMBONZ_WEBHOOK_USERNAME`` and ``JAMBONZ_WEBHOOK_PASSWORD``.
+        max_body_size: the largest request body, in bytes (413 beyond it, unread); None for
+            no limit.
+        deduplicate: answer a repeated delivery of a hook (jambonz retries with the same body
+            and signature) with the first answer instead of running the handler again: True,
+            or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it.
+        debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
 
@@ -110,12 +129,17 @@ class JambonzApp(Starlette, _HookRegistry):
         self,
         *,
         fallback: Response | Iterable[VerbLike] | None = DEFAULT_FALLBACK,
+        webhook_secret: str | Sequence[str] | None = None,
+        signature_tolerance: float = DEFAULT_TOLERANCE,
+        allow_unsigned_get: bool = False,
+        basic_auth: tuple[str, str] | None = None,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        deduplicate: bool | DeliveryCache = False,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
         lifespan: Lifespan[Any] | None = None,
-        max_body_size: int | None = None,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {
             HTTPException: http_exception_handler,
@@ -130,8 +154,17 @@ class JambonzApp(Starlette, _HookRegistry):
             lifespan=lifespan,
             max_body_size=max_body_size,
         )
+        security = HookSecurity.configure(
+            webhook_secret=webhook_secret,
+            basic_auth=basic_auth,
+            tolerance=signature_tolerance,
+            allow_unsigned_get=allow_unsigned_get,
+        )
+        deliveries = DeliveryCache() if deduplicate is True else deduplicate or None
         # A copy: appending to one app's fallback must not change another's (or the default).
-        self.hook_settings = HookSettings(None if fallback is None else Response(fallback))
+        self.hook_settings = HookSettings(
+            None if fallback is None else Response(fallback), security=security, deliveries=deliveries
+        )
 
     @property
     def fallback(self) -> Response | None:

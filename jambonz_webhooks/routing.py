@@ -17,33 +17,48 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
 from starlette.types import Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
+from .deliveries import Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, validation_error
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
+from .security import HookSecurity, SignatureError
 
 __all__ = ["HookRoute", "HookSettings"]
 
 logger = logging.getLogger("jambonz_webhooks")
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_WWW_AUTHENTICATE = [(b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"')]
+_Answer = Answer
 _ALLOWED_METHODS = ("GET", "POST")
 _GET_HINT = " (jambonz sends GET hooks without the call's details: configure this hook to use POST)"
 
 
 class HookSettings:
-    """What the routes of one app share: its handlers' paths and its answer to a failing handler."""
+    """What the routes of one app share: handlers' paths, fallback, checks and declarations."""
 
-    def __init__(self, fallback: VerbResponse | None) -> None:
+    def __init__(
+        self,
+        fallback: VerbResponse | None,
+        security: HookSecurity | None = None,
+        deliveries: DeliveryCache | None = None,
+        env_schema: bytes = b"{}",
+    ) -> None:
         self.paths: dict[Callable[..., Any], str] = {}
         self.fallback = fallback
+        self.security = security or HookSecurity()
+        self.deliveries = deliveries
+        self.env_schema = env_schema
+        """The body of the answer to the portal's OPTIONS discovery request."""
         self._contexts: dict[str, HookContext] = {}
 
     def context(self, prefix: str) -> HookContext:
@@ -97,20 +112,72 @@ class HookRoute(BaseRoute):
         return URLPath(path=path, protocol="http")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one webhook request."""
+        """Serve one webhook request: check who sends it and what, then answer it."""
         method = scope["method"]
+        settings = self.settings
+        if method == "OPTIONS" and self.kind is HookKind.CALL:
+            # The portal's env-var discovery: unsigned and without credentials by design, so it
+            # is answered before any check, and it reveals nothing but the declarations.
+            await _send(send, 200, _JSON_HEADERS, settings.env_schema)
+            return
         if method not in _ALLOWED_METHODS:
-            await _send_error(send, HookError(405, "method not allowed"), [(b"allow", b"GET, POST")])
+            allow = b"GET, POST, OPTIONS" if self.kind is HookKind.CALL else b"GET, POST"
+            await _send_error(send, HookError(405, "method not allowed"), [(b"allow", allow)])
             return
+        headers = _RequestHeaders(scope)
         try:
-            body = await _read_body(receive)
-        except ClientDisconnect:
+            self._check_request(scope, method, headers)
+            try:
+                body = await _read_body(receive)
+            except ClientDisconnect:
+                return
+            security = settings.security
+            if security.signed and method == "POST":
+                try:
+                    security.verify(headers.signature, body)
+                except SignatureError as exc:
+                    raise HookError(401, str(exc)) from None
+        except HookError as exc:
+            extra = _WWW_AUTHENTICATE if exc.status_code == 401 and headers.auth_failed else ()
+            await _send_error(send, exc, extra)
             return
+        deliveries = settings.deliveries
+        if deliveries is None:
+            answer = await self._answer(scope, receive, body)
+        else:
+            query: bytes = scope.get("query_string", b"")
+            key = delivery_key(method, scope["path"], query, headers.signature_raw, body)
+            answer = await deliveries.answer(
+                key, lambda: self._answer(scope, receive, body), repeatable=_repeatable
+            )
+        await _send(send, *answer)
+
+    def _check_request(self, scope: Scope, method: str, headers: _RequestHeaders) -> None:
+        """Refuse, before the body is read, what must not be read: too big, unauthenticated, not JSON."""
+        limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        if limit is not None and headers.content_length is not None and headers.content_length > limit:
+            raise HookError(413, f"the body is larger than {limit} bytes")
+        security = self.settings.security
+        credentials = security.basic_auth
+        if credentials is not None and not credentials.check(headers.authorization):
+            headers.auth_failed = True
+            raise HookError(401, "missing or wrong credentials")
+        if method == "GET":
+            if security.signed and not security.allow_unsigned_get:
+                raise HookError(
+                    401,
+                    "a GET hook cannot be verified (jambonz signs a body it does not send): "
+                    "configure this hook to use POST",
+                )
+        elif not _is_json(headers.content_type):
+            raise HookError(415, "the body must be JSON (Content-Type: application/json)")
+
+    async def _answer(self, scope: Scope, receive: Receive, body: bytes) -> _Answer:
+        """Decode the payload, run the handler and encode its verbs (or the fallback's)."""
         try:
             arguments, call_sid = self._arguments(scope, receive, body)
         except HookError as exc:
-            await _send_error(send, exc)
-            return
+            return _error_answer(exc)
         prefix: str = scope.get("root_path", "")
         context = self.settings.context(prefix)
         # Verbs built while the handler runs write their hooks out as they are built.
@@ -121,9 +188,7 @@ class HookRoute(BaseRoute):
             else:
                 result = await run_in_threadpool(self.handler, **arguments)
             if self.kind is HookKind.STATUS:
-                await send({"type": "http.response.start", "status": 204, "headers": []})
-                await send({"type": "http.response.body", "body": b""})
-                return
+                return 204, (), b""  # no content type: jambonz would try to parse an empty JSON body
             verbs = collect_verbs(result)
             if not verbs and self.kind is HookKind.CALL:
                 raise _EmptyCallHookAnswer(
@@ -136,12 +201,11 @@ class HookRoute(BaseRoute):
             self._log_failure(exc, call_sid, body)
             fallback = self._fallback(prefix)
             if fallback is None:
-                await _send_error(send, HookError(500, "the application failed to answer this hook"))
-                return
+                return _error_answer(HookError(500, "the application failed to answer this hook"))
             payload = fallback
         finally:
             current_context.reset(token)
-        await _send(send, 200, payload, _JSON_HEADERS)
+        return 200, _JSON_HEADERS, payload
 
     def _arguments(self, scope: Scope, receive: Receive, body: bytes) -> tuple[dict[str, Any], str | None]:
         """Decode the payload and build each argument the handler asked for."""
@@ -259,16 +323,57 @@ async def _read_body(receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
+def _repeatable(answer: _Answer) -> bool:
+    """Whether a repeated delivery may get this answer: not a server error (a retry may pass)."""
+    return answer[0] < 500
+
+
+def _error_answer(error: HookError) -> _Answer:
+    return error.status_code, _JSON_HEADERS, error_body(error.message, error.fields)
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters (``; charset=utf-8``)."""
+    if content_type is None:
+        return False
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
     )
+
+
+class _RequestHeaders:
+    """The few request headers the checks read, found in one pass over the raw list."""
+
+    __slots__ = ("auth_failed", "authorization", "content_length", "content_type", "signature_raw")
+
+    def __init__(self, scope: Scope) -> None:
+        self.content_type: bytes | None = None
+        self.content_length: int | None = None
+        self.authorization: str | None = None
+        self.signature_raw: bytes | None = None
+        self.auth_failed = False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                self.content_type = value
+            elif name == b"content-length":
+                self.content_length = int(value) if value.isdigit() else None
+            elif name == b"authorization":
+                self.authorization = value.decode("latin-1")
+            elif name == b"jambonz-signature":
+                self.signature_raw = value
+
+    @property
+    def signature(self) -> str | None:
+        return None if self.signature_raw is None else self.signature_raw.decode("latin-1")
+
+
+async def _send(send: Send, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> None:
+    if status != 204:  # a 204 carries no content, and says nothing of its length
+        headers = [*headers, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 async def _send_error(send: Send, error: HookError, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    await _send(send, error.status_code, error_body(error.message, error.fields), [*_JSON_HEADERS, *headers])
+    await _send(send, error.status_code, [*_JSON_HEADERS, *headers], error_body(error.message, error.fields))

@@ -273,6 +273,7 @@ def test_expand_json_values_invalid_json_is_a_decode_error(data: dict[str, Any])
 # Through the app: bad query strings are 400s, never 500s
 # ---------------------------------------------------------------------------------------------
 
+JSON = {"content-type": "application/json"}
 REQUIRED_QUERY = urlencode(
     {key: value for key, value in session_new().items() if key != "sip_status" and isinstance(value, str)}
     | {"sip_status": "100"}
@@ -329,7 +330,7 @@ def test_required_query_is_served(client: TestClient, received: list[Any]) -> No
 def test_invalid_json_in_query_value_is_400(
     client: TestClient, received: list[Any], extra: str, named: str, method: str
 ) -> None:
-    response = client.request(method, f"/incoming?{REQUIRED_QUERY}&{extra}")
+    response = client.request(method, f"/incoming?{REQUIRED_QUERY}&{extra}", headers=JSON)
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]

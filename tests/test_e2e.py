@@ -373,7 +373,12 @@ def test_mounted_ivr_is_not_served_at_the_unprefixed_path(
 ) -> None:
     """Following ``/menu`` as written by a prefix-unaware app would land here: nothing is served."""
     client: httpx2.Client = request.getfixturevalue(client_fixture)
-    assert client.post("/menu", content=jambonz_json(gather_digits("1"))).status_code == 404
+    assert (
+        client.post(
+            "/menu", content=jambonz_json(gather_digits("1")), headers={"content-type": "application/json"}
+        ).status_code
+        == 404
+    )
     assert client.get("/health").status_code == 200  # the outer app's own routes still work
 
 
@@ -408,7 +413,11 @@ def test_raising_sync_action_hook_answers_fallback_and_logs_call_sid(
     probe_server: LiveServer, probe_client: httpx2.Client
 ) -> None:
     sid = new_sid()
-    response = probe_client.post("/boom-sync", content=jambonz_json(gather_digits("3", call_sid=sid)))
+    response = probe_client.post(
+        "/boom-sync",
+        content=jambonz_json(gather_digits("3", call_sid=sid)),
+        headers={"content-type": "application/json"},
+    )
     assert response.json() == FALLBACK_ANSWER
     stderr = probe_server.wait_for_stderr(f"call_sid={sid}")
     assert any(f"call_sid={sid}" in line and "/boom-sync" in line for line in stderr.splitlines()), stderr
@@ -445,16 +454,31 @@ def test_bad_bodies_answer_short_json_errors(
         assert names in {field["field"] for field in fields}
     # The server keeps serving.
     assert ivr_server.is_running()
-    assert verbs_of(ivr_client.post("/incoming", content=jambonz_json(session_new()))) == incoming_answer()
+    assert (
+        verbs_of(
+            ivr_client.post(
+                "/incoming", content=jambonz_json(session_new()), headers={"content-type": "application/json"}
+            )
+        )
+        == incoming_answer()
+    )
 
 
 def test_bad_bodies_on_the_probe_app_then_it_keeps_serving(
     probe_server: LiveServer, probe_client: httpx2.Client
 ) -> None:
     for body, status, _ in BAD_BODIES.values():
-        assert_json_error(probe_client.post("/boom", content=body), status)
+        assert_json_error(
+            probe_client.post("/boom", content=body, headers={"content-type": "application/json"}), status
+        )
     sid = new_sid()
-    verbs = verbs_of(probe_client.post("/echo-call", content=jambonz_json(session_new(call_sid=sid))))
+    verbs = verbs_of(
+        probe_client.post(
+            "/echo-call",
+            content=jambonz_json(session_new(call_sid=sid)),
+            headers={"content-type": "application/json"},
+        )
+    )
     assert json.loads(verbs[0]["text"])["call_sid"] == sid
     assert probe_server.is_running()
     # A refused payload is not a handler failure: the handler never ran.

@@ -197,7 +197,7 @@ def test_required_model_without_payload_is_422(method: str) -> None:
         return Response().say(text="called")
 
     with TestClient(app) as client:
-        response = client.request(method, "/incoming")
+        response = client.request(method, "/incoming", headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert "payload" in response.json()["error"]
     if method == "GET":

@@ -173,13 +173,13 @@ def test_the_same_app_mounted_twice() -> None:
 def test_mounted_app_errors_are_its_own_json() -> None:
     app = voice_app()
     client = TestClient(Starlette(routes=[Mount("/voice", app)]))
-    r = client.post("/voice/nope", content=b"{}")
+    r = client.post("/voice/nope", content=b"{}", headers={"content-type": "application/json"})
     assert r.status_code == 404
     assert r.json() == {"error": "not found"}
     r = client.put("/voice/incoming", content=b"{}")
     assert r.status_code == 405
     assert r.json() == {"error": "method not allowed"}
-    r = client.post("/voice/incoming", content=b"not json")
+    r = client.post("/voice/incoming", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert r.json() == {"error": "the body is not valid JSON"}
 
