@@ -3,6 +3,10 @@
 Run it with ``uvicorn example_app.app:app --port 3000`` or ``python -m example_app`` (port from
 ``PORT``, default 3000), and point a jambonz application's call hook at ``/incoming`` and its
 call status hook at ``/status``.
+
+Protect it with the environment, no code change: ``JAMBONZ_WEBHOOK_SECRET`` (the account's
+webhook secret; requests must then be signed), ``JAMBONZ_WEBHOOK_USERNAME`` and
+``JAMBONZ_WEBHOOK_PASSWORD`` (the hook's basic auth credentials). ``JambonzApp()`` reads them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ logger = logging.getLogger("example_app")
 
 SALES_NUMBER = "+15551230001"
 
+# Reads JAMBONZ_WEBHOOK_SECRET, JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD.
 app = JambonzApp()
 
 

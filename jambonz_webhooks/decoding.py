@@ -53,7 +53,9 @@ def parse_query(query_string: str) -> dict[str, Any]:
             raise DecodeError(f"query key {key!r} is given more than once")
         else:
             node[last] = value
-    result: dict[str, Any] = _lists_from_indexes(root)
+    result = _lists_from_indexes(root)
+    if not isinstance(result, dict):  # "0=a&1=b" or "[]=a": a list where the payload's fields go
+        raise DecodeError("the query string must give named fields, not a list")
     return result
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "error_body",
     "error_response",
     "http_exception_handler",
+    "invalid_json",
     "server_error_handler",
     "validation_error",
 ]
@@ -52,6 +53,17 @@ def error_response(
     )
 
 
+def invalid_json(reason: str) -> HookError:
+    """A 400 for a body that is not JSON, saying so; a body nested too deep is named as such.
+
+    pydantic-core's parser refuses nesting deeper than 200 levels (a call's payload has fewer
+    than 10), so the depth is bounded before any Python object is built.
+    """
+    if "recursion limit" in reason:
+        return HookError(400, "the body's JSON is nested too deeply")
+    return HookError(400, "the body is not valid JSON")
+
+
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
 
 
@@ -63,7 +75,7 @@ def validation_error(exc: ValidationError, *, hint: str = "") -> HookError:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     for error in errors:
         if error["type"] == "json_invalid":
-            return HookError(400, "the body is not valid JSON")
+            return invalid_json(error["msg"])
         if not error["loc"] and error["type"] in _NOT_AN_OBJECT:
             return HookError(422, "the payload must be a JSON object")
     fields = [

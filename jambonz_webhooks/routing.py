@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
 from .deliveries import Answer, DeliveryCache, delivery_key
-from .errors import HookError, error_body, validation_error
+from .errors import HookError, error_body, invalid_json, validation_error
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
 from .payload import CallInfo
@@ -221,8 +221,8 @@ class HookRoute(BaseRoute):
                 else:
                     try:
                         raw = pydantic_core.from_json(body)
-                    except ValueError:
-                        raise HookError(400, "the body is not valid JSON") from None
+                    except ValueError as exc:
+                        raise invalid_json(str(exc)) from None
                     if not isinstance(raw, dict):
                         raise HookError(422, "the payload must be a JSON object")
                     for model in self._body_models:

@@ -116,6 +116,10 @@ def test_parse_query_bracket_notation_of_a_whole_session() -> None:
         pytest.param("a[]=1&a=2", id="list-then-value"),
         pytest.param("a[]=1&a[b]=2", id="list-and-object"),
         pytest.param("a[0]=x&a[]=y", id="index-and-append"),
+        # Found by tests/test_fuzz.py: the top level became a list, and decoding it was a 500.
+        pytest.param("0", id="top-level-index"),
+        pytest.param("0=a&1=b", id="top-level-indexes"),
+        pytest.param("[]=a", id="top-level-list"),
     ],
 )
 def test_parse_query_conflicts_are_decode_errors(query: str) -> None:
