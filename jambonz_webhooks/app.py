@@ -9,10 +9,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, compile_path
-from starlette.types import ExceptionHandler, Lifespan
+from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
 from .deliveries import DeliveryCache
-from .errors import http_exception_handler, server_error_handler
+from .errors import error_body, http_exception_handler, server_error_handler
 from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
 from .routing import HookRoute, HookSettings
@@ -166,6 +166,15 @@ class JambonzApp(Starlette, _HookRegistry):
             None if fallback is None else Response(fallback), security=security, deliveries=deliveries
         )
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request; a body declared too large is refused in the framework's JSON shape."""
+        limit = self.max_body_size
+        if limit is not None and scope["type"] == "http" and _declared_length(scope) > limit:
+            # Starlette's RequestBodyLimitMiddleware answers such a request itself, in plain text,
+            # whatever the route sent: translate its answer rather than redo its work.
+            send = _json_too_large(send, limit)
+        await super().__call__(scope, receive, send)
+
     @property
     def fallback(self) -> Response | None:
         """The verbs answered when a handler fails (None: a plain 500)."""
@@ -193,6 +202,39 @@ class JambonzApp(Starlette, _HookRegistry):
             raise LookupError(
                 f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
             ) from None
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else -1
+    return -1
+
+
+def _json_too_large(send: Send, limit: int) -> Send:
+    """Wrap ``send`` so that a plain-text 413 goes out as ``{"error": ...}``."""
+    body = error_body(f"the body is larger than {limit} bytes")
+    rewriting = False
+
+    async def send_json(message: Message) -> None:
+        nonlocal rewriting
+        if message["type"] == "http.response.start" and message["status"] == 413:
+            headers = dict(message.get("headers", []))
+            rewriting = not headers.get(b"content-type", b"").startswith(b"application/json")
+            if rewriting:
+                length = b"%d" % len(body)
+                message = {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+                }
+        elif message["type"] == "http.response.body" and rewriting:
+            if message.get("more_body", False):
+                return  # the plain text's next part: the JSON body goes out whole with the last
+            message = {"type": "http.response.body", "body": body}
+        await send(message)
+
+    return send_json
 
 
 def _check_prefix(prefix: str) -> None:

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +66,23 @@ def _port_answers(port: int) -> bool:
         return False
 
 
-def _spawn(app: str, log_dir: Path, tag: str) -> LiveServer:
-    """Start ``python -m uvicorn app`` on a free port, stdout and stderr to files; do not wait."""
+def _inherited_env() -> dict[str, str]:
+    """This process's environment without the framework's own settings: each server gets its own."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("JAMBONZ_")}
+
+
+def _spawn(app: str, log_dir: Path, tag: str, env: Mapping[str, str] | None = None) -> LiveServer:
+    """Start ``python -m uvicorn app`` on a free port, stdout and stderr to files; do not wait.
+
+    ``env`` adds variables to (or overrides them in) the environment the server inherits.
+    """
     port = _free_port()
     stderr_path = log_dir / f"{tag}.stderr.log"
     with open(stderr_path, "wb") as stderr, open(log_dir / f"{tag}.stdout.log", "wb") as stdout:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)],
             cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**_inherited_env(), **(env or {}), "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
@@ -109,6 +117,21 @@ APPS = {
     "starlette_mount": "tests.apps.starlette_mount:app",
     "fastapi_mount": "tests.apps.fastapi_mount:app",
     "probe": "tests.apps.probe:app",
+    "ivr_protected": "example_app.app:app",
+    "secure": "tests.apps.secure:app",
+}
+
+# What an internet-facing deployment of the unchanged example app sets; the app reads these when it
+# is built. Only the servers named here get them: the others stay unprotected for the other tests.
+PROTECTED_SECRET = "wh_secret_abuse_test_0123456789"
+PROTECTED_USERNAME = "jambonz"
+PROTECTED_PASSWORD = "s3cr3t pässword:with colon"
+APP_ENV: dict[str, dict[str, str]] = {
+    "ivr_protected": {
+        "JAMBONZ_WEBHOOK_SECRET": PROTECTED_SECRET,
+        "JAMBONZ_WEBHOOK_USERNAME": PROTECTED_USERNAME,
+        "JAMBONZ_WEBHOOK_PASSWORD": PROTECTED_PASSWORD,
+    },
 }
 
 
@@ -118,7 +141,7 @@ def live_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     log_dir = tmp_path_factory.mktemp("uvicorn")
     with ExitStack() as stack:
         # Start every process before waiting on any: their imports overlap.
-        servers = {key: _spawn(app, log_dir, key) for key, app in APPS.items()}
+        servers = {key: _spawn(app, log_dir, key, APP_ENV.get(key)) for key, app in APPS.items()}
         for server in servers.values():
             stack.callback(_stop, server.process)
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -127,7 +150,7 @@ def live_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                 continue
             # The free port may have been taken between the probe and uvicorn's bind: retry once.
             _stop(server.process)
-            servers[key] = retry = _spawn(server.app, log_dir, f"{key}-retry")
+            servers[key] = retry = _spawn(server.app, log_dir, f"{key}-retry", APP_ENV.get(key))
             stack.callback(_stop, retry.process)
             if not _wait_ready(retry, time.monotonic() + STARTUP_TIMEOUT):
                 raise RuntimeError(f"uvicorn {retry.app} did not start:\n{server.stderr()}\n{retry.stderr()}")
@@ -172,3 +195,25 @@ def probe_server(live_servers: dict[str, LiveServer]) -> LiveServer:
 @pytest.fixture(scope="session")
 def probe_client(probe_server: LiveServer) -> Iterator[httpx2.Client]:
     yield from _client(probe_server)
+
+
+@pytest.fixture(scope="session")
+def protected_server(live_servers: dict[str, LiveServer]) -> LiveServer:
+    """The example IVR, unchanged, with the webhook secret and basic credentials set in its environment."""
+    return live_servers["ivr_protected"]
+
+
+@pytest.fixture(scope="session")
+def protected_client(protected_server: LiveServer) -> Iterator[httpx2.Client]:
+    yield from _client(protected_server)
+
+
+@pytest.fixture(scope="session")
+def secure_server_origin(live_servers: dict[str, LiveServer]) -> str:
+    """Where tests/apps/secure.py (protections configured in code) is served."""
+    return live_servers["secure"].origin
+
+
+@pytest.fixture(scope="session")
+def secure_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
+    yield from _client(live_servers["secure"])
