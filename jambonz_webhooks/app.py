@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
 from .deliveries import DeliveryCache
-from .errors import error_body, http_exception_handler, server_error_handler
+from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
 from .routing import HookRoute, HookSettings
@@ -160,7 +160,14 @@ class JambonzApp(Starlette, _HookRegistry):
             tolerance=signature_tolerance,
             allow_unsigned_get=allow_unsigned_get,
         )
-        deliveries = DeliveryCache() if deduplicate is True else deduplicate or None
+        # Not "deduplicate or None": an empty DeliveryCache has a length of 0, so it is falsy.
+        deliveries = (
+            deduplicate
+            if isinstance(deduplicate, DeliveryCache)
+            else DeliveryCache()
+            if deduplicate
+            else None
+        )
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
             None if fallback is None else Response(fallback), security=security, deliveries=deliveries
@@ -213,7 +220,7 @@ def _declared_length(scope: Scope) -> int:
 
 def _json_too_large(send: Send, limit: int) -> Send:
     """Wrap ``send`` so that a plain-text 413 goes out as ``{"error": ...}``."""
-    body = error_body(f"the body is larger than {limit} bytes")
+    body = error_body(too_large_message(limit))
     rewriting = False
 
     async def send_json(message: Message) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +20,7 @@ __all__ = [
     "http_exception_handler",
     "invalid_json",
     "server_error_handler",
+    "too_large_message",
     "validation_error",
 ]
 
@@ -51,6 +53,11 @@ def error_response(
     return Response(
         error_body(message, fields), status_code=status_code, headers=headers, media_type="application/json"
     )
+
+
+def too_large_message(limit: int) -> str:
+    """What a 413 says, however the size was found out (declared or counted while reading)."""
+    return f"the body is larger than {limit} bytes"
 
 
 def invalid_json(reason: str) -> HookError:
@@ -92,7 +99,10 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
     message = str(exc.detail)
-    if message == http.HTTPStatus(exc.status_code).phrase:
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    if exc.status_code == 413 and isinstance(limit, int):
+        message = too_large_message(limit)  # the body-limit middleware's, as for a declared length
+    elif message == http.HTTPStatus(exc.status_code).phrase:
         message = message.lower()  # "Not Found" -> "not found", like our own messages
     return error_response(exc.status_code, message, headers=exc.headers)
 

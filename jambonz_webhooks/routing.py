@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
 from .deliveries import Answer, DeliveryCache, delivery_key
-from .errors import HookError, error_body, invalid_json, validation_error
+from .errors import HookError, error_body, invalid_json, too_large_message, validation_error
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
 from .payload import CallInfo
@@ -156,7 +156,7 @@ class HookRoute(BaseRoute):
         """Refuse, before the body is read, what must not be read: too big, unauthenticated, not JSON."""
         limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
         if limit is not None and headers.content_length is not None and headers.content_length > limit:
-            raise HookError(413, f"the body is larger than {limit} bytes")
+            raise HookError(413, too_large_message(limit))
         security = self.settings.security
         credentials = security.basic_auth
         if credentials is not None and not credentials.check(headers.authorization):

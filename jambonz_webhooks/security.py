@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import os
 import re
 import time
@@ -179,8 +180,9 @@ class HookSecurity:
     def __post_init__(self) -> None:
         if any(not secret for secret in self.secrets):
             raise ValueError("a webhook secret cannot be empty")
-        if self.tolerance <= 0:
-            raise ValueError("the signature tolerance must be positive")
+        # Written so that NaN fails too: a NaN window would let any timestamp through.
+        if not 0 < self.tolerance < math.inf:
+            raise ValueError("the signature tolerance must be a positive number of seconds")
 
     @classmethod
     def configure(
