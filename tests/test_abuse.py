@@ -353,6 +353,7 @@ ABUSES: dict[str, Abuse] = {
 
 ABUSE_PATHS = ("/incoming", "/status")  # a call hook and a status hook: the two answer shapes
 
+
 def expected_status(abuse: Abuse, mode: Mode, path: str) -> int:
     """What the first check to refuse ``abuse`` answers, or the hook's own answer."""
     if abuse.stage in ("method", "size"):
