@@ -40,6 +40,7 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 _WWW_AUTHENTICATE = [(b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"')]
 _Answer = Answer
 _ALLOWED_METHODS = ("GET", "POST")
+_ALLOW = [(b"allow", b"GET, POST, OPTIONS")]
 _GET_HINT = " (jambonz sends GET hooks without the call's details: configure this hook to use POST)"
 
 
@@ -115,14 +116,14 @@ class HookRoute(BaseRoute):
         """Serve one webhook request: check who sends it and what, then answer it."""
         method = scope["method"]
         settings = self.settings
-        if method == "OPTIONS" and self.kind is HookKind.CALL:
-            # The portal's env-var discovery: unsigned and without credentials by design, so it
-            # is answered before any check, and it reveals nothing but the declarations.
+        if method == "OPTIONS":
+            # The portal's env-var discovery (sent to the call hook): unsigned and without
+            # credentials by design, so it is answered before any check; it reveals nothing but
+            # the declarations, and reads no body.
             await _send(send, 200, _JSON_HEADERS, settings.env_schema)
             return
         if method not in _ALLOWED_METHODS:
-            allow = b"GET, POST, OPTIONS" if self.kind is HookKind.CALL else b"GET, POST"
-            await _send_error(send, HookError(405, "method not allowed"), [(b"allow", allow)])
+            await _send_error(send, HookError(405, "method not allowed"), _ALLOW)
             return
         headers = _RequestHeaders(scope)
         try:
