@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import http
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pydantic_core
@@ -28,11 +28,19 @@ __all__ = [
 class HookError(Exception):
     """A request the framework refuses: its status code and the short message the client gets."""
 
-    def __init__(self, status_code: int, message: str, fields: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        fields: list[dict[str, str]] | None = None,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.fields = fields
+        self.headers = headers
+        """Raw headers the answer carries besides its content type (``WWW-Authenticate``, ``Allow``)."""
 
 
 def error_body(message: str, fields: list[dict[str, str]] | None = None) -> bytes:

@@ -38,7 +38,6 @@ logger = logging.getLogger("jambonz_webhooks")
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _WWW_AUTHENTICATE = [(b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"')]
-_Answer = Answer
 _ALLOWED_METHODS = ("GET", "POST")
 _ALLOW = [(b"allow", b"GET, POST, OPTIONS")]
 _GET_HINT = " (jambonz sends GET hooks without the call's details: configure this hook to use POST)"
@@ -123,7 +122,7 @@ class HookRoute(BaseRoute):
             await _send(send, 200, _JSON_HEADERS, settings.env_schema)
             return
         if method not in _ALLOWED_METHODS:
-            await _send_error(send, HookError(405, "method not allowed"), _ALLOW)
+            await _send_error(send, HookError(405, "method not allowed", headers=_ALLOW))
             return
         headers = _RequestHeaders(scope)
         try:
@@ -139,8 +138,7 @@ class HookRoute(BaseRoute):
                 except SignatureError as exc:
                     raise HookError(401, str(exc)) from None
         except HookError as exc:
-            extra = _WWW_AUTHENTICATE if exc.status_code == 401 and headers.auth_failed else ()
-            await _send_error(send, exc, extra)
+            await _send_error(send, exc)
             return
         deliveries = settings.deliveries
         if deliveries is None:
@@ -161,8 +159,7 @@ class HookRoute(BaseRoute):
         security = self.settings.security
         credentials = security.basic_auth
         if credentials is not None and not credentials.check(headers.authorization):
-            headers.auth_failed = True
-            raise HookError(401, "missing or wrong credentials")
+            raise HookError(401, "missing or wrong credentials", headers=_WWW_AUTHENTICATE)
         if method == "GET":
             if security.signed and not security.allow_unsigned_get:
                 raise HookError(
@@ -173,7 +170,7 @@ class HookRoute(BaseRoute):
         elif not _is_json(headers.content_type):
             raise HookError(415, "the body must be JSON (Content-Type: application/json)")
 
-    async def _answer(self, scope: Scope, receive: Receive, body: bytes) -> _Answer:
+    async def _answer(self, scope: Scope, receive: Receive, body: bytes) -> Answer:
         """Decode the payload, run the handler and encode its verbs (or the fallback's)."""
         try:
             arguments, call_sid = self._arguments(scope, receive, body)
@@ -324,13 +321,14 @@ async def _read_body(receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _repeatable(answer: _Answer) -> bool:
+def _repeatable(answer: Answer) -> bool:
     """Whether a repeated delivery may get this answer: not a server error (a retry may pass)."""
     return answer[0] < 500
 
 
-def _error_answer(error: HookError) -> _Answer:
-    return error.status_code, _JSON_HEADERS, error_body(error.message, error.fields)
+def _error_answer(error: HookError) -> Answer:
+    headers = [*_JSON_HEADERS, *error.headers] if error.headers else _JSON_HEADERS
+    return error.status_code, headers, error_body(error.message, error.fields)
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -346,14 +344,13 @@ def _is_json(content_type: bytes | None) -> bool:
 class _RequestHeaders:
     """The few request headers the checks read, found in one pass over the raw list."""
 
-    __slots__ = ("auth_failed", "authorization", "content_length", "content_type", "signature_raw")
+    __slots__ = ("authorization", "content_length", "content_type", "signature_raw")
 
     def __init__(self, scope: Scope) -> None:
         self.content_type: bytes | None = None
         self.content_length: int | None = None
         self.authorization: str | None = None
         self.signature_raw: bytes | None = None
-        self.auth_failed = False
         for name, value in scope["headers"]:
             if name == b"content-type":
                 self.content_type = value
@@ -376,5 +373,5 @@ async def _send(send: Send, status: int, headers: Sequence[tuple[bytes, bytes]],
     await send({"type": "http.response.body", "body": body})
 
 
-async def _send_error(send: Send, error: HookError, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    await _send(send, error.status_code, [*_JSON_HEADERS, *headers], error_body(error.message, error.fields))
+async def _send_error(send: Send, error: HookError) -> None:
+    await _send(send, *_error_answer(error))
