@@ -61,6 +61,7 @@ from .payload import CallInfo, Payload
 from .response import Response
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
+from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
 from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Target
 
 __version__ = "0.1.0"
@@ -75,6 +76,7 @@ __all__ = [
     "AmdEvent",
     "CallInfo",
     "CallSession",
+    "CallState",
     "CallStatus",
     "ConferenceResult",
     "ConferenceStatus",
@@ -102,12 +104,14 @@ __all__ = [
     "JambonzApp",
     "ListenResult",
     "LlmResult",
+    "MemoryStore",
     "MessageResult",
     "Pause",
     "Payload",
     "Play",
     "PlayResult",
     "Redirect",
+    "RedisStore",
     "ReferDetails",
     "Response",
     "Say",
@@ -123,6 +127,8 @@ __all__ = [
     "SpeechEvent",
     "SpeechResult",
     "SpeechVendor",
+    "StateStore",
+    "StateStoreError",
     "Tag",
     "Target",
     "TranscribeResult",

@@ -17,6 +17,7 @@ from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
 from .routing import HookRoute, HookSettings
 from .security import DEFAULT_TOLERANCE, HookSecurity
+from .state import StateStore, default_store
 
 __all__ = ["DEFAULT_FALLBACK", "DEFAULT_MAX_BODY_SIZE", "HookRouter", "JambonzApp"]
 
@@ -121,6 +122,9 @@ class JambonzApp(Starlette, _HookRegistry):
         deduplicate: answer a repeated delivery of a hook (jambonz retries with the same body
             and signature) with the first answer instead of running the handler again: True,
             or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it.
+        state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
+            :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
+            a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -135,6 +139,7 @@ class JambonzApp(Starlette, _HookRegistry):
         basic_auth: tuple[str, str] | None = None,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         deduplicate: bool | DeliveryCache = False,
+        state: StateStore | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -170,7 +175,10 @@ class JambonzApp(Starlette, _HookRegistry):
         )
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
-            None if fallback is None else Response(fallback), security=security, deliveries=deliveries
+            None if fallback is None else Response(fallback),
+            security=security,
+            deliveries=deliveries,
+            state=state if state is not None else default_store(),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,7 +6,8 @@ A handler asks for what it needs by annotation:
   ``DialResult``, ``CallStatus``, ...; any subclass of :class:`~jambonz_webhooks.payload.CallInfo`);
   ``X | None`` gets None when the request carries no payload;
 - Starlette's :class:`~starlette.requests.Request`;
-- ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload.
+- ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload;
+- :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks.
 
 Anything else is an error when the route is registered, not when a call comes in.
 """
@@ -26,6 +27,7 @@ from starlette.requests import Request
 
 from .decoding import JsonShape, json_shape
 from .payload import CallInfo
+from .state import CallState
 
 __all__ = ["HandlerPlan", "HookKind", "Param", "plan_handler"]
 
@@ -46,7 +48,7 @@ class Param:
     """One parameter of a handler and where its value comes from."""
 
     name: str
-    source: Literal["model", "request", "payload", "path"]
+    source: Literal["model", "request", "payload", "path", "state"]
     model: type[CallInfo] | None = None
     optional: bool = False
 
@@ -67,8 +69,11 @@ class HandlerPlan:
 
     @property
     def requires_payload(self) -> bool:
-        """Whether a request without payload cannot be served (a model parameter is not optional)."""
-        return any(param.source == "model" and not param.optional for param in self.params)
+        """Whether a request without payload cannot be served (a model or the call's state is asked for)."""
+        return any(
+            (param.source == "model" and not param.optional) or param.source == "state"
+            for param in self.params
+        )
 
 
 def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = frozenset()) -> HandlerPlan:
@@ -100,13 +105,14 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
         if parameter.name not in hints:
             raise TypeError(
                 f"parameter {parameter.name!r} of handler {name} has no annotation: annotate it with "
-                "CallSession, a hook payload model (GatherResult, ...), Request or dict"
+                "CallSession, a hook payload model (GatherResult, ...), CallState, Request or dict"
             )
         param = _param(parameter.name, hints[parameter.name])
         if param is None:
             raise TypeError(
                 f"cannot supply parameter {parameter.name!r} of handler {name}: its annotation "
-                f"{hints[parameter.name]!r} is none of CallSession, a hook payload model, Request or dict"
+                f"{hints[parameter.name]!r} is none of CallSession, a hook payload model, CallState, "
+                "Request or dict"
             )
         params.append(param)
     models = tuple(dict.fromkeys(param.model for param in params if param.model is not None))
@@ -152,4 +158,6 @@ def _param(name: str, annotation: Any) -> Param | None:
         return Param(name, "request")
     if annotation in (dict, Mapping) or origin in (dict, Mapping):
         return Param(name, "payload")
+    if annotation is CallState:
+        return Param(name, "state")
     return None

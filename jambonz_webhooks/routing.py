@@ -25,12 +25,14 @@ from starlette.types import Receive, Scope, Send
 from .decoding import DecodeError, expand_json_values, parse_query
 from .deliveries import Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, invalid_json, too_large_message, validation_error
+from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
 from .security import HookSecurity, SignatureError
+from .state import SESSION_KEY, CallState, MemoryStore, StateStore, StateStoreError
 
 __all__ = ["HookRoute", "HookSettings"]
 
@@ -52,11 +54,13 @@ class HookSettings:
         security: HookSecurity | None = None,
         deliveries: DeliveryCache | None = None,
         env_schema: bytes = b"{}",
+        state: StateStore | None = None,
     ) -> None:
         self.paths: dict[Callable[..., Any], str] = {}
         self.fallback = fallback
         self.security = security or HookSecurity()
         self.deliveries = deliveries
+        self.state: StateStore = state if state is not None else MemoryStore()
         self.env_schema = env_schema
         """The body of the answer to the portal's OPTIONS discovery request."""
         self._contexts: dict[str, HookContext] = {}
@@ -89,6 +93,11 @@ class HookRoute(BaseRoute):
         # The common case, one model and no raw dict: validate straight from the bytes.
         self._direct_model = (
             self._body_models[0] if len(self._body_models) == 1 and not self.plan.wants_payload else None
+        )
+        # A query string is read into the models asked for; the call's state needs its call_sid.
+        wants_state = any(param.source == "state" for param in self.plan.params)
+        self._query_models: tuple[type[CallInfo], ...] = self.plan.models or (
+            (CallInfo,) if wants_state else ()
         )
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -173,9 +182,12 @@ class HookRoute(BaseRoute):
     async def _answer(self, scope: Scope, receive: Receive, body: bytes) -> Answer:
         """Decode the payload, run the handler and encode its verbs (or the fallback's)."""
         try:
-            arguments, call_sid = self._arguments(scope, receive, body)
+            arguments, call = self._arguments(scope, receive, body)
         except HookError as exc:
             return _error_answer(exc)
+        call_sid = None if call is None else call.call_sid
+        if call is not None and self.kind is HookKind.CALL:
+            await self._keep_session(call, body)
         prefix: str = scope.get("root_path", "")
         context = self.settings.context(prefix)
         # Verbs built while the handler runs write their hooks out as they are built.
@@ -186,6 +198,8 @@ class HookRoute(BaseRoute):
             else:
                 result = await run_in_threadpool(self.handler, **arguments)
             if self.kind is HookKind.STATUS:
+                if call is not None and call.call_status in FINAL_CALL_STATUSES:
+                    await self._forget_call(call.call_sid)
                 return 204, (), b""  # no content type: jambonz would try to parse an empty JSON body
             verbs = collect_verbs(result)
             if not verbs and self.kind is HookKind.CALL:
@@ -205,8 +219,10 @@ class HookRoute(BaseRoute):
             current_context.reset(token)
         return 200, _JSON_HEADERS, payload
 
-    def _arguments(self, scope: Scope, receive: Receive, body: bytes) -> tuple[dict[str, Any], str | None]:
-        """Decode the payload and build each argument the handler asked for."""
+    def _arguments(
+        self, scope: Scope, receive: Receive, body: bytes
+    ) -> tuple[dict[str, Any], CallInfo | None]:
+        """Decode the payload and build each argument the handler asked for; and the call, if known."""
         plan = self.plan
         instances: dict[type[CallInfo], CallInfo | None] = {}
         raw: dict[str, Any] | None = None
@@ -231,7 +247,7 @@ class HookRoute(BaseRoute):
                 if scope["method"] == "GET":
                     hint = _GET_HINT
                 if raw:
-                    for model in plan.models:
+                    for model in self._query_models:
                         expand_json_values(raw, plan.shapes[model])
                         instances[model] = model.model_validate(raw)
                 elif plan.requires_payload:
@@ -250,12 +266,41 @@ class HookRoute(BaseRoute):
                 arguments[param.name] = scope["path_params"][param.name]
             elif param.source == "payload":
                 arguments[param.name] = raw  # set whenever a handler asks for it (no direct path then)
+            elif param.source == "state":
+                call = next(instance for instance in instances.values() if instance is not None)
+                arguments[param.name] = CallState(self.settings.state, call.call_sid)
             else:
                 request = Request(scope, receive)
                 request._body = body  # already read from the socket; let the handler read it again
                 arguments[param.name] = request
-        call_sid = next((instance.call_sid for instance in instances.values() if instance is not None), None)
-        return arguments, call_sid
+        return arguments, next((instance for instance in instances.values() if instance is not None), None)
+
+    async def _keep_session(self, call: CallInfo, body: bytes) -> None:
+        """Keep the call hook's payload in the call's state, for the hooks that come after."""
+        # The bytes jambonz sent when there are some; a GET's query as its model read it.
+        session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
+        try:
+            await self.settings.state.set(call.call_sid, {SESSION_KEY: session})
+        except StateStoreError as exc:
+            # The handler still runs: it may not need the state, and if it does it gets the error.
+            logger.warning(
+                "could not keep call %s's session in the state store: %s",
+                call.call_sid,
+                exc,
+                extra={"call_sid": call.call_sid, "hook_kind": self.kind.value, "hook_path": self.path},
+            )
+
+    async def _forget_call(self, call_sid: str) -> None:
+        """Drop a call's state once a status hook says it is over (its TTL would, later)."""
+        try:
+            await self.settings.state.drop(call_sid)
+        except StateStoreError as exc:
+            logger.warning(
+                "could not drop call %s's state (it expires by its TTL): %s",
+                call_sid,
+                exc,
+                extra={"call_sid": call_sid, "hook_kind": self.kind.value, "hook_path": self.path},
+            )
 
     def _log_failure(self, exc: Exception, call_sid: str | None, body: bytes) -> None:
         if call_sid is None:
