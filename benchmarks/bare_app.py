@@ -21,9 +21,10 @@ async def incoming(request: Request) -> JSONResponse:
     data = json.loads(await request.body())
     if data.get("call_sid") is None:  # the least check untyped code makes
         return JSONResponse({"error": "not a call hook"}, status_code=422)
+    company = (data.get("env_vars") or {}).get("COMPANY_NAME") or "our company"
     return JSONResponse(
         [
-            {"verb": "say", "text": "Hello, and thank you for calling."},
+            {"verb": "say", "text": f"Hello, and thank you for calling {company}."},
             {
                 "verb": "gather",
                 "actionHook": "/menu",

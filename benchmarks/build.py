@@ -35,7 +35,7 @@ BEGIN_MARK = "<!-- build:begin (this section is written by benchmarks/build.py -
 END_MARK = "<!-- build:end -->"
 TARGET = 3.0
 
-GREETING = "Hello, and thank you for calling."
+GREETING = "Hello, and thank you for calling Acme."
 PROMPT = "Press 1 for sales or 2 for support"
 NO_INPUT = "We did not receive any input."
 

@@ -47,9 +47,9 @@ SCOPE: dict[str, Any] = {
 }
 
 
-def bare_verbs() -> list[dict[str, Any]]:
+def bare_verbs(company: str = "Acme") -> list[dict[str, Any]]:
     return [
-        {"verb": "say", "text": "Hello, and thank you for calling."},
+        {"verb": "say", "text": f"Hello, and thank you for calling {company}."},
         {
             "verb": "gather",
             "actionHook": "/menu",

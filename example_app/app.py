@@ -17,7 +17,16 @@ import os
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
+from jambonz_webhooks import (
+    CallSession,
+    CallState,
+    CallStatus,
+    DialResult,
+    EnvVar,
+    GatherResult,
+    JambonzApp,
+    Response,
+)
 
 # uvicorn configures only its own loggers; give the app's (and the framework's) a place to go.
 logging.basicConfig(
@@ -28,8 +37,17 @@ logger = logging.getLogger("example_app")
 
 SALES_NUMBER = "+15551230001"
 
-# Reads JAMBONZ_WEBHOOK_SECRET, JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD.
-app = JambonzApp()
+COMPANY_NAME = EnvVar(description="The company the IVR names when it greets callers", default="our company")
+
+# Reads JAMBONZ_WEBHOOK_SECRET, JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD, and
+# JAMBONZ_REDIS_URL (calls' state in Redis, for several workers; in memory without it).
+app = JambonzApp(env_vars={"COMPANY_NAME": COMPANY_NAME})
+
+
+def company_of(env_vars: dict[str, object] | None) -> str:
+    """The company name set for the application in the portal, or the declared default."""
+    name = (env_vars or {}).get("COMPANY_NAME")
+    return name if isinstance(name, str) and name else str(COMPANY_NAME.default)
 
 
 @app.call_hook("/incoming")
@@ -37,7 +55,7 @@ async def incoming(call: CallSession) -> Response:
     """Greet the caller and offer the menu, by keypad or by voice."""
     return (
         Response()
-        .say(text="Hello, and thank you for calling.")
+        .say(text=f"Hello, and thank you for calling {company_of(call.env_vars)}.")
         .gather(
             input=["digits", "speech"],
             num_digits=1,
@@ -51,19 +69,30 @@ async def incoming(call: CallSession) -> Response:
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult) -> Response:
-    """Route the caller by what they pressed or said."""
+async def menu(result: GatherResult, state: CallState) -> Response:
+    """Route the caller by what they pressed or said, naming the company in each answer.
+
+    This hook's payload has no env_vars (only the call hook's has): they come from the call's
+    state, which the framework kept from the call hook (on another worker, maybe, with Redis).
+    """
+    company = company_of(await state.env_vars())
     if result.digits == "1":
         return (
             Response()
-            .say(text="Connecting you to sales.")
+            .say(text=f"Thank you for calling {company}. Connecting you to sales.")
             .dial(target=[{"type": "phone", "number": SALES_NUMBER}], action_hook=dial_result)
         )
     if result.digits == "2":
-        return Response().say(text="Support is closed right now. Please call back tomorrow.").hangup()
+        return (
+            Response().say(text=f"{company} support is closed right now. Please call back tomorrow.").hangup()
+        )
     if result.reason == "speechDetected" and result.transcript:
-        return Response().say(text=f"You said: {result.transcript}. Thank you, goodbye.").hangup()
-    return Response().say(text="Goodbye.").hangup()
+        return (
+            Response()
+            .say(text=f"You said: {result.transcript}. Thank you for calling {company}, goodbye.")
+            .hangup()
+        )
+    return Response().say(text=f"Thank you for calling {company}. Goodbye.").hangup()
 
 
 @app.action_hook("/dial-result")

@@ -13,6 +13,7 @@
 
 from .app import DEFAULT_FALLBACK, HookRouter, JambonzApp
 from .deliveries import DeliveryCache
+from .env import EnvVar
 from .events import (
     FINAL_CALL_STATUSES,
     AgentLatency,
@@ -92,6 +93,7 @@ __all__ = [
     "DialResult",
     "EnqueueResult",
     "EnqueueWait",
+    "EnvVar",
     "Gather",
     "GatherPartial",
     "GatherResult",

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
 from .deliveries import DeliveryCache
+from .env import EnvVar, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
@@ -125,6 +126,9 @@ class JambonzApp(Starlette, _HookRegistry):
         state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
             :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
             a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
+        env_vars: the application's environment variables, by name: what the jambonz portal
+            discovers with an ``OPTIONS`` request on the call hook and lets you set per
+            application; the values arrive in the call hook's ``env_vars``.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -140,6 +144,7 @@ class JambonzApp(Starlette, _HookRegistry):
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         deduplicate: bool | DeliveryCache = False,
         state: StateStore | None = None,
+        env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -173,13 +178,17 @@ class JambonzApp(Starlette, _HookRegistry):
             if deduplicate
             else None
         )
+        declared = declare(env_vars or {})
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
             None if fallback is None else Response(fallback),
             security=security,
             deliveries=deliveries,
             state=state if state is not None else default_store(),
+            env_schema=env_schema(declared),
         )
+        self.env_vars: Mapping[str, EnvVar] = declared
+        """The declared environment variables (their ``default`` is what to use when one is unset)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a request; a body declared too large is refused in the framework's JSON shape."""

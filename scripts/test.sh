@@ -1,6 +1,16 @@
 #!/usr/bin/env bash
 # Set up (first time) and run every check: ruff, mypy --strict, and the whole test suite.
+# The state tests run a real Redis server: redis-server is installed if it is missing.
 source "$(dirname "$0")/_venv.sh"
+if ! command -v redis-server >/dev/null; then
+  echo "==> installing redis-server (the state tests start their own)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null
+  fi
+  command -v redis-server >/dev/null || { echo "redis-server is missing: install it (apt-get install redis-server)" >&2; exit 1; }
+fi
 echo "==> ruff"
 ruff check .
 ruff format --check .

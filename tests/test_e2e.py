@@ -139,9 +139,14 @@ def new_sid() -> str:
 # --------------------------------------------------------------------------- expected answers
 
 
+# The company the test payloads' env_vars name (payloads.session_new): the call hook reads it
+# from its payload, and /menu from the call's state, since its own payload has no env_vars.
+COMPANY = "Acme"
+
+
 def incoming_answer(prefix: str = "") -> list[dict[str, Any]]:
     return [
-        {"verb": "say", "text": "Hello, and thank you for calling."},
+        {"verb": "say", "text": f"Hello, and thank you for calling {COMPANY}."},
         {
             "verb": "gather",
             "actionHook": f"{prefix}/menu",
@@ -157,7 +162,7 @@ def incoming_answer(prefix: str = "") -> list[dict[str, Any]]:
 
 def sales_answer(prefix: str = "") -> list[dict[str, Any]]:
     return [
-        {"verb": "say", "text": "Connecting you to sales."},
+        {"verb": "say", "text": f"Thank you for calling {COMPANY}. Connecting you to sales."},
         {
             "verb": "dial",
             "target": [{"type": "phone", "number": SALES_NUMBER}],
@@ -167,9 +172,15 @@ def sales_answer(prefix: str = "") -> list[dict[str, Any]]:
 
 
 HANGUP = {"verb": "hangup"}
-SUPPORT_ANSWER = [{"verb": "say", "text": "Support is closed right now. Please call back tomorrow."}, HANGUP]
-GOODBYE_ANSWER = [{"verb": "say", "text": "Goodbye."}, HANGUP]
-SPEECH_ANSWER = [{"verb": "say", "text": f"You said: {TRANSCRIPT}. Thank you, goodbye."}, HANGUP]
+SUPPORT_ANSWER = [
+    {"verb": "say", "text": f"{COMPANY} support is closed right now. Please call back tomorrow."},
+    HANGUP,
+]
+GOODBYE_ANSWER = [{"verb": "say", "text": f"Thank you for calling {COMPANY}. Goodbye."}, HANGUP]
+SPEECH_ANSWER = [
+    {"verb": "say", "text": f"You said: {TRANSCRIPT}. Thank you for calling {COMPANY}, goodbye."},
+    HANGUP,
+]
 SORRY_ANSWER = [{"verb": "say", "text": "Sorry, we could not connect your call."}, HANGUP]
 FALLBACK_ANSWER = [
     {"verb": "say", "text": "We are sorry, something went wrong. Please call again later."},
