@@ -494,3 +494,38 @@ def test_bad_bodies_on_the_probe_app_then_it_keeps_serving(
     assert probe_server.is_running()
     # A refused payload is not a handler failure: the handler never ran.
     assert "call_sid=None" not in probe_server.stderr()
+
+
+# --------------------------------------------------------------------------- env vars and call state
+
+
+def test_the_portal_discovers_the_example_apps_env_vars(ivr_client: httpx2.Client) -> None:
+    response = ivr_client.options("/incoming", headers={"accept": "application/json"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "COMPANY_NAME": {
+            "description": "The company the IVR names when it greets callers",
+            "type": "string",
+            "default": "our company",
+        }
+    }
+
+
+def test_menu_names_the_company_from_the_calls_state(ivr_client: httpx2.Client) -> None:
+    sid = new_sid()
+    incoming = session_new(call_sid=sid, env_vars={"COMPANY_NAME": "Globex"})
+    verbs = verbs_of(send(ivr_client, "/incoming", incoming, "post"))
+    assert verbs[0]["text"] == "Hello, and thank you for calling Globex."
+    # The gather's payload carries no env_vars: the company comes from the call's state.
+    answer = verbs_of(send(ivr_client, "/menu", gather_digits("2", call_sid=sid), "post"))
+    assert answer[0]["text"] == "Globex support is closed right now. Please call back tomorrow."
+    # Another call, whose call hook this server never saw: the declared default.
+    other = verbs_of(send(ivr_client, "/menu", gather_digits("2", call_sid=new_sid()), "post"))
+    assert other[0]["text"] == "our company support is closed right now. Please call back tomorrow."
+    # Once the call is over, its state is gone.
+    assert (
+        send(ivr_client, "/status", call_info(call_sid=sid, call_status="completed"), "post").status_code
+        == 204
+    )
+    after = verbs_of(send(ivr_client, "/menu", gather_digits("2", call_sid=sid), "post"))
+    assert after[0]["text"].startswith("our company")
