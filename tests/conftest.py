@@ -217,3 +217,30 @@ def secure_server_origin(live_servers: dict[str, LiveServer]) -> str:
 @pytest.fixture(scope="session")
 def secure_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
     yield from _client(live_servers["secure"])
+
+
+# --- Redis, for the per-call state tests (tests/test_state.py) ----------------------------------
+# A real redis-server, started only when a test asks for it; a machine without one fails those
+# tests (RedisServerError), it never skips them. Imported here to keep this block whole.
+import redis as redis_sync  # noqa: E402
+
+from tests.redis_server import RedisServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the whole session, on a free 127.0.0.1 port."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session's Redis, emptied before and after the test (FLUSHDB on database 0)."""
+    if not redis_server.is_running():  # a test that stopped it and failed before restarting it
+        redis_server.start()
+    with redis_sync.Redis.from_url(redis_server.url, socket_timeout=5) as client:
+        client.flushdb()
+        yield redis_server.url
+        if redis_server.is_running():
+            client.flushdb()
