@@ -116,9 +116,12 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
             )
         params.append(param)
     models = tuple(dict.fromkeys(param.model for param in params if param.model is not None))
+    is_async = _is_async(handler)
+    if not is_async and any(param.source == "state" for param in params):
+        raise TypeError(f"handler {name} asks for CallState, whose methods are coroutines: make it async")
     return HandlerPlan(
         handler=handler,
-        is_async=_is_async(handler),
+        is_async=is_async,
         params=tuple(params),
         models=models,
         wants_payload=any(param.source == "payload" for param in params),

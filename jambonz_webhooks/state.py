@@ -20,13 +20,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import pydantic_core
 
 from .session import CallSession
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = [
     "DEFAULT_TTL",
@@ -184,7 +188,7 @@ class RedisStore:
         prefix: str = "jambonz:call:",
     ) -> None:
         try:
-            from redis import asyncio as aioredis
+            import redis.asyncio  # noqa: F401 (an optional dependency: say so at once)
         except ImportError:  # pragma: no cover - depends on the install
             raise ImportError("RedisStore needs redis: pip install 'jambonz-webhooks[redis]'") from None
         url = url or os.environ.get(ENV_REDIS_URL)
@@ -197,13 +201,27 @@ class RedisStore:
         self.timeout = timeout
         self.prefix = prefix
         self._ttl_ms = max(1, round(ttl * 1000))
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=False,
-            decode_responses=False,
+        # A client's pooled connections belong to the event loop that opened them: one client
+        # per loop (uvicorn runs one; a test client may run a new one per request).
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
+            weakref.WeakKeyDictionary()
         )
+
+    @property
+    def _redis(self) -> Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            from redis.asyncio import Redis
+
+            client = self._clients[loop] = Redis.from_url(
+                self.url,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+                retry_on_timeout=False,
+                decode_responses=False,
+            )
+        return client
 
     def __repr__(self) -> str:
         return f"RedisStore({_redact(self.url)!r}, ttl={self.ttl})"
@@ -214,7 +232,8 @@ class RedisStore:
         try:
             return await asyncio.wait_for(operation, self.timeout * 2)
         except Exception as exc:  # the client's own errors, timeouts, refused connections
-            raise StateStoreError(f"Redis at {_redact(self.url)} failed to {what}: {exc!r}") from exc
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise StateStoreError(f"Redis at {_redact(self.url)} failed to {what}: {reason}") from exc
 
     async def get(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text stored at ``key`` for the call, or None."""
@@ -246,8 +265,10 @@ class RedisStore:
         await self._run("drop a call's state", self._redis.delete(self.prefix + call_sid))
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+        """Close the connection pool of the running event loop."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 def _as_bytes(value: bytes | str) -> bytes:

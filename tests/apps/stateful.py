@@ -1,0 +1,36 @@
+"""A test app whose hooks share a call's state, served by several uvicorn workers.
+
+``state=None``: the store is a RedisStore on ``JAMBONZ_REDIS_URL`` (a MemoryStore without it),
+as a deployment would configure it.
+
+- ``/incoming`` (call hook) stores ``{"secret": "<the X-Secret SIP header>"}`` and says
+  ``pid=<its process id>``;
+- ``/next`` (action hook) says, as JSON, its process id, the value the call hook stored and the
+  ``COMPANY_NAME`` env var (which jambonz sent with the call hook only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, Response
+
+app = JambonzApp(state=None)
+
+
+@app.call_hook("/incoming")
+async def incoming(call: CallSession, state: CallState) -> Response:
+    headers = call.sip.headers if call.sip is not None else {}
+    await state.set("stored", {"secret": headers.get("X-Secret"), "by_pid": os.getpid()})
+    return Response().say(text=f"pid={os.getpid()}")
+
+
+@app.action_hook("/next")
+async def next_step(call: CallInfo, state: CallState) -> Response:
+    seen = {
+        "pid": os.getpid(),
+        "stored": await state.get("stored"),
+        "company": (await state.env_vars()).get("COMPANY_NAME"),
+    }
+    return Response().say(text=json.dumps(seen, sort_keys=True)).hangup()
