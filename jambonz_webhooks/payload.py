@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from .rest.call import CallControl
 
 __all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload"]
 
@@ -72,3 +75,15 @@ class CallInfo(Payload):
     originating_sip_trunk_name: str | None = None
     api_base_url: str | None = None
     customer_data: dict[str, Any] | None = Field(default=None, alias="customerData")
+
+    @property
+    def client(self) -> CallControl:
+        """The call's live control through the REST API: ``await call.client.redirect(menu)``.
+
+        The API's address and the account come from this payload (``api_base_url``,
+        ``account_sid``), the API key from ``JAMBONZ_API_KEY``; the client is shared by the
+        calls of the account. Call it inside a hook (it needs the running event loop).
+        """
+        from .rest.call import CallControl
+
+        return CallControl.of(self)
