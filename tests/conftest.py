@@ -244,3 +244,26 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
         yield redis_server.url
         if redis_server.is_running():
             client.flushdb()
+
+
+# --- the fake jambonz REST API, for the REST client tests (tests/test_rest_client.py) ----------
+# A real uvicorn in a thread of this process, so tests read its records and set its switches
+# directly. Imported here to keep this block whole.
+from tests.fake_jambonz_api import FakeJambonzAPI, serve  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fake_api_server() -> Iterator[tuple[FakeJambonzAPI, str]]:
+    """One fake API server for the session, and its origin (``http://127.0.0.1:<port>``)."""
+    api = FakeJambonzAPI()
+    with serve(api) as origin:
+        yield api, origin
+
+
+@pytest.fixture
+def fake_api(fake_api_server: tuple[FakeJambonzAPI, str]) -> Iterator[FakeJambonzAPI]:
+    """The session's fake API server, reset before the test: no requests, failures or switches."""
+    api, _ = fake_api_server
+    api.reset()
+    yield api
+    api.reset()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .client import AsyncJambonzClient
+from .client import ENV_API_KEY, AsyncJambonzClient
 
 if TYPE_CHECKING:
     from ..payload import CallInfo
 
 __all__ = ["CallControl"]
 
-# One client per event loop and account: connections are reused from hook to hook.
-_Clients = dict[tuple[str | None, str], AsyncJambonzClient]
+# One client per event loop, account and key: connections are reused from hook to hook, for the
+# life of the process (as a module-level client would be).
+_Clients = dict[tuple[str | None, str, str | None], AsyncJambonzClient]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = weakref.WeakKeyDictionary()
 
 
@@ -37,7 +39,7 @@ class CallControl:
         if not call.account_sid:
             raise ValueError("this payload names no account_sid: build an AsyncJambonzClient yourself")
         clients = _clients.setdefault(asyncio.get_running_loop(), {})
-        key = (call.api_base_url, call.account_sid)
+        key = (call.api_base_url, call.account_sid, os.environ.get(ENV_API_KEY))
         client = clients.get(key)
         if client is None:
             client = clients[key] = AsyncJambonzClient(

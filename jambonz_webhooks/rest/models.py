@@ -56,21 +56,33 @@ class Webhook(_Body):
 
 
 def _webhook(value: Any) -> Any:
-    # A plain URL or path is the common case: {"url": ...}. A handler of the app is written as
-    # its path, with the mount prefix of the request being answered.
-    if isinstance(value, str):
-        return {"url": value}
-    if callable(value) and not isinstance(value, type):
-        context = current_context.get()
-        if context is None:
-            raise ValueError("a handler names a hook only inside a request of its app: give its URL")
-        return {"url": context.resolve(value)}
+    # A URL, a path or a handler, alone or as a hook object's url. Inside a request, a path or a
+    # handler is written as verbs write it: with the mount prefix (jambonz resolves a relative
+    # hook against the host only).
+    if isinstance(value, Mapping) and "url" in value:
+        return {**value, "url": _url(value["url"])}
+    if isinstance(value, str) or (callable(value) and not isinstance(value, type)):
+        return {"url": _url(value)}
     return value
+
+
+def _url(hook: Any) -> Any:
+    context = current_context.get()
+    if context is not None and (isinstance(hook, str) or callable(hook)):
+        return context.resolve(hook)
+    if callable(hook) and not isinstance(hook, str):
+        raise ValueError("a handler names a hook only inside a request of its app: give its URL")
+    return hook
 
 
 def _verb_dicts(verbs: Any) -> list[dict[str, Any]]:
     """Verbs (a Response, models or dicts) validated and written as jambonz reads them."""
-    response = verbs if isinstance(verbs, Response) else Response(collect_verbs(verbs))
+    if isinstance(verbs, str | bytes):
+        raise ValueError("verbs are a Response or a list of verbs, not JSON text")
+    try:
+        response = verbs if isinstance(verbs, Response) else Response(collect_verbs(verbs))
+    except TypeError as exc:  # not verbs at all: a validation error like any other
+        raise ValueError(str(exc)) from None
     return response.to_list(current_context.get())
 
 
