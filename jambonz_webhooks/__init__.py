@@ -13,7 +13,7 @@
 
 from .app import DEFAULT_FALLBACK, HookRouter, JambonzApp
 from .deliveries import DeliveryCache
-from .env import EnvVar
+from .env import EnvVar, EnvVarError, EnvVars
 from .events import (
     FINAL_CALL_STATUSES,
     AgentLatency,
@@ -94,6 +94,8 @@ __all__ = [
     "EnqueueResult",
     "EnqueueWait",
     "EnvVar",
+    "EnvVarError",
+    "EnvVars",
     "Gather",
     "GatherPartial",
     "GatherResult",

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
 from .deliveries import DeliveryCache
-from .env import EnvVar, declare, env_schema
+from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
 from .response import Response, VerbLike
@@ -126,9 +126,10 @@ class JambonzApp(Starlette, _HookRegistry):
         state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
             :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
             a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
-        env_vars: the application's environment variables, by name: what the jambonz portal
-            discovers with an ``OPTIONS`` request on the call hook and lets you set per
-            application; the values arrive in the call hook's ``env_vars``.
+        env_vars: the application's environment variables: an :class:`~jambonz_webhooks.EnvVars`
+            class (typed, injectable), or their declarations by name. The jambonz portal
+            discovers them with an ``OPTIONS`` request on the call hook and lets you set them
+            per application; the values arrive in the call hook's ``env_vars``.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -144,7 +145,7 @@ class JambonzApp(Starlette, _HookRegistry):
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         deduplicate: bool | DeliveryCache = False,
         state: StateStore | None = None,
-        env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | None = None,
+        env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,

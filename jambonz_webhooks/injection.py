@@ -7,7 +7,8 @@ A handler asks for what it needs by annotation:
   ``X | None`` gets None when the request carries no payload;
 - Starlette's :class:`~starlette.requests.Request`;
 - ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload;
-- :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks.
+- :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks;
+- a subclass of :class:`~jambonz_webhooks.EnvVars`: the application's environment variables, typed.
 
 Anything else is an error when the route is registered, not when a call comes in.
 """
@@ -26,6 +27,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 
 from .decoding import JsonShape, json_shape
+from .env import EnvVars
 from .payload import CallInfo
 from .state import CallState
 
@@ -48,9 +50,10 @@ class Param:
     """One parameter of a handler and where its value comes from."""
 
     name: str
-    source: Literal["model", "request", "payload", "path", "state"]
+    source: Literal["model", "request", "payload", "path", "state", "env"]
     model: type[CallInfo] | None = None
     optional: bool = False
+    env: type[EnvVars] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class HandlerPlan:
     def requires_payload(self) -> bool:
         """Whether a request without payload cannot be served (a model or the call's state is asked for)."""
         return any(
-            (param.source == "model" and not param.optional) or param.source == "state"
+            (param.source == "model" and not param.optional) or param.source in ("state", "env")
             for param in self.params
         )
 
@@ -163,4 +166,6 @@ def _param(name: str, annotation: Any) -> Param | None:
         return Param(name, "payload")
     if annotation is CallState:
         return Param(name, "state")
+    if isinstance(annotation, type) and issubclass(annotation, EnvVars) and annotation is not EnvVars:
+        return Param(name, "env", env=annotation)
     return None

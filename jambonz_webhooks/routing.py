@@ -95,7 +95,8 @@ class HookRoute(BaseRoute):
             self._body_models[0] if len(self._body_models) == 1 and not self.plan.wants_payload else None
         )
         # A query string is read into the models asked for; the call's state needs its call_sid.
-        wants_state = any(param.source == "state" for param in self.plan.params)
+        wants_state = any(param.source in ("state", "env") for param in self.plan.params)
+        self._env_params = [param for param in self.plan.params if param.env is not None]
         self._query_models: tuple[type[CallInfo], ...] = self.plan.models or (
             (CallInfo,) if wants_state else ()
         )
@@ -193,6 +194,9 @@ class HookRoute(BaseRoute):
         # Verbs built while the handler runs write their hooks out as they are built.
         token = current_context.set(context)
         try:
+            if self._env_params:
+                assert call is not None  # required: a request without a payload was refused
+                await self._add_env_vars(arguments, call)
             if self.plan.is_async:
                 result = await self.handler(**arguments)
             else:
@@ -274,6 +278,15 @@ class HookRoute(BaseRoute):
                 request._body = body  # already read from the socket; let the handler read it again
                 arguments[param.name] = request
         return arguments, next((instance for instance in instances.values() if instance is not None), None)
+
+    async def _add_env_vars(self, arguments: dict[str, Any], call: CallInfo) -> None:
+        """Give each EnvVars parameter the call's variables: its own payload's, or its state's."""
+        values: Any = getattr(call, "env_vars", None)  # a CallSession's field, or an extra of the payload
+        if values is None:
+            values = await CallState(self.settings.state, call.call_sid).env_vars()
+        for param in self._env_params:
+            assert param.env is not None
+            arguments[param.name] = param.env.from_values(values)
 
     async def _keep_session(self, call: CallInfo, body: bytes) -> None:
         """Keep the call hook's payload in the call's state, for the hooks that come after."""
