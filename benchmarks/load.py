@@ -94,8 +94,15 @@ class Server:
     def start(self, body: bytes, timeout: float = 30.0) -> None:
         self._log = self.log_path.open("wb")
         command = uvicorn_command(self.spec, str(self.port))
+        # Like uvicorn's --no-access-log: the app's own per-hook log line is off too (LOG_LEVEL).
+        env = {**os.environ, "LOG_LEVEL": "WARNING"}
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin_to(self.cpu)
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pin_to(self.cpu),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -12,7 +12,6 @@ webhook secret; requests must then be signed), ``JAMBONZ_WEBHOOK_USERNAME`` and
 from __future__ import annotations
 
 import logging
-import os
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,12 +26,11 @@ from jambonz_webhooks import (
     JambonzApp,
     Response,
 )
+from jambonz_webhooks.logs import configure_logging
 
-# uvicorn configures only its own loggers; give the app's (and the framework's) a place to go.
-logging.basicConfig(
-    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+# uvicorn configures only its own loggers; give the app's (and the framework's) a place to go:
+# LOG_LEVEL (default INFO: a line per hook) and LOG_FORMAT (text, or json for a log collector).
+configure_logging()
 logger = logging.getLogger("example_app")
 
 SALES_NUMBER = "+15551230001"

@@ -9,6 +9,7 @@ Everything that depends only on the handler was worked out at registration
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
 from .deliveries import Answer, DeliveryCache, delivery_key
@@ -28,6 +29,7 @@ from .errors import HookError, error_body, invalid_json, too_large_message, vali
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
+from .logs import ACCESS_LOGGER
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
@@ -37,6 +39,7 @@ from .state import SESSION_KEY, CallState, MemoryStore, StateStore, StateStoreEr
 __all__ = ["HookRoute", "HookSettings"]
 
 logger = logging.getLogger("jambonz_webhooks")
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _WWW_AUTHENTICATE = [(b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"')]
@@ -122,7 +125,65 @@ class HookRoute(BaseRoute):
         return URLPath(path=path, protocol="http")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one webhook request: check who sends it and what, then answer it."""
+        """Serve one webhook request, and log it on ``jambonz_webhooks.access`` when enabled."""
+        if not access_logger.isEnabledFor(logging.INFO):
+            await self._handle(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answer: list[Any] = []
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer.append(message["status"])
+            elif message["type"] == "http.response.body":
+                answer.append(message.get("body", b""))
+            await send(message)
+
+        body_seen: list[bytes] = []
+
+        async def reading() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body_seen.append(message.get("body", b""))
+            return message
+
+        try:
+            await self._handle(scope, reading, recording)
+        finally:
+            self._log_access(scope, b"".join(body_seen), answer, time.perf_counter() - started)
+
+    def _log_access(self, scope: Scope, body: bytes, answer: list[Any], seconds: float) -> None:
+        status = answer[0] if answer else 500
+        payload = _json_object(body)
+        sent = _json_object(b"".join(part for part in answer[1:] if isinstance(part, bytes)))
+        verbs = (
+            [verb.get("verb") for verb in sent if isinstance(verb, dict)] if isinstance(sent, list) else []
+        )
+        call_sid = payload.get("call_sid") if isinstance(payload, dict) else None
+        trace_id = payload.get("trace_id") if isinstance(payload, dict) else None
+        access_logger.info(
+            "%s hook %s %s -> %d in %.1f ms, verbs %s, call_sid=%s",
+            self.kind.value,
+            scope["method"],
+            scope["path"],
+            status,
+            seconds * 1000,
+            ",".join(str(verb) for verb in verbs) or "-",
+            call_sid,
+            extra={
+                "call_sid": call_sid,
+                "trace_id": trace_id,
+                "hook_kind": self.kind.value,
+                "hook_path": self.path,
+                "method": scope["method"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "verbs": verbs,
+            },
+        )
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check who sends the request and what, then answer it."""
         method = scope["method"]
         settings = self.settings
         if method == "OPTIONS":
@@ -346,6 +407,14 @@ class HookRoute(BaseRoute):
 
 class _EmptyCallHookAnswer(Exception):
     pass
+
+
+def _json_object(data: bytes) -> Any:
+    """The JSON value of ``data``, or None; only for logging, never for deciding anything."""
+    try:
+        return pydantic_core.from_json(data) if data else None
+    except ValueError:
+        return None
 
 
 def _call_sid_from(body: bytes) -> str | None:

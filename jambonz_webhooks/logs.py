@@ -1,0 +1,66 @@
+"""Logging for operators: one line per hook, as text or JSON, through the standard ``logging``.
+
+Every hook request is logged on ``jambonz_webhooks.access`` (at INFO) with its call_sid, the
+hook's kind and path, the status answered, the time taken and the verbs returned, and jambonz's
+``trace_id`` when the payload carries one. The fields are also attributes of the log record
+(``record.call_sid``, ``record.duration_ms``, ...), which :class:`JsonFormatter` writes out::
+
+    configure_logging(json=True)   # or LOG_FORMAT=json in the environment
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["ACCESS_LOGGER", "JsonFormatter", "configure_logging"]
+
+ACCESS_LOGGER = "jambonz_webhooks.access"
+
+# Attributes every LogRecord has: anything else on a record was given as ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line.
+
+    Time, level, logger, message, the record's extras, and the exception's traceback as text
+    when there is one.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a line of JSON."""
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def configure_logging(*, json: bool | None = None, level: str | int | None = None) -> None:
+    """Send the app's and the framework's logs to standard error, as text or JSON lines.
+
+    Args:
+        json: JSON lines; None reads ``LOG_FORMAT`` (``json`` or ``text``, the default).
+        level: None reads ``LOG_LEVEL`` (default INFO).
+
+    """
+    as_json = os.environ.get("LOG_FORMAT", "text").lower() == "json" if json is None else json
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if level is not None else os.environ.get("LOG_LEVEL", "INFO").upper())
