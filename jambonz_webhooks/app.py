@@ -130,6 +130,10 @@ class JambonzApp(Starlette, _HookRegistry):
             class (typed, injectable), or their declarations by name. The jambonz portal
             discovers them with an ``OPTIONS`` request on the call hook and lets you set them
             per application; the values arrive in the call hook's ``env_vars``.
+        opentelemetry: True (or a ``TracerProvider``) for a server span per request through
+            Starlette's ``OpenTelemetryMiddleware`` (``pip install 'jambonz-webhooks[otel]'``),
+            a child of jambonz's own span when it sends a ``traceparent``, with the call_sid,
+            the hook and jambonz's trace_id as attributes.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -146,6 +150,7 @@ class JambonzApp(Starlette, _HookRegistry):
         deduplicate: bool | DeliveryCache = False,
         state: StateStore | None = None,
         env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
+        opentelemetry: bool | Any = False,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -157,6 +162,8 @@ class JambonzApp(Starlette, _HookRegistry):
             Exception: server_error_handler,
         }
         handlers.update(exception_handlers or {})
+        if opentelemetry is not False:
+            middleware = [_opentelemetry(opentelemetry), *(middleware or ())]
         super().__init__(
             debug=debug,
             routes=routes,
@@ -227,6 +234,17 @@ class JambonzApp(Starlette, _HookRegistry):
             raise LookupError(
                 f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
             ) from None
+
+
+def _opentelemetry(setting: Any) -> Middleware:
+    try:
+        from starlette.middleware.opentelemetry import OpenTelemetryMiddleware
+    except ImportError:
+        raise ImportError(
+            "opentelemetry=... needs opentelemetry-api: pip install 'jambonz-webhooks[otel]'"
+        ) from None
+    provider = None if setting is True else setting
+    return Middleware(OpenTelemetryMiddleware, tracer_provider=provider)
 
 
 def _declared_length(scope: Scope) -> int:

@@ -248,6 +248,8 @@ class HookRoute(BaseRoute):
         except HookError as exc:
             return _error_answer(exc)
         call_sid = None if call is None else call.call_sid
+        if call is not None and scope.get("starlette.opentelemetry"):
+            _describe_span(call, self)
         if call is not None and self.kind is HookKind.CALL:
             await self._keep_session(call, body)
         prefix: str = scope.get("root_path", "")
@@ -407,6 +409,19 @@ class HookRoute(BaseRoute):
 
 class _EmptyCallHookAnswer(Exception):
     pass
+
+
+def _describe_span(call: CallInfo, route: HookRoute) -> None:
+    """Name the call and the hook on the request's OpenTelemetry span (when one is recording)."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("jambonz.call_sid", call.call_sid)
+        span.set_attribute("jambonz.hook.kind", route.kind.value)
+        span.set_attribute("jambonz.hook.path", route.path)
+        if call.trace_id:
+            span.set_attribute("jambonz.trace_id", call.trace_id)
 
 
 def _json_object(data: bytes) -> Any:
