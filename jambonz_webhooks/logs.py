@@ -48,19 +48,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
-def configure_logging(*, json: bool | None = None, level: str | int | None = None) -> None:
+def configure_logging(
+    *, json: bool | None = None, level: str | int | None = None, force: bool = False
+) -> None:
     """Send the app's and the framework's logs to standard error, as text or JSON lines.
+
+    Like ``logging.basicConfig``, it does nothing when the root logger already has a handler
+    (a test runner's, or the application's own), unless ``force``.
 
     Args:
         json: JSON lines; None reads ``LOG_FORMAT`` (``json`` or ``text``, the default).
         level: None reads ``LOG_LEVEL`` (default INFO).
+        force: replace the root logger's handlers.
 
     """
+    root = logging.getLogger()
+    if root.handlers and not force:
+        return
     as_json = os.environ.get("LOG_FORMAT", "text").lower() == "json" if json is None else json
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
-    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level is not None else os.environ.get("LOG_LEVEL", "INFO").upper())

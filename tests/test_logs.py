@@ -94,7 +94,9 @@ def test_configure_logging_reads_the_environment(monkeypatch: pytest.MonkeyPatch
     try:
         monkeypatch.setenv("LOG_FORMAT", "json")
         monkeypatch.setenv("LOG_LEVEL", "warning")
-        configure_logging()
+        configure_logging()  # the test runner's handlers are there: nothing changes
+        assert root.handlers == saved[0]
+        configure_logging(force=True)
         (handler,) = root.handlers
         assert isinstance(handler.formatter, JsonFormatter)
         assert root.level == logging.WARNING
@@ -103,7 +105,7 @@ def test_configure_logging_reads_the_environment(monkeypatch: pytest.MonkeyPatch
         handler.setStream(stream)
         logging.getLogger("jambonz_webhooks").warning("careful", extra={"call_sid": "CA2"})
         assert json.loads(stream.getvalue())["call_sid"] == "CA2"
-        configure_logging(json=False, level="DEBUG")
+        configure_logging(json=False, level="DEBUG", force=True)
         assert not isinstance(root.handlers[0].formatter, JsonFormatter)
         assert root.level == logging.DEBUG
     finally:

@@ -1,0 +1,589 @@
+"""The call simulator itself (jambonz_webhooks.testing): what it sends, how it runs verbs, how it fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount
+
+from jambonz_webhooks import (
+    CallSession,
+    CallStatus,
+    DialResult,
+    GatherResult,
+    JambonzApp,
+    MemoryStore,
+    PlayResult,
+    Response,
+    pytest_plugin,
+    verify_signature,
+)
+from jambonz_webhooks.pytest_plugin import SimulatorFactory
+from jambonz_webhooks.testing import CallSimulator, SimulatorError, jambonz_json
+
+# The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
+jambonz_simulator = pytest_plugin.jambonz_simulator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = "jambonz_webhooks.pytest_plugin"
+PHONE = {"type": "phone", "number": "+15550001111"}
+
+
+def new_app(**options: Any) -> JambonzApp:
+    """An app independent of the environment: no secret or credentials unless given, state in memory."""
+    options.setdefault("webhook_secret", [])
+    return JambonzApp(state=MemoryStore(), **options)
+
+
+class Recorder:
+    """Keeps what each hook of a test app received."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, list[bytes]] = {}
+        self.payloads: dict[str, list[dict[str, Any]]] = {}
+        self.headers: dict[str, list[dict[str, str]]] = {}
+        self.methods: dict[str, list[str]] = {}
+
+    async def keep(self, name: str, request: Request) -> dict[str, Any]:
+        body = await request.body()
+        self.bodies.setdefault(name, []).append(body)
+        self.headers.setdefault(name, []).append(dict(request.headers))
+        self.methods.setdefault(name, []).append(request.method)
+        payload: dict[str, Any] = json.loads(body) if body else dict(request.query_params)
+        self.payloads.setdefault(name, []).append(payload)
+        return payload
+
+
+def menu_app(recorder: Recorder, **options: Any) -> JambonzApp:
+    """Greets, gathers on /menu (which answers what ``menu_answer`` holds), records every request."""
+    app = new_app(**options)
+    app.state.menu_answer = Response().say(text="menu answered").hangup()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, request: Request) -> Response:
+        await recorder.keep("incoming", request)
+        return (
+            Response()
+            .say(text="hello")
+            .gather(input=["digits", "speech"], num_digits=2, finish_on_key="#", action_hook="/menu")
+            .say(text="after the gather")
+            .hangup()
+        )
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult, request: Request) -> Response:
+        await recorder.keep("menu", request)
+        answer: Response = app.state.menu_answer
+        return answer
+
+    @app.status_hook("/status")
+    async def status(event: CallStatus, request: Request) -> None:
+        await recorder.keep("status", request)
+
+    return app
+
+
+# --------------------------------------------------------------------------- what is sent
+
+
+def test_requests_are_compact_json_as_jambonz_sends_them(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    call = jambonz_simulator(menu_app(recorder)).start(from_="+33612345678", caller_name="Zoë ☎")
+    body = recorder.bodies["incoming"][0]
+    assert body == jambonz_json(call.session)
+    assert b", " not in body and b'": ' not in body
+    assert "Zoë ☎".encode() in body  # raw UTF-8, not \u escapes
+    headers = recorder.headers["incoming"][0]
+    assert headers["content-type"] == "application/json"
+    assert "jambonz-signature" not in headers and "authorization" not in headers
+    session = recorder.payloads["incoming"][0]
+    assert session["from"] == "+33612345678" and session["to"] == "+15559870000"
+    assert session["direction"] == "inbound" and session["call_status"] == "trying"
+    assert session["sip"]["method"] == "INVITE"
+    assert "env_vars" not in session  # jambonz sends them only when the application has some
+
+
+def test_each_call_gets_its_own_sid_and_one_account(jambonz_simulator: SimulatorFactory) -> None:
+    sim = jambonz_simulator(menu_app(Recorder()))
+    first, second = sim.start(), sim.start()
+    assert first.sid != second.sid
+    assert first.session["account_sid"] == second.session["account_sid"] == sim.account_sid
+    assert sim.calls == [first, second]
+
+
+def test_payload_overrides_and_call_info_in_later_hooks(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    sim = jambonz_simulator(menu_app(recorder), originating_sip_trunk_name="trunk-a", fs_sip_address=None)
+    call = sim.start(to="+4930123", env_vars={"A": 1}, customerData={"crm": "42"}).press("1#")
+    session = recorder.payloads["incoming"][0]
+    assert session["originating_sip_trunk_name"] == "trunk-a"
+    assert "fs_sip_address" not in session  # None leaves a key out
+    assert session["env_vars"] == {"A": 1}
+    menu = recorder.payloads["menu"][0]
+    assert menu["call_sid"] == call.sid
+    assert menu["to"] == "+4930123"
+    assert menu["customerData"] == {"crm": "42"}
+    assert menu["call_status"] == "in-progress" and menu["sip_status"] == 200
+    assert "env_vars" not in menu and "sip" not in menu  # only the call hook carries them
+
+
+def test_signs_with_the_apps_own_secret(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    app = menu_app(recorder, webhook_secret=["new_secret", "old_secret"])
+    call = jambonz_simulator(app).start().press("1#")
+    assert call.ended
+    for name in ("incoming", "menu", "status"):
+        for body, headers in zip(recorder.bodies[name], recorder.headers[name], strict=True):
+            verify_signature(headers["jambonz-signature"], body, ["new_secret"])  # the first one signs
+
+
+def test_a_given_secret_signs_and_false_sends_unsigned(jambonz_simulator: SimulatorFactory) -> None:
+    app = menu_app(Recorder(), webhook_secret="s3cret")
+    with pytest.raises(SimulatorError) as error:
+        jambonz_simulator(app, secret="wrong").start()
+    assert error.value.status_code == 401
+    assert error.value.body is not None and "signature" in error.value.body
+    with pytest.raises(SimulatorError) as error:
+        jambonz_simulator(app, secret=False).start()
+    assert error.value.status_code == 401
+    assert "missing Jambonz-Signature" in str(error.value)
+
+
+def test_sends_the_apps_basic_auth_credentials(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    app = menu_app(recorder, basic_auth=("jambonz", "pässword"))
+    assert jambonz_simulator(app).start().waiting_for == "gather"
+    assert recorder.headers["incoming"][0]["authorization"].startswith("Basic ")
+    with pytest.raises(SimulatorError) as error:
+        jambonz_simulator(app, basic_auth=False).start()
+    assert error.value.status_code == 401
+
+
+def test_status_hooks_in_progress_then_completed_by_jambonz(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    call = jambonz_simulator(menu_app(recorder)).start().silence()
+    statuses = recorder.payloads["status"]
+    assert [status["call_status"] for status in statuses] == ["in-progress", "completed"]
+    assert statuses[1]["call_termination_by"] == "jambonz"
+    assert isinstance(statuses[1]["duration"], int)
+    assert call.hung_up_by == "app"
+    assert [sent.kind for sent in call.requests] == ["call", "status", "action", "status"]
+
+
+def test_the_caller_hanging_up_ends_the_gather_without_its_hook(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    call = jambonz_simulator(menu_app(recorder)).start().hangup()
+    assert call.ended and call.hung_up_by == "caller"
+    assert "menu" not in recorder.payloads
+    assert recorder.payloads["status"][-1]["call_termination_by"] == "caller"
+    with pytest.raises(SimulatorError, match="the call is over"):
+        call.press("1")
+    with pytest.raises(SimulatorError, match="the call is over"):
+        call.hangup()
+
+
+def test_no_status_hook(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    call = jambonz_simulator(menu_app(recorder), status_hook=None).start().press("1#")
+    assert call.ended
+    assert "status" not in recorder.payloads
+    assert [sent.kind for sent in call.requests] == ["call", "action"]
+
+
+# --------------------------------------------------------------------------- running the verbs
+
+
+def test_press_keeps_jambonz_digit_rules(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    sim = jambonz_simulator(menu_app(recorder))
+    sim.start().press("7#9")  # finishOnKey ends the digits, without the key
+    sim.start().press("123")  # numDigits is 2
+    assert [menu["digits"] for menu in recorder.payloads["menu"]] == ["7", "12"]
+    assert {menu["reason"] for menu in recorder.payloads["menu"]} == {"dtmfDetected"}
+
+
+def test_speak_sends_a_speech_result(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    jambonz_simulator(menu_app(recorder)).start().speak("I need help", alternatives=["I need kelp"])
+    menu = recorder.payloads["menu"][0]
+    assert menu["reason"] == "speechDetected"
+    assert menu["speech"]["is_final"] is True
+    assert [reading["transcript"] for reading in menu["speech"]["alternatives"]] == [
+        "I need help",
+        "I need kelp",
+    ]
+    assert "digits" not in menu
+    # The app's own model reads it.
+    assert GatherResult.model_validate(menu).transcript == "I need help"
+
+
+def test_any_other_gather_outcome(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    call = jambonz_simulator(menu_app(recorder)).start()
+    call.gather_result(reason="error", details={"msg": "stt failed"})
+    assert recorder.payloads["menu"][0]["reason"] == "error"
+    assert recorder.payloads["menu"][0]["details"] == {"msg": "stt failed"}
+    assert recorder.payloads["menu"][0]["call_sid"] == call.sid
+    assert call.heard[-1] == "menu answered"
+
+
+def test_an_empty_action_answer_lets_the_remaining_verbs_run(jambonz_simulator: SimulatorFactory) -> None:
+    app = menu_app(Recorder())
+    app.state.menu_answer = Response()
+    call = jambonz_simulator(app).start().silence()
+    assert call.heard == ["hello", "after the gather"]
+    assert call.last_answer == []
+    assert call.hung_up_by == "app"
+
+
+def test_a_non_empty_action_answer_replaces_the_remaining_verbs(jambonz_simulator: SimulatorFactory) -> None:
+    call = jambonz_simulator(menu_app(Recorder())).start().press("4#")
+    assert call.heard == ["hello", "menu answered"]
+    assert call.last_answer == [{"verb": "say", "text": "menu answered"}, {"verb": "hangup"}]
+    assert [verb["verb"] for verb in call.verbs] == ["say", "gather", "say", "hangup", "say", "hangup"]
+
+
+def test_redirect_is_followed_and_replaces_the_rest(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().say(text="before").pause(length=2).redirect(action_hook="/next").say(text="never")
+
+    @app.action_hook("/next")
+    async def next_step(request: Request) -> Response:
+        await recorder.keep("next", request)
+        return Response().tag(data={"step": 2}).say(text="after the redirect").redirect(action_hook="/last")
+
+    @app.action_hook("/last")
+    async def last(request: Request) -> Response:
+        await recorder.keep("last", request)
+        return Response().play(url="https://example.com/bye.mp3").hangup()
+
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.heard == ["before", "after the redirect", "https://example.com/bye.mp3"]
+    assert "app pauses 2s" in call.log
+    assert recorder.payloads["next"][0]["call_sid"] == call.sid
+    # A tag's data is sent with the later hooks, as customerData.
+    assert "customerData" not in recorder.payloads["next"][0]
+    assert recorder.payloads["last"][0]["customerData"] == {"step": 2}
+    assert call.ended and call.hung_up_by == "app"
+
+
+def test_running_out_of_verbs_ends_the_call(jambonz_simulator: SimulatorFactory) -> None:
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().say(text="only this").config(notify_events=True)
+
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.heard == ["only this"]
+    assert call.ended and call.hung_up_by == "app"
+    assert call.log[-1] == "no verbs left: jambonz hangs up"
+    assert call.log[-2] == "app runs config (not simulated, skipped)"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "sip_status"),
+    [
+        ("dial_answered", "completed", 200),
+        ("dial_busy", "busy", 486),
+        ("dial_no_answer", "no-answer", 487),
+        ("dial_failed", "failed", 503),
+    ],
+)
+def test_dial_outcomes_reach_the_dials_action_hook(
+    jambonz_simulator: SimulatorFactory, outcome: str, status: str, sip_status: int
+) -> None:
+    results: list[DialResult] = []
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return (
+            Response()
+            .dial(target=[PHONE, {"type": "user", "name": "bob@example.com"}], action_hook="/dialed")
+            .say(text="not heard")
+        )
+
+    @app.action_hook("/dialed")
+    async def dialed(result: DialResult) -> Response:
+        results.append(result)
+        return Response().say(text=f"dial {result.dial_call_status}").hangup()
+
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.dialed == [
+        {"type": "phone", "number": "+15550001111"},
+        {"type": "user", "name": "bob@example.com"},
+    ]
+    assert "app dials +15550001111, bob@example.com" in call.log
+    getattr(call, outcome)()
+    assert [(result.dial_call_status, result.dial_sip_status) for result in results] == [(status, sip_status)]
+    assert results[0].dial_call_sid is not None
+    assert call.heard == [f"dial {status}"]
+
+
+def test_play_action_hook_gets_play_completed(jambonz_simulator: SimulatorFactory) -> None:
+    results: list[PlayResult] = []
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().play(
+            url=["https://a.example/1.wav", "https://a.example/2.wav"], action_hook="/played"
+        )
+
+    @app.action_hook("/played")
+    async def played(result: PlayResult) -> None:
+        results.append(result)
+
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.heard == ["https://a.example/1.wav", "https://a.example/2.wav"]
+    assert [result.reason for result in results] == ["playCompleted"]
+
+
+def test_hook_object_with_its_own_method_and_credentials(jambonz_simulator: SimulatorFactory) -> None:
+    recorder = Recorder()
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        hook = {"url": "/menu", "method": "get", "username": "u", "password": "p"}
+        return Response().gather(input=["speech"], action_hook=hook)
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult, request: Request) -> Response:
+        await recorder.keep("menu", request)
+        return Response().say(text=f"heard {result.transcript}").hangup()
+
+    call = jambonz_simulator(app, status_hook=None).start().speak("bonjour à tous", language="fr-FR")
+    assert recorder.methods["menu"] == ["GET"]
+    assert recorder.bodies["menu"] == [b""]  # the payload went in the query string
+    assert recorder.headers["menu"][0]["authorization"] == "Basic dTpw"
+    # The framework read the bracket-notation query back into the gather result.
+    assert call.heard == ["heard bonjour à tous"]
+    assert call.requests[-1].method == "GET"
+
+
+def test_a_mounted_app_is_followed_under_its_prefix(jambonz_simulator: SimulatorFactory) -> None:
+    voice = menu_app(Recorder())
+    outer = Starlette(routes=[Mount("/voice", app=voice)])
+    call = jambonz_simulator(outer, call_hook="/voice/incoming", status_hook="/voice/status").start()
+    assert call.waiting_verb is not None and call.waiting_verb["actionHook"] == "/voice/menu"
+    call.press("5#")
+    assert call.requests[2].url == "http://testserver/voice/menu"
+    assert call.heard[-1] == "menu answered"
+
+
+def test_a_url_target_over_real_http(secure_server_origin: str, jambonz_simulator: SimulatorFactory) -> None:
+    """tests/apps/secure.py, under uvicorn, signed with the secret being rotated out."""
+    call = jambonz_simulator(secure_server_origin, secret="wh_secret_old", status_hook=None).start()
+    assert call.heard == ["run 1"]
+    assert call.requests[0].url == f"{secure_server_origin}/incoming"
+    assert call.ended and call.hung_up_by == "app"
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_failing_handler_is_heard_as_the_fallback(jambonz_simulator: SimulatorFactory) -> None:
+    app = menu_app(Recorder())
+    app.state.menu_answer = "not a response"  # the handler's return value cannot be encoded
+    call = jambonz_simulator(app).start().press("1#")
+    assert call.heard[-1] == "We are sorry, something went wrong. Please call again later."
+    assert call.hung_up_by == "app"
+
+
+def test_a_non_2xx_answer_raises_with_status_and_body(jambonz_simulator: SimulatorFactory) -> None:
+    app = menu_app(Recorder(), fallback=None)
+    app.state.menu_answer = "not a response"
+    call = jambonz_simulator(app).start()
+    with pytest.raises(SimulatorError) as error:
+        call.press("1#")
+    assert error.value.status_code == 500
+    assert error.value.body == '{"error":"the application failed to answer this hook"}'
+    assert "action hook POST http://testserver/menu answered 500" in str(error.value)
+    assert call.requests[-1].status_code == 500
+
+
+def test_an_unknown_call_hook_is_a_404(jambonz_simulator: SimulatorFactory) -> None:
+    with pytest.raises(SimulatorError) as error:
+        jambonz_simulator(menu_app(Recorder()), call_hook="/nowhere").start()
+    assert error.value.status_code == 404
+
+
+def test_a_failing_status_hook_raises(jambonz_simulator: SimulatorFactory) -> None:
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().hangup()
+
+    @app.status_hook("/status")
+    async def status(event: CallStatus) -> None:
+        raise RuntimeError("status exploded")
+
+    with pytest.raises(SimulatorError) as error:
+        jambonz_simulator(app).start()
+    assert error.value.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (PlainTextResponse("hello"), "not JSON"),
+        (JSONResponse({"verb": "say", "text": "hi"}), "list of verbs"),
+        (JSONResponse(["say"]), "list of verbs"),
+    ],
+)
+def test_an_answer_that_is_not_a_list_of_verbs_raises(
+    jambonz_simulator: SimulatorFactory, answer: Any, message: str
+) -> None:
+    async def incoming(request: Request) -> Any:
+        return answer
+
+    app = Starlette()
+    app.add_route("/incoming", incoming, methods=["POST"])
+    with pytest.raises(SimulatorError, match=message) as error:
+        jambonz_simulator(app, status_hook=None).start()
+    assert error.value.status_code == 200
+
+
+def test_verbs_in_the_keyed_shape_are_understood(jambonz_simulator: SimulatorFactory) -> None:
+    async def incoming(request: Request) -> JSONResponse:
+        return JSONResponse([{"say": {"text": "keyed"}}, {"hangup": {}}])
+
+    app = Starlette()
+    app.add_route("/incoming", incoming, methods=["POST"])
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.heard == ["keyed"]
+    assert call.verbs == [{"verb": "say", "text": "keyed"}, {"verb": "hangup"}]
+    assert call.hung_up_by == "app"
+
+
+def test_scripting_what_cannot_happen_raises(jambonz_simulator: SimulatorFactory) -> None:
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().gather(input=["speech"], action_hook="/menu")
+
+    @app.action_hook("/menu")
+    async def menu() -> Response:
+        return Response().dial(target=[PHONE])
+
+    call = jambonz_simulator(app, status_hook=None).start()
+    with pytest.raises(SimulatorError, match="does not listen for digits"):
+        call.press("1")
+    with pytest.raises(SimulatorError, match="waits for gather, not a dial"):
+        call.dial_busy()
+    call.silence()
+    assert call.waiting_for == "dial"
+    with pytest.raises(SimulatorError, match="waits for dial, not a gather"):
+        call.speak("hello")
+    with pytest.raises(SimulatorError, match="not DTMF"):
+        call.press("1x")
+    call.dial_answered()  # no actionHook: the verbs left (none) run, and the call ends
+    assert call.ended and call.hung_up_by == "app"
+
+
+def test_a_hook_that_is_no_url_raises(jambonz_simulator: SimulatorFactory) -> None:
+    async def incoming(request: Request) -> JSONResponse:
+        return JSONResponse([{"verb": "redirect", "actionHook": "ws://example.com/x"}])
+
+    app = Starlette()
+    app.add_route("/incoming", incoming, methods=["POST"])
+    with pytest.raises(SimulatorError, match="http"):
+        jambonz_simulator(app, status_hook=None).start()
+
+
+# --------------------------------------------------------------------------- lifecycle and the plugin
+
+
+def test_the_context_manager_runs_the_apps_lifespan() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    app = new_app(lifespan=lifespan)
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        events.append("call")
+        return Response().hangup()
+
+    with CallSimulator(app, status_hook=None) as sim:
+        sim.start()
+        assert events == ["startup", "call"]
+    assert events == ["startup", "call", "shutdown"]
+
+
+def test_the_plugin_loads_with_dash_p_and_closes_its_simulators(tmp_path: Path) -> None:
+    marker = tmp_path / "events.txt"
+    (tmp_path / "test_inner.py").write_text(
+        f"""
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jambonz_webhooks import JambonzApp, MemoryStore, Response
+
+MARKER = Path({str(marker)!r})
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+    MARKER.write_text("shut down")
+
+
+app = JambonzApp(webhook_secret=[], state=MemoryStore(), lifespan=lifespan)
+
+
+@app.call_hook("/incoming")
+async def incoming():
+    return Response().say(text="hi").hangup()
+
+
+def test_inner(jambonz_simulator):
+    call = jambonz_simulator(app, status_hook=None).start()
+    assert call.heard == ["hi"]
+    assert not MARKER.exists()
+""",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "jambonz_webhooks.pytest_plugin",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert marker.read_text() == "shut down"
