@@ -1,0 +1,45 @@
+"""A test app whose verbs name hooks that no route serves, for ``jambonz-webhooks routes``.
+
+- ``/incoming`` (call hook) answers a gather whose ``actionHook`` is ``/menu-typo``: no such route.
+- ``/menu`` (action hook) sends the caller who presses 3 to ``/operator-3``, which no route serves
+  either: the path is built at run time, so only running the handler with that digit finds it.
+- ``/transfer`` (action hook) names the handler ``orphan`` as its dial's hook; ``orphan`` is
+  registered on no route, so the framework cannot write its path.
+"""
+
+from __future__ import annotations
+
+from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
+
+MISSPELLED_HOOK = "/menu-typo"
+BRANCH_HOOK = "/operator"
+
+app = JambonzApp()
+
+
+@app.call_hook("/incoming")
+async def incoming(call: CallSession) -> Response:
+    return Response().gather(input=["digits"], num_digits=1, action_hook=MISSPELLED_HOOK).hangup()
+
+
+@app.action_hook("/menu")
+async def menu(result: GatherResult) -> Response:
+    if result.digits == "3":
+        # Written at run time: only running the handler with the digit 3 finds this hook.
+        return Response().redirect(action_hook=f"{BRANCH_HOOK}-{result.digits}")
+    return Response().hangup()
+
+
+async def orphan(result: DialResult) -> Response:
+    """Meant to be the dial's action hook, but never registered on a route."""
+    return Response().hangup()
+
+
+@app.action_hook("/transfer")
+def transfer(result: GatherResult) -> Response:
+    return Response().dial(target=[{"type": "phone", "number": "+15550100003"}], action_hook=orphan)
+
+
+@app.status_hook("/status")
+async def status(event: CallStatus) -> None:
+    return None

@@ -1,0 +1,505 @@
+"""The ``jambonz-webhooks`` command, run as a subprocess (``python -m jambonz_webhooks``) as a user runs it.
+
+The console script may not be installed in a development venv until it is reinstalled, so the
+tests run the module; ``pyproject.toml`` points the script at the same ``main``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Match, Mount, Route
+
+from jambonz_webhooks import JambonzApp, Response
+from jambonz_webhooks.cli import find_jambonz_apps, parse_step, route_for, sample_payloads
+from jambonz_webhooks.events import GatherResult
+from jambonz_webhooks.routing import HookRoute
+from jambonz_webhooks.security import SignatureError, compute_signature, verify_signature
+from jambonz_webhooks.testing import jambonz_json, signed_headers
+from tests import payloads
+from tests.conftest import HOST, REPO_ROOT, _free_port, _inherited_env, _port_answers, _stop
+
+SECRET = "wh_cli_secret_0123456789"
+COMMAND_TIMEOUT = 60.0  # seconds; a command normally ends in about one
+
+
+def cli(
+    *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m jambonz_webhooks ARGS`` from the repository root; never raise on its exit status."""
+    process = subprocess.run(
+        [sys.executable, "-m", "jambonz_webhooks", *args],
+        cwd=REPO_ROOT,
+        env={**_inherited_env(), **(env or {}), "PYTHONUNBUFFERED": "1"},
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        timeout=COMMAND_TIMEOUT,
+    )
+    return subprocess.CompletedProcess(
+        process.args,
+        process.returncode,
+        process.stdout.decode("utf-8", errors="replace"),
+        process.stderr.decode("utf-8", errors="replace"),
+    )
+
+
+# -- run -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """``jambonz-webhooks run`` serving an app in a subprocess."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    stderr_path: Path
+    stdout_path: Path
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def stdout(self) -> str:
+        """uvicorn's access log goes to stdout."""
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _serve(tmp: Path, args: list[str], env: Mapping[str, str], tag: str) -> Served:
+    """Start ``run``; wait (bounded) until uvicorn says it holds the socket (or, quiet, until it answers)."""
+    port = _free_port()
+    stderr_path, stdout_path = tmp / f"{tag}.stderr.log", tmp / f"{tag}.stdout.log"
+    full_env = {**_inherited_env(), **env, "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "jambonz_webhooks", "run", *args]
+    if "PORT" in env:
+        full_env["PORT"] = str(port)
+    else:
+        argv += ["--port", str(port)]
+    with open(stderr_path, "wb") as stderr, open(stdout_path, "wb") as stdout:
+        process = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=full_env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
+    served = Served(process, port, stderr_path, stdout_path)
+    deadline = time.monotonic() + 20.0
+    quiet = "--log-level" in args  # uvicorn prints its banner at info level only
+    while not (_port_answers(port) if quiet else f"Uvicorn running on {served.origin}" in served.stderr()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            raise RuntimeError(f"jambonz-webhooks run did not start:\n{served.stderr()}")
+        time.sleep(0.05)
+    return served
+
+
+@pytest.fixture(scope="module")
+def protected_ivr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example IVR served by ``run``, its port from PORT, protected by a webhook secret."""
+    served = _serve(
+        tmp_path_factory.mktemp("cli"),
+        ["example_app.app:app"],
+        {"PORT": "set by _serve", "JAMBONZ_WEBHOOK_SECRET": SECRET},
+        "ivr",
+    )
+    yield served
+    _stop(served.process)
+
+
+def _client(served: Served) -> httpx2.Client:
+    return httpx2.Client(base_url=served.origin, timeout=10.0, trust_env=False)
+
+
+def test_run_serves_the_app_on_the_port_from_the_environment(protected_ivr: Served) -> None:
+    body = jambonz_json(payloads.session_new())
+    with _client(protected_ivr) as client:
+        answer = client.post("/incoming", content=body, headers=signed_headers(body, SECRET))
+        # The app reads JAMBONZ_WEBHOOK_SECRET from the environment run gave it: unsigned is refused.
+        unsigned = client.post("/incoming", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200
+    verbs = answer.json()
+    assert [verb["verb"] for verb in verbs] == ["say", "gather", "say", "hangup"]
+    assert verbs[1]["actionHook"] == "/menu"
+    assert unsigned.status_code == 401
+    # 127.0.0.1 by default (not every interface), and a line a person reads first.
+    assert f"serving example_app.app:app on http://127.0.0.1:{protected_ivr.port} (1 worker)" in (
+        protected_ivr.stderr()
+    )
+    # At the default log level, uvicorn logs each request.
+    deadline = time.monotonic() + 3.0
+    while '"POST /incoming HTTP/1.1" 200' not in protected_ivr.stdout() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert '"POST /incoming HTTP/1.1" 200' in protected_ivr.stdout()
+
+
+def test_run_takes_the_port_and_log_level_options_and_stops_on_sigterm(tmp_path: Path) -> None:
+    served = _serve(tmp_path, ["example_app.app:app", "--log-level", "warning"], {}, "port-option")
+    try:
+        with _client(served) as client:
+            assert client.get("/health").json() == {"status": "ok"}
+    finally:
+        served.process.terminate()
+        # uvicorn shuts down gracefully, then ends by the signal it caught (or 0, in older versions).
+        returncode = served.process.wait(timeout=10)
+    assert returncode in (0, -signal.SIGTERM)
+    assert "Traceback" not in served.stderr()
+    # --log-level reached uvicorn: no access log line, no banner at warning level.
+    assert "GET /health" not in served.stdout()
+    assert "Uvicorn running" not in served.stderr()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["example_app.app"], "APP must be written 'module:attribute'"),
+        (["example_app.app:app", "--reload", "--workers", "2"], "--reload and --workers"),
+        (["example_app.app:app", "--port", "70000"], "a port is from 0 to 65535"),
+    ],
+)
+def test_run_refuses_wrong_arguments_before_starting(args: list[str], message: str) -> None:
+    result = cli("run", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Uvicorn running" not in result.stderr
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+def test_routes_lists_the_example_app_and_finds_nothing_wrong() -> None:
+    result = cli("routes", "example_app.app:app")
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = result.stdout.split("Hook references", 1)[0]
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.startswith("  /")}
+    assert rows["/incoming"][1:3] == ["call", "POST,"]
+    assert rows["/incoming"][-1] == "example_app.app.incoming"
+    assert rows["/menu"][1] == "action"
+    assert rows["/dial-result"][1] == "action"
+    assert rows["/status"][1] == "status"
+    assert "0 problem(s)" in result.stdout
+
+
+def test_routes_json_describes_hooks_and_the_references_it_checked() -> None:
+    result = cli("routes", "example_app.app:app", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    hooks = {hook["path"]: hook for hook in document["hooks"]}
+    assert {path: hook["kind"] for path, hook in hooks.items()} == {
+        "/incoming": "call",
+        "/menu": "action",
+        "/dial-result": "action",
+        "/status": "status",
+    }
+    assert hooks["/incoming"]["methods"] == ["POST", "GET", "OPTIONS"]
+    assert hooks["/menu"]["handler"] == "example_app.app.menu"
+    # Run on sample payloads (status hooks are not: they answer no verbs).
+    assert hooks["/menu"]["samples_run"] > 1
+    assert hooks["/status"]["samples_run"] == 0
+    references = {(ref["hook"], ref["target"]): ref for ref in document["references"]}
+    # /menu dials (with /dial-result as its hook) only when the caller pressed 1: a sample did.
+    dial = references[("/menu", "/dial-result")]
+    assert dial["status"] == "ok"
+    assert "run" in dial["found_by"]
+    assert references[("/incoming", "/menu")]["served_by"] == "action hook: menu"
+    assert document["problems"] == []
+    assert document["ok"] is True
+
+
+def test_routes_flags_hooks_no_route_serves() -> None:
+    result = cli("routes", "tests.apps.broken_hooks:app")
+    assert result.returncode == 1
+    problems = result.stdout.split("Problems (3):", 1)[1]
+    assert 'actionHook "/menu-typo": no route of the app serves /menu-typo' in problems
+    assert 'actionHook "/operator-3": no route of the app serves /operator-3' in problems
+    assert "orphan is used as a hook but no route of this app serves it" in problems
+    assert "exit status 1" in result.stdout
+
+
+def test_routes_json_of_the_broken_app_says_how_each_problem_was_found() -> None:
+    result = cli("routes", "tests.apps.broken_hooks:app", "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert {problem["hook"] for problem in document["problems"]} == {"/incoming", "/menu", "/transfer"}
+    references = {ref["target"]: ref for ref in document["references"]}
+    assert sorted(references["/menu-typo"]["found_by"]) == ["run", "source"]
+    # Built at run time from the digit pressed: only running the handler finds it.
+    assert references["/operator-3"]["found_by"] == ["run"]
+    assert references["/operator-3"]["status"] == "unserved"
+    assert references["tests.apps.broken_hooks.orphan"]["status"] == "unrouted"
+
+
+def test_routes_no_run_reads_the_source_only() -> None:
+    result = cli("routes", "tests.apps.broken_hooks:app", "--no-run", "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    targets = {ref["target"] for ref in document["references"]}
+    assert "/menu-typo" in targets
+    assert "tests.apps.broken_hooks.orphan" in targets
+    assert "/operator-3" not in targets
+    assert all(hook["samples_run"] == 0 for hook in document["hooks"])
+
+
+def test_routes_checks_a_mounted_app_with_its_prefix() -> None:
+    result = cli("routes", "tests.apps.starlette_mount:app", "--json")
+    assert result.returncode == 0, result.stdout
+    document = json.loads(result.stdout)
+    assert [hook["path"] for hook in document["hooks"]] == [
+        "/voice/incoming",
+        "/voice/menu",
+        "/voice/dial-result",
+        "/voice/status",
+    ]
+    assert {ref["target"] for ref in document["references"]} == {"/voice/menu", "/voice/dial-result"}
+
+
+def test_routes_reports_a_failing_handler_as_a_warning_and_strict_fails_on_it() -> None:
+    relaxed = cli("routes", "tests.apps.probe:app")
+    strict = cli("routes", "tests.apps.probe:app", "--strict")
+    assert relaxed.returncode == 0
+    assert "could not build its answer: RuntimeError: probe handler exploded on purpose" in relaxed.stdout
+    assert "could not build its answer: ValueError" in relaxed.stdout  # the sync handler, run in a thread
+    assert strict.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ("no_such_module:app", "cannot import module 'no_such_module'"),
+        ("example_app.app:nothing", "has no attribute 'nothing'"),
+        ("tests.apps.starlette_mount:health", "is not a JambonzApp and mounts none"),
+    ],
+)
+def test_routes_explains_an_app_it_cannot_load(app: str, message: str) -> None:
+    result = cli("routes", app)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+# The matching and sample payloads behind routes, in process.
+
+
+def _hook(app: JambonzApp, path: str) -> HookRoute:
+    return next(route for route in app.hooks if route.path == path)
+
+
+def test_route_for_matches_as_starlettes_router_does() -> None:
+    voice = JambonzApp()
+
+    @voice.action_hook("/menu/{step:int}")
+    async def menu(result: GatherResult) -> Response:
+        return Response().hangup()
+
+    async def health(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    outer = Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/voice", voice)])
+    found = route_for(outer.routes, "/voice/menu/2", "POST")
+    assert found is not None and found[0] is _hook(voice, "/menu/{step:int}") and found[1] is Match.FULL
+    assert route_for(outer.routes, "/voice/menu/two", "POST") is None  # the convertor refuses it
+    assert route_for(outer.routes, "/menu/2", "POST") is None  # the prefix is part of the path
+    partial = route_for(outer.routes, "/health", "POST")
+    assert partial is not None and partial[1] is Match.PARTIAL  # jambonz POSTs; /health takes GET only
+    assert [(mounted.prefix, mounted.app) for mounted in find_jambonz_apps(outer)] == [("/voice", voice)]
+
+
+def test_sample_payloads_vary_each_field_a_result_adds() -> None:
+    base = {"call_sid": "x"}
+    samples = sample_payloads([GatherResult], base)
+    assert samples[0] == base
+    assert {sample.get("digits") for sample in samples} >= set("0123456789*#")
+    assert {"timeout", "speechDetected", "dtmfDetected"} <= {sample.get("reason") for sample in samples}
+    speech = [sample for sample in samples if sample.get("speech")]
+    assert speech and speech[0]["reason"] == "speechDetected"
+    for sample in samples:
+        GatherResult.model_validate(sample)  # each one is a payload the model takes
+
+
+# -- sign ------------------------------------------------------------------------------------------
+
+
+def _header_value(stdout: str) -> str:
+    last = stdout.rstrip("\n").splitlines()[-1]
+    name, _, value = last.partition(": ")
+    assert name == "Jambonz-Signature"
+    return value
+
+
+def test_sign_signs_the_exact_bytes_of_standard_input() -> None:
+    # echo's trailing newline and raw UTF-8 are part of the body: both must be signed as they are.
+    body = '{"call_sid":"abc","caller_name":"Zoë ☎"}\n'.encode()
+    result = cli("sign", "--secret", SECRET, stdin=body)
+    assert result.returncode == 0, result.stderr
+    value = _header_value(result.stdout)
+    verify_signature(value, body, [SECRET])
+    with pytest.raises(SignatureError):
+        verify_signature(value, body.rstrip(b"\n"), [SECRET])
+    assert "ends with a newline" in result.stderr
+
+
+def test_sign_reads_a_file_at_a_given_timestamp(tmp_path: Path) -> None:
+    body = jambonz_json(payloads.call_info())
+    path = tmp_path / "body.json"
+    path.write_bytes(body)
+    result = cli("sign", "--secret", SECRET, "--timestamp", "1700000000", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"Jambonz-Signature: t=1700000000,v1={compute_signature(SECRET, 1700000000, body)}"
+    )
+    assert "refuses it" in result.stderr  # a timestamp that old is outside the tolerance
+
+
+def test_sign_takes_the_secret_from_the_environment() -> None:
+    body = b'{"call_sid":"abc"}'
+    result = cli("sign", stdin=body, env={"JAMBONZ_WEBHOOK_SECRET": f"{SECRET}, old_secret"})
+    assert result.returncode == 0, result.stderr
+    verify_signature(_header_value(result.stdout), body, [SECRET])  # the first of the list
+
+
+def test_sign_without_a_secret_is_a_usage_error() -> None:
+    result = cli("sign", stdin=b"{}")
+    assert result.returncode == 2
+    assert "--secret" in result.stderr
+    assert result.stdout == ""
+
+
+def test_signed_header_is_accepted_by_the_served_app_as_curl_would_send_it(
+    protected_ivr: Served, tmp_path: Path
+) -> None:
+    body = jambonz_json(payloads.session_new())
+    path = tmp_path / "session.json"
+    path.write_bytes(body)
+    header = cli("sign", "--secret", SECRET, str(path)).stdout.splitlines()[-1]
+    name, _, value = header.partition(": ")
+    with _client(protected_ivr) as client:
+        answer = client.post(
+            "/incoming", content=path.read_bytes(), headers={"Content-Type": "application/json", name: value}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()[0]["verb"] == "say"
+
+
+# -- simulate --------------------------------------------------------------------------------------
+
+SALES_SCRIPT = """\
+# The caller asks for sales; the sales line is busy.
+expect thank you for calling
+press 1
+expect connecting you to sales
+
+dial busy
+expect COULD NOT CONNECT
+expect-end
+"""
+
+
+def test_simulate_plays_a_script_against_the_served_app(protected_ivr: Served, tmp_path: Path) -> None:
+    script = tmp_path / "sales.txt"
+    script.write_text(SALES_SCRIPT, encoding="utf-8")
+    result = cli(
+        "simulate", protected_ivr.origin, "--script", str(script), env={"JAMBONZ_WEBHOOK_SECRET": SECRET}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    expected = [
+        "app says: Hello, and thank you for calling our company.",
+        "app gathers digits/speech",
+        "caller presses 1",
+        "app dials +15551230001",
+        "dial ends: busy",
+        "app says: Sorry, we could not connect your call.",
+        "app hangs up",
+        "status: completed",
+        "ok: the call is over",
+    ]
+    positions = [lines.index(line) for line in expected]
+    assert positions == sorted(positions)  # in the order the call went
+    assert lines[-1].endswith("hung up by app")
+
+
+def test_simulate_fails_when_an_expectation_is_not_met(protected_ivr: Served, tmp_path: Path) -> None:
+    script = tmp_path / "wrong.txt"
+    script.write_text("press 2\nexpect connecting you to sales\npress 1\n", encoding="utf-8")
+    result = cli("simulate", protected_ivr.origin, "--script", str(script), "--secret", SECRET)
+    assert result.returncode == 1
+    assert "line 2: expected to hear 'connecting you to sales'" in result.stderr
+    assert "support is closed" in result.stderr  # what was heard instead
+    assert "caller presses 1" not in result.stdout  # the script stops at the failed expectation
+
+
+def test_simulate_reports_an_app_that_refuses_the_call(protected_ivr: Served, tmp_path: Path) -> None:
+    script = tmp_path / "one.txt"
+    script.write_text("press 1\n", encoding="utf-8")
+    result = cli("simulate", protected_ivr.origin, "--script", str(script))  # no secret: unsigned
+    assert result.returncode == 1
+    assert "answered 401" in result.stderr
+
+
+def test_simulate_reads_steps_from_standard_input_and_prints_json(protected_ivr: Served) -> None:
+    # Typed steps: keys alone are pressed; the end of input hangs up.
+    result = cli("simulate", protected_ivr.origin, "--secret", SECRET, "--json", stdin=b"2\n")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert document["heard"][-1].endswith("support is closed right now. Please call back tomorrow.")
+    assert document["hung_up_by"] == "app"
+    assert [request["kind"] for request in document["requests"]] == ["call", "status", "action", "status"]
+    assert "caller presses 2" in result.stderr  # the transcript goes to stderr with --json
+
+
+def test_simulate_refuses_a_malformed_script(tmp_path: Path) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text("press 1\ndial maybe\n", encoding="utf-8")
+    # The script is read before any request: the URL is never called.
+    result = cli("simulate", "http://127.0.0.1:9", "--script", str(script))
+    assert result.returncode == 2
+    assert "line 2: dial takes one of answered, busy, no-answer, failed" in result.stderr
+
+
+def test_simulate_says_when_the_app_cannot_be_reached() -> None:
+    port = _free_port()  # nothing listens there
+    result = cli("simulate", f"http://127.0.0.1:{port}", "--timeout", "5", stdin=b"")
+    assert result.returncode == 2
+    assert f"cannot reach http://127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "waiting", "step"),
+    [
+        ("press 12#", None, ("press", "12#")),
+        ("say I want sales", None, ("say", "I want sales")),
+        ("  # a comment", "gather", None),
+        ("", "gather", ("silence", "")),
+        ("42", "gather", ("press", "42")),
+        ("sales please", "gather", ("say", "sales please")),
+        ("busy", "dial", ("dial", "busy")),
+        ("Expect-End", None, ("expect-end", "")),
+    ],
+)
+def test_parse_step(line: str, waiting: str | None, step: tuple[str, str] | None) -> None:
+    parsed = parse_step(line, 0, waiting)
+    assert (None if parsed is None else (parsed.action, parsed.argument)) == step
+
+
+# -- packaging -------------------------------------------------------------------------------------
+
+
+def test_the_console_script_points_at_main() -> None:
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts == {"jambonz-webhooks": "jambonz_webhooks.cli:main"}
+    result = cli("--help")
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("run", "routes", "simulate", "sign"))
