@@ -579,6 +579,9 @@ def _arguments(route: HookRoute, payload: dict[str, Any], prefix: str, store: Me
             arguments[param.name] = dict(payload)
         elif param.source == "state":
             arguments[param.name] = CallState(store, str(payload["call_sid"]))
+        elif param.env is not None:
+            # The declared defaults, or what the sample payload brings (a call hook's env_vars).
+            arguments[param.name] = param.env.from_values(payload.get("env_vars"))
         else:
             arguments[param.name] = _request(route, prefix, body, path_params)
     return arguments

@@ -534,7 +534,7 @@ def test_the_context_manager_runs_the_apps_lifespan() -> None:
     assert events == ["startup", "call", "shutdown"]
 
 
-def test_the_plugin_loads_with_dash_p_and_closes_its_simulators(tmp_path: Path) -> None:
+def test_the_installed_package_registers_the_plugin_which_closes_its_simulators(tmp_path: Path) -> None:
     marker = tmp_path / "events.txt"
     (tmp_path / "test_inner.py").write_text(
         f"""
@@ -575,8 +575,6 @@ def test_inner(jambonz_simulator):
             "-q",
             "-p",
             "no:cacheprovider",
-            "-p",
-            "jambonz_webhooks.pytest_plugin",
         ],
         cwd=tmp_path,
         capture_output=True,

@@ -1,0 +1,336 @@
+"""The apps in examples/, played as calls with the call simulator; the docs/ guide's snippets and links.
+
+Both example apps are driven in process: ``examples.fastapi_mount`` (a FastAPI API with the voice app
+under ``/voice``) and ``examples.speech_bot`` (a conversation kept in the call's state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pydantic_core
+import pytest
+from starlette.testclient import TestClient
+
+from examples import fastapi_mount, speech_bot
+from jambonz_webhooks import MemoryStore, pytest_plugin
+from jambonz_webhooks.pytest_plugin import SimulatorFactory
+from jambonz_webhooks.testing import CallSimulator
+
+# The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
+jambonz_simulator = pytest_plugin.jambonz_simulator
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+MENU = "Press 1 for sales or 2 for support."
+SALES, SUPPORT = "+15551230001", "+15551230002"
+
+# --------------------------------------------------------------------------- the FastAPI mount
+
+
+@pytest.fixture
+def contact_centre(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fresh module-level data for each test: the API changes TEAMS, the status hook fills RECENT_CALLS."""
+    monkeypatch.setattr(fastapi_mount, "TEAMS", {"sales": SALES, "support": SUPPORT})
+    monkeypatch.setattr(fastapi_mount, "RECENT_CALLS", deque(maxlen=100))
+    monkeypatch.setattr(fastapi_mount.voice.hook_settings, "state", MemoryStore())
+
+
+def voice_simulator(jambonz_simulator: SimulatorFactory) -> CallSimulator:
+    """A simulator of calls to the FastAPI app, whose hooks are under /voice.
+
+    The target is the FastAPI app, not the JambonzApp, so the simulator cannot find the voice app's
+    secret and credentials itself (they come from the environment when it is imported): pass them.
+    """
+    security = fastapi_mount.voice.hook_settings.security
+    credentials = security.basic_auth
+    return jambonz_simulator(
+        fastapi_mount.app,
+        call_hook="/voice/incoming",
+        status_hook="/voice/status",
+        secret=security.secrets[0] if security.secrets else False,
+        basic_auth=(credentials.username, credentials.password) if credentials else False,
+    )
+
+
+@pytest.mark.usefixtures("contact_centre")
+def test_fastapi_routes_of_its_own_answer_json() -> None:
+    with TestClient(fastapi_mount.app) as client:
+        assert client.get("/api/health").json() == {"status": "ok"}
+        assert client.get("/api/teams").json() == {"sales": SALES, "support": SUPPORT}
+        changed = client.put("/api/teams/sales", json={"number": "+15557770000"})
+        assert changed.status_code == 200
+        assert changed.json() == {"team": "sales", "number": "+15557770000"}
+        assert client.get("/api/teams").json()["sales"] == "+15557770000"
+        assert client.put("/api/teams/billing", json={"number": "+1"}).status_code == 404
+        assert client.put("/api/teams/sales", json={}).status_code == 422  # FastAPI's own validation
+        assert client.get("/api/calls").json() == []
+        # The voice app answers under /voice only; the API's paths are not hooks.
+        assert client.post("/incoming", json={}).status_code == 404
+
+
+@pytest.mark.usefixtures("contact_centre")
+def test_a_call_through_voice_follows_hooks_written_with_the_prefix(
+    jambonz_simulator: SimulatorFactory,
+) -> None:
+    sim = voice_simulator(jambonz_simulator)
+    call = sim.start()
+    assert call.heard == ["Thank you for calling.", MENU]
+    assert call.waiting_verb is not None
+    # jambonz resolves a hook path against the host only: the prefix must be in it.
+    assert call.waiting_verb["actionHook"] == "/voice/menu"
+
+    call.press("1")
+    assert call.requests[-1].url == "http://testserver/voice/menu"
+    assert call.heard[-1] == "Connecting you to sales."
+    assert call.dialed == [{"type": "phone", "number": SALES}]
+    assert call.waiting_verb is not None and call.waiting_verb["actionHook"] == "/voice/dial-done"
+
+    call.dial_answered()
+    assert call.requests[-2].url == "http://testserver/voice/dial-done"
+    assert call.ended and call.hung_up_by == "app"
+    assert call.heard[-1] == "Connecting you to sales."  # a completed dial gets no apology
+
+    # The status hook, under /voice too, fed the API's record of calls.
+    recent = TestClient(fastapi_mount.app).get("/api/calls").json()
+    assert recent == [
+        {"call_sid": call.sid, "status": "in-progress"},
+        {"call_sid": call.sid, "status": "completed"},
+    ]
+
+
+@pytest.mark.usefixtures("contact_centre")
+def test_a_wrong_key_offers_the_menu_again_and_a_busy_team_is_apologized_for(
+    jambonz_simulator: SimulatorFactory,
+) -> None:
+    call = voice_simulator(jambonz_simulator).start()
+    call.press("7")
+    assert call.heard[-2:] == ["Sorry, that is not an option.", MENU]
+    assert call.waiting_for == "gather"
+    assert call.last_answer[1]["actionHook"] == "/voice/menu"
+    call.press("2").dial_busy()
+    assert call.dialed == [{"type": "phone", "number": SUPPORT}]
+    assert call.heard[-1] == "Nobody is available right now. Please try again later."
+    assert call.hung_up_by == "app"
+
+
+@pytest.mark.usefixtures("contact_centre")
+def test_a_number_changed_through_the_api_is_dialed_by_the_next_call(
+    jambonz_simulator: SimulatorFactory,
+) -> None:
+    sim = voice_simulator(jambonz_simulator)
+    assert sim.client.put("/api/teams/support", json={"number": "+15557770002"}).status_code == 200
+    call = sim.start().press("2")
+    assert call.dialed == [{"type": "phone", "number": "+15557770002"}]
+
+
+@pytest.mark.usefixtures("contact_centre")
+def test_silence_lets_the_goodbye_after_the_gather_run(jambonz_simulator: SimulatorFactory) -> None:
+    call = voice_simulator(jambonz_simulator).start().silence()
+    assert call.requests[-2].payload["reason"] == "timeout"
+    assert call.last_answer == []  # /voice/menu answered no verbs...
+    assert call.heard[-1] == "We did not hear from you. Goodbye."  # ...so the call hook's next ones ran
+    assert call.ended and call.hung_up_by == "app"
+
+
+# --------------------------------------------------------------------------- the speech bot
+
+
+@pytest.fixture
+def bot_store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
+    """The bot's state in a store of this test's own, to look into it between turns."""
+    store = MemoryStore()
+    monkeypatch.setattr(speech_bot.app.hook_settings, "state", store)
+    return store
+
+
+@pytest.fixture
+def bot(jambonz_simulator: SimulatorFactory, bot_store: MemoryStore) -> CallSimulator:
+    return jambonz_simulator(speech_bot.app, call_hook="/bot", status_hook="/status")
+
+
+def stored(store: MemoryStore, call_sid: str, key: str) -> Any:
+    """A value of the call's state, as the handlers stored it (JSON)."""
+    raw = asyncio.run(store.get(call_sid, key))
+    return None if raw is None else pydantic_core.from_json(raw)
+
+
+ENV = {"BOT_NAME": "Kim", "COMPANY_NAME": "Globex", "LANGUAGE": "en-GB"}
+
+
+def test_the_bot_greets_with_its_env_vars_and_listens_for_speech(bot: CallSimulator) -> None:
+    call = bot.start(env_vars=ENV)
+    assert call.heard == [
+        "Hi, I am Kim, the assistant of Globex. Ask me about our opening hours or our prices."
+    ]
+    gather = call.waiting_verb
+    assert gather is not None
+    assert gather["input"] == ["speech"]
+    assert gather["actionHook"] == "/turn"
+    assert gather["recognizer"] == {"vendor": "default", "language": "en-GB"}
+
+
+def test_a_conversation_keeps_its_turns_in_the_call_state(bot: CallSimulator, bot_store: MemoryStore) -> None:
+    call = bot.start(env_vars=ENV)
+
+    call.speak("Hello, my name is Alice")
+    assert call.heard[-1] == "Nice to meet you, Alice. Anything else?"
+    assert stored(bot_store, call.sid, "caller_name") == "Alice"
+
+    # /turn's payload has no env_vars: COMPANY_NAME comes from the state the call hook filled.
+    call.speak("When are you open?")
+    hours = "Globex is open from nine to five, Monday to Friday."
+    assert call.heard[-1] == f"{hours} Anything else?"
+
+    # Only the state knows what the bot said last.
+    call.speak("Could you say that again")
+    assert call.heard[-1] == f"{hours} Anything else?"
+    assert call.requests[-1].payload["speech"]["language_code"] == "en-GB"
+    assert stored(bot_store, call.sid, "turns") == [
+        {"caller": "Hello, my name is Alice", "bot": "Nice to meet you, Alice."},
+        {"caller": "When are you open?", "bot": hours},
+        {"caller": "Could you say that again", "bot": hours},
+    ]
+
+    call.speak("what does it cost")
+    assert call.heard[-1] == "Plans start at ten dollars a month. Anything else?"
+
+    # The caller's name, remembered four hooks ago, is in the goodbye.
+    call.speak("OK, goodbye")
+    assert call.heard[-1] == "Goodbye, Alice. Thanks for calling."
+    assert call.ended and call.hung_up_by == "app"
+    # The final status hook dropped the call's state.
+    assert asyncio.run(bot_store.get_all(call.sid)) == {}
+
+
+def test_calls_do_not_share_state(bot: CallSimulator) -> None:
+    first = bot.start(env_vars=ENV).speak("my name is Alice")
+    second = bot.start(env_vars=ENV).speak("repeat that")
+    assert second.heard[-1] == "I have not said anything yet. Anything else?"
+    second.speak("bye")
+    assert second.heard[-1] == "Goodbye. Thanks for calling."  # not Alice's name
+    first.speak("goodbye")
+    assert first.heard[-1] == "Goodbye, Alice. Thanks for calling."
+
+
+def test_the_conversation_ends_after_max_turns(bot: CallSimulator) -> None:
+    # jambonz sends env var values as the portal holds them: "2" becomes MAX_TURNS=2.
+    call = bot.start(env_vars={"MAX_TURNS": "2"})
+    call.speak("what are your prices")
+    assert not call.ended
+    call.speak("and your hours")
+    assert call.heard[-2:] == [
+        "Acme is open from nine to five, Monday to Friday.",
+        "That is all I can help with today. Goodbye.",
+    ]
+    assert call.ended and call.hung_up_by == "app"
+
+
+def test_two_silences_in_a_row_end_the_call(bot: CallSimulator) -> None:
+    call = bot.start()
+    call.silence()
+    assert call.heard[-1] == "Sorry, I did not catch that. Could you say it again?"
+    call.speak("prices?")  # speech resets the count
+    call.silence()
+    assert not call.ended
+    call.silence()
+    assert call.heard[-1] == "I cannot hear you. Goodbye."
+    assert call.ended
+
+
+def test_the_status_hook_logs_the_conversation_when_the_call_ends(
+    bot: CallSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="examples.speech_bot")
+    call = bot.start().speak("hours").speak("prices")
+    assert not [record for record in caplog.records if record.name == "examples.speech_bot"]
+    call.hangup()
+    (record,) = [record for record in caplog.records if record.name == "examples.speech_bot"]
+    assert record.getMessage() == f"call {call.sid} ended (completed) after 2 turns"
+
+
+def test_the_portal_discovers_the_bot_settings(bot: CallSimulator) -> None:
+    declarations = bot.client.options("/bot").json()
+    assert set(declarations) == {"BOT_NAME", "COMPANY_NAME", "OPENING_HOURS", "MAX_TURNS", "LANGUAGE"}
+    assert declarations["MAX_TURNS"] == {
+        "description": "Questions answered before the bot says goodbye",
+        "type": "number",
+        "default": 5,
+    }
+
+
+def test_a_setting_that_does_not_fit_gets_the_fallback(bot: CallSimulator) -> None:
+    call = bot.start(env_vars={"MAX_TURNS": "many"})
+    assert call.heard == ["We are sorry, something went wrong. Please call again later."]
+    assert call.hung_up_by == "app"
+
+
+# --------------------------------------------------------------------------- the docs
+
+
+def doc_pages() -> list[Path]:
+    pages = sorted(DOCS.glob("*.md"))
+    assert pages, f"no pages in {DOCS}"
+    return pages
+
+
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+# [text](target): inline links; images and code spans hold none in these pages.
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def python_snippets() -> list[tuple[str, str]]:
+    return [
+        (f"{page.name}#{number}", code)
+        for page in doc_pages()
+        for number, code in enumerate(PYTHON_BLOCK.findall(page.read_text(encoding="utf-8")), start=1)
+    ]
+
+
+def test_the_docs_have_python_snippets() -> None:
+    # The compile test below must have something to check: every page but the index shows code.
+    with_code = {name.partition("#")[0] for name, _ in python_snippets()}
+    assert with_code >= {page.name for page in doc_pages()} - {"index.md", "cli.md"}
+
+
+@pytest.mark.parametrize("code", [pytest.param(code, id=name) for name, code in python_snippets()])
+def test_every_python_snippet_compiles(code: str, request: pytest.FixtureRequest) -> None:
+    # No top-level await and no fragments: each snippet is a module that could be saved and run.
+    compile(code, request.node.callspec.id, "exec")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = PYTHON_BLOCK.sub("", page.read_text(encoding="utf-8"))
+    return {slug(line.lstrip("#")) for line in text.splitlines() if re.match(r"#{1,6} ", line)}
+
+
+def test_every_relative_link_points_to_an_existing_file_and_heading() -> None:
+    checked = 0
+    for page in doc_pages():
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s) and mailto links are not checked here
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            assert resolved.exists(), f"{page.name}: the link {target!r} points to nothing"
+            if anchor:
+                assert resolved.suffix == ".md", f"{page.name}: an anchor into a non-page: {target!r}"
+                assert anchor in anchors(resolved), f"{page.name}: no heading #{anchor} in {resolved.name}"
+            checked += 1
+    assert checked > 20  # the pages link to each other; a broken LINK pattern would find none
+
+
+def test_the_index_links_every_page() -> None:
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    linked = {target.partition("#")[0] for target in LINK.findall(index)}
+    assert {page.name for page in doc_pages()} - {"index.md"} <= linked
