@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-
 from jambonz_webhooks import (
     CallSession,
     CallState,
@@ -39,7 +36,7 @@ COMPANY_NAME = EnvVar(description="The company the IVR names when it greets call
 
 # Reads JAMBONZ_WEBHOOK_SECRET, JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD, and
 # JAMBONZ_REDIS_URL (calls' state in Redis, for several workers; in memory without it).
-app = JambonzApp(env_vars={"COMPANY_NAME": COMPANY_NAME})
+app = JambonzApp(env_vars={"COMPANY_NAME": COMPANY_NAME}, health_path="/health")
 
 
 def company_of(env_vars: dict[str, object] | None) -> str:
@@ -106,11 +103,3 @@ async def dial_result(result: DialResult) -> Response:
 async def status(event: CallStatus) -> None:
     """Log each change of call status."""
     logger.info("call %s is %s", event.call_sid, event.call_status)
-
-
-async def health(request: Request) -> JSONResponse:
-    """Liveness for the container's health check."""
-    return JSONResponse({"status": "ok"})
-
-
-app.add_route("/health", health, methods=["GET"])

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
@@ -134,6 +136,8 @@ class JambonzApp(Starlette, _HookRegistry):
             Starlette's ``OpenTelemetryMiddleware`` (``pip install 'jambonz-webhooks[otel]'``),
             a child of jambonz's own span when it sends a ``traceparent``, with the call_sid,
             the hook and jambonz's trace_id as attributes.
+        health_path: a path (``"/health"``) answering ``GET`` with ``{"status": "ok"}`` and 200,
+            for a container's or a load balancer's health check; it needs no signature.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -151,6 +155,7 @@ class JambonzApp(Starlette, _HookRegistry):
         state: StateStore | None = None,
         env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
         opentelemetry: bool | Any = False,
+        health_path: str | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -195,6 +200,8 @@ class JambonzApp(Starlette, _HookRegistry):
             state=state if state is not None else default_store(),
             env_schema=env_schema(declared),
         )
+        if health_path is not None:
+            self.add_route(health_path, _health, methods=["GET"], include_in_schema=False)
         self.env_vars: Mapping[str, EnvVar] = declared
         """The declared environment variables (their ``default`` is what to use when one is unset)."""
 
@@ -234,6 +241,11 @@ class JambonzApp(Starlette, _HookRegistry):
             raise LookupError(
                 f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
             ) from None
+
+
+async def _health(request: Request) -> StarletteResponse:
+    """Liveness: the process answers HTTP."""
+    return StarletteResponse(b'{"status":"ok"}', media_type="application/json")
 
 
 def _opentelemetry(setting: Any) -> Middleware:

@@ -808,3 +808,17 @@ def test_handler_answering_an_unknown_verb_gets_the_fallback(caplog: pytest.LogC
     assert r.json() == FALLBACK_JSON
     (record,) = error_records(caplog)
     assert "unknown verb 'sya'" in record.getMessage()
+
+
+def test_health_path_answers_ok_without_any_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_USERNAME", "u")
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_PASSWORD", "p")
+    app = JambonzApp(health_path="/healthz")
+    client = TestClient(app)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "ok"}
+    assert client.post("/healthz").status_code == 405
+    assert TestClient(JambonzApp()).get("/healthz").status_code == 404  # only when asked for
