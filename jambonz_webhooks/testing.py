@@ -247,6 +247,11 @@ class Call:
         self.log.append("caller is silent")
         return self._finish(gather, {"reason": "timeout"})
 
+    say = speak
+    """The caller says something: the same as :meth:`speak`."""
+    timeout = silence
+    """The gather times out: the same as :meth:`silence`."""
+
     def gather_result(self, **fields: Any) -> Self:
         """Any other outcome of the ``gather``: ``fields`` go into its hook's payload as they are.
 

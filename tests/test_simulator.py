@@ -585,3 +585,13 @@ def test_inner(jambonz_simulator):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
     assert marker.read_text() == "shut down"
+
+
+def test_say_and_timeout_are_speak_and_silence() -> None:
+    from example_app.app import app as ivr
+
+    with CallSimulator(ivr) as sim:
+        spoken = sim.start().say("I need help")
+        assert spoken.heard[-1] == "You said: I need help. Thank you for calling our company, goodbye."
+        quiet = sim.start().timeout()
+        assert quiet.heard[-1] == "Thank you for calling our company. Goodbye."
