@@ -43,8 +43,6 @@ LUA_SCRIPT = BENCH_DIR / "post.lua"
 RESULTS = BENCH_DIR / "RESULTS.md"
 PATH = "/incoming"
 TARGET = 0.85
-BEGIN_MARK = "<!-- load:begin (this section is written by benchmarks/load.py --write) -->"
-END_MARK = "<!-- load:end -->"
 
 
 class BenchmarkError(Exception):
@@ -305,15 +303,19 @@ def verdict(ratio: float) -> str:
     )
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of ``package``, or "absent"."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "absent"
 
 
-def code_version() -> str:
-    """The commit measured, and the files of the two apps' code changed since it."""
+DEFAULT_CODE = ("jambonz_webhooks", "example_app")
+
+
+def code_version(*paths: str) -> str:
+    """The commit measured, and the files under ``paths`` changed since it (the measured code)."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
@@ -321,7 +323,9 @@ def code_version() -> str:
     commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     changed = [
         line[3:]
-        for line in git("status", "--porcelain", "--", "jambonz_webhooks", "example_app").splitlines()
+        for line in git(
+            "status", "--porcelain", "--", *(paths or ("jambonz_webhooks", "example_app"))
+        ).splitlines()
     ]
     return f"commit {commit}" + (f" with uncommitted changes to {', '.join(changed)}" if changed else "")
 
@@ -341,22 +345,24 @@ def environment() -> list[str]:
         )
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     wrk_version = (wrk.stdout or wrk.stderr).split("Copyright")[0].strip()
+    version = package_version
     return [
         f"- Code: {code_version()}",
         f"- Machine: `nproc` = {nproc}, {cpu}, {platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, uvicorn {_version('uvicorn')} (uvloop {_version('uvloop')}, "
-        f"httptools {_version('httptools')}), starlette {_version('starlette')}, "
-        f"pydantic {_version('pydantic')} (pydantic-core {_version('pydantic-core')}), {wrk_version}",
+        f"- Python {platform.python_version()}, uvicorn {version('uvicorn')} (uvloop {version('uvloop')}, "
+        f"httptools {version('httptools')}), starlette {version('starlette')}, "
+        f"pydantic {version('pydantic')} (pydantic-core {version('pydantic-core')}), {wrk_version}",
     ]
 
 
-def command_line() -> str:
+def command_line(script: str = "load.py") -> str:
+    """How this run was started, from the repository's root, for the record."""
     python = Path(sys.executable)
     try:
         shown = str(python.relative_to(Path.cwd()))
     except ValueError:
         shown = str(python)
-    return shlex.join([shown, "benchmarks/load.py", *sys.argv[1:]])
+    return shlex.join([shown, f"benchmarks/{script}", *sys.argv[1:]])
 
 
 def results_section(
@@ -385,13 +391,16 @@ def results_section(
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    block = f"{BEGIN_MARK}\n{section.rstrip()}\n{END_MARK}\n"
+def write_results(section: str, name: str = "load") -> None:
+    """Put ``section`` between the ``name`` markers of RESULTS.md (appended if they are missing)."""
+    begin = f"<!-- {name}:begin (this section is written by benchmarks/{name}.py --write) -->"
+    end_mark = f"<!-- {name}:end -->"
+    block = f"{begin}\n{section.rstrip()}\n{end_mark}\n"
     if RESULTS.exists():
         text = RESULTS.read_text()
-        start, end = text.find(BEGIN_MARK), text.find(END_MARK)
-        if start != -1 and end != -1:
-            rest = text[end + len(END_MARK) :].lstrip("\n")
+        start, end = text.find(begin), text.find(end_mark)
+        if start != -1 and end > start:
+            rest = text[end + len(end_mark) :].lstrip("\n")
             text = text[:start] + block + ("\n" + rest if rest else "")
         else:
             text = text.rstrip("\n") + "\n\n" + block

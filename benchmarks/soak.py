@@ -54,9 +54,11 @@ from load import (
     AppSpec,
     BenchmarkError,
     Server,
+    command_line,
     environment,
     pin_to,
     uvicorn_command,
+    write_results,
 )
 from payload import session_new
 
@@ -69,8 +71,6 @@ USERNAME = "jambonz"
 TOLERANCE = 300  # seconds a signature stays valid (the app's default)
 SETTLE = 1.0  # seconds after wrk exits before an idle memory reading
 MIB = 1024  # KiB, the unit of /proc/<pid>/status
-BEGIN_MARK = "<!-- soak:begin (this section is written by benchmarks/soak.py --write) -->"
-END_MARK = "<!-- soak:end -->"
 RESULT_PREFIX = "SOAK-RESULT "
 ERROR_NAMES = {  # wrk's error counters, as its text report names them
     "status": "non-2xx/3xx",
@@ -361,15 +361,6 @@ def verdicts(periods: list[Period], warmup: WrkRun | None, max_growth_mib: float
     return lines, failed == 0 and not over
 
 
-def command_line() -> str:
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(python)
-    return shlex.join([shown, "benchmarks/soak.py", *sys.argv[1:]])
-
-
 def results_section(
     args: argparse.Namespace,
     started: datetime.datetime,
@@ -388,7 +379,7 @@ def results_section(
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         *env,
-        f"- Command (from the repository's root): `{command_line()}`",
+        f"- Command (from the repository's root): `{command_line('soak.py')}`",
         f"- Server: `{server}` (one worker) with `{ENV_SECRET}`, `{ENV_USERNAME}` and `{ENV_PASSWORD}` "
         "set (random per run)",
         f"- Checked before the load: {'; '.join(checks)}",
@@ -403,21 +394,6 @@ def results_section(
         report,
     ]
     return "\n".join(lines)
-
-
-def write_results(section: str) -> None:
-    block = f"{BEGIN_MARK}\n{section.rstrip()}\n{END_MARK}\n"
-    if RESULTS.exists():
-        text = RESULTS.read_text()
-        start, end = text.find(BEGIN_MARK), text.find(END_MARK)
-        if start != -1 and end > start:
-            rest = text[end + len(END_MARK) :].lstrip("\n")
-            text = text[:start] + block + ("\n" + rest if rest else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-    else:
-        text = "# Benchmark results\n\n" + block
-    RESULTS.write_text(text)
 
 
 def print_period(period: Period) -> None:
@@ -547,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
 
     if args.write:
-        write_results(results_section(args, started, env, payloads, checks, report))
+        write_results(results_section(args, started, env, payloads, checks, report), "soak")
         print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     return 0 if passed else 1
 

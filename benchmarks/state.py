@@ -39,10 +39,11 @@ import time
 import timeit
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from load import code_version, command_line, write_results
+from load import package_version as version
 from payload import body as call_hook_body
 from payload import session_new
 
@@ -65,8 +66,6 @@ from jambonz_webhooks.state import SESSION_KEY, StateStore
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN_MARK = "<!-- state:begin (this section is written by benchmarks/state.py --write) -->"
-END_MARK = "<!-- state:end -->"
 
 INCOMING_BODY = call_hook_body()
 CALL_SID: str = session_new()["call_sid"]
@@ -532,36 +531,6 @@ def reading(results: Results) -> str:
     )
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def code_version() -> str:
-    """The commit measured, and the files of the measured code changed since it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-
-    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    changed = [
-        line[3:]
-        for line in git("status", "--porcelain", "--", "jambonz_webhooks", "benchmarks/state.py").splitlines()
-    ]
-    return f"commit {commit}" + (f" with uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
-def command_line() -> str:
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(python)
-    return shlex.join([shown, "benchmarks/state.py", *sys.argv[1:]])
-
-
 def results_section(
     args: argparse.Namespace,
     started: datetime.datetime,
@@ -574,11 +543,11 @@ def results_section(
         "## Per-call state: the per-hook cost with each store",
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
-        f"- Code: {code_version()}",
-        f"- Python {platform.python_version()}, redis-py {_version('redis')}, redis-server {redis_version}, "
-        f"starlette {_version('starlette')}, pydantic {_version('pydantic')} "
-        f"(pydantic-core {_version('pydantic-core')}); `nproc` = {os.cpu_count()}",
-        f"- Command (from the repository's root): `{command_line()}`",
+        f"- Code: {code_version('jambonz_webhooks', 'benchmarks/state.py')}",
+        f"- Python {platform.python_version()}, redis-py {version('redis')}, redis-server {redis_version}, "
+        f"starlette {version('starlette')}, pydantic {version('pydantic')} "
+        f"(pydantic-core {version('pydantic-core')}); `nproc` = {os.cpu_count()}",
+        f"- Command (from the repository's root): `{command_line('state.py')}`",
         f"- Redis: `{server_command}`, started and stopped by the script; RedisStore and the raw "
         "client connect over loopback",
         f"- In process, as `benchmarks/micro.py`: µs per whole ASGI request (one `run_until_complete` "
@@ -594,21 +563,6 @@ def results_section(
         reading(results),
     ]
     return "\n".join(lines)
-
-
-def write_results(section: str) -> None:
-    block = f"{BEGIN_MARK}\n{section.rstrip()}\n{END_MARK}\n"
-    if RESULTS.exists():
-        text = RESULTS.read_text()
-        start, end = text.find(BEGIN_MARK), text.find(END_MARK)
-        if start != -1 and end != -1 and start < end:
-            rest = text[end + len(END_MARK) :].lstrip("\n")
-            text = text[:start] + block + ("\n" + rest if rest else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-    else:
-        text = "# Benchmark results\n\n" + block
-    RESULTS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -643,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     section = results_section(args, started, server, redis_server_version(executable), results)
     print(section)
     if args.write:
-        write_results(section)
+        write_results(section, "state")
         print(f"\nwrote the state section of {RESULTS.relative_to(ROOT)}")
     return 0
 
