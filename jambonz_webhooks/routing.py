@@ -18,14 +18,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
 from starlette.types import Message, Receive, Scope, Send
 
 from .decoding import DecodeError, expand_json_values, parse_query
 from .deliveries import Answer, DeliveryCache, delivery_key
-from .errors import HookError, error_body, invalid_json, too_large_message, validation_error
+from .errors import HookError, error_body, invalid_json, validation_error
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
 from .injection import HandlerPlan, HookKind, plan_handler
@@ -223,10 +222,10 @@ class HookRoute(BaseRoute):
         await _send(send, *answer)
 
     def _check_request(self, scope: Scope, method: str, headers: _RequestHeaders) -> None:
-        """Refuse, before the body is read, what must not be read: too big, unauthenticated, not JSON."""
-        limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-        if limit is not None and headers.content_length is not None and headers.content_length > limit:
-            raise HookError(413, too_large_message(limit))
+        """Refuse, before the body is read, what must not be read: unauthenticated, not JSON.
+
+        A body declared too big never gets here: the app's body-limit middleware answers it.
+        """
         security = self.settings.security
         credentials = security.basic_auth
         if credentials is not None and not credentials.check(headers.authorization):
@@ -486,18 +485,15 @@ def _is_json(content_type: bytes | None) -> bool:
 class _RequestHeaders:
     """The few request headers the checks read, found in one pass over the raw list."""
 
-    __slots__ = ("authorization", "content_length", "content_type", "signature_raw")
+    __slots__ = ("authorization", "content_type", "signature_raw")
 
     def __init__(self, scope: Scope) -> None:
         self.content_type: bytes | None = None
-        self.content_length: int | None = None
         self.authorization: str | None = None
         self.signature_raw: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 self.content_type = value
-            elif name == b"content-length":
-                self.content_length = int(value) if value.isdigit() else None
             elif name == b"authorization":
                 self.authorization = value.decode("latin-1")
             elif name == b"jambonz-signature":

@@ -34,6 +34,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from .app import JambonzApp
+from .payload import CallInfo
 from .security import SIGNATURE_HEADER, compute_signature
 
 __all__ = [
@@ -108,27 +109,13 @@ class SentRequest:
     """The verbs answered (call and action hooks); None for a status hook."""
 
 
-# The keys of the call hook's payload that jambonz repeats in every later hook of the call.
+# The keys of the call hook's payload that jambonz repeats in every later hook of the call: the
+# call information every payload carries (CallInfo's JSON names), and a few more it keeps.
 _CALL_INFO_KEYS = (
-    "call_sid",
-    "account_sid",
-    "application_sid",
-    "direction",
-    "from",
-    "to",
-    "call_id",
-    "sbc_callid",
-    "call_status",
-    "sip_status",
-    "sip_reason",
-    "trace_id",
+    *(field.alias or name for name, field in CallInfo.model_fields.items()),
     "caller_name",
     "parent_call_sid",
-    "originating_sip_ip",
-    "originating_sip_trunk_name",
-    "api_base_url",
     "fs_sip_address",
-    "customerData",
 )
 
 _DIAL_SIP_STATUS = {"completed": 200, "busy": 486, "no-answer": 487, "failed": 503}

@@ -181,6 +181,15 @@ class _Base:
         headers = {"Content-Type": "application/json"} if operation.body is not None else None
         return {"content": operation.body, "params": operation.params, "headers": headers}
 
+    def _delay(
+        self, attempt: int, operation: _Operation[Any], outcome: httpx2.Response | httpx2.TransportError
+    ) -> float | None:
+        """Seconds to wait before trying again, or None when ``outcome`` is the last word."""
+        if isinstance(outcome, httpx2.Response) and outcome.status_code not in _RETRY_STATUSES:
+            return None
+        error = outcome if isinstance(outcome, httpx2.TransportError) else None
+        return self._retry_after(attempt, operation, error)
+
     def _retry_after(self, attempt: int, operation: _Operation[Any], error: Exception | None) -> float | None:
         """Seconds to wait before another try, or None to give up."""
         if attempt >= self.max_retries:
@@ -191,6 +200,13 @@ class _Base:
             return None
         delay: float = 0.25 * 2**attempt
         return delay
+
+
+def _finish(operation: _Operation[T], outcome: httpx2.Response | httpx2.TransportError) -> T:
+    """The operation's result, or the exception its answer (or its failure to get one) means."""
+    if isinstance(outcome, httpx2.TransportError):
+        raise _connection_error(outcome, operation) from outcome
+    return _result(operation, outcome)
 
 
 def _connection_error(exc: httpx2.TransportError, operation: _Operation[Any]) -> APIConnectionError:
@@ -246,19 +262,14 @@ class JambonzClient(_Base):
         attempt = 0
         while True:
             try:
-                response = self._http.request(
+                outcome: httpx2.Response | httpx2.TransportError = self._http.request(
                     operation.method, operation.path, **self._request_args(operation)
                 )
             except httpx2.TransportError as exc:
-                delay = self._retry_after(attempt, operation, exc)
-                if delay is None:
-                    raise _connection_error(exc, operation) from exc
-            else:
-                if response.status_code not in _RETRY_STATUSES:
-                    return _result(operation, response)
-                delay = self._retry_after(attempt, operation, None)
-                if delay is None:
-                    return _result(operation, response)
+                outcome = exc
+            delay = self._delay(attempt, operation, outcome)
+            if delay is None:
+                return _finish(operation, outcome)
             time.sleep(delay)
             attempt += 1
 
@@ -299,19 +310,14 @@ class AsyncJambonzClient(_Base):
         attempt = 0
         while True:
             try:
-                response = await self._http.request(
+                outcome: httpx2.Response | httpx2.TransportError = await self._http.request(
                     operation.method, operation.path, **self._request_args(operation)
                 )
             except httpx2.TransportError as exc:
-                delay = self._retry_after(attempt, operation, exc)
-                if delay is None:
-                    raise _connection_error(exc, operation) from exc
-            else:
-                if response.status_code not in _RETRY_STATUSES:
-                    return _result(operation, response)
-                delay = self._retry_after(attempt, operation, None)
-                if delay is None:
-                    return _result(operation, response)
+                outcome = exc
+            delay = self._delay(attempt, operation, outcome)
+            if delay is None:
+                return _finish(operation, outcome)
             await asyncio.sleep(delay)
             attempt += 1
 
