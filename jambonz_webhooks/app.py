@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,12 +18,13 @@ from .deliveries import DeliveryCache
 from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
+from .logs import access_log
 from .response import Response, VerbLike
-from .routing import HookRoute, HookSettings
+from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
 from .state import StateStore, default_store
 
-__all__ = ["DEFAULT_FALLBACK", "DEFAULT_MAX_BODY_SIZE", "HookRouter", "JambonzApp"]
+__all__ = ["DEFAULT_FALLBACK", "DEFAULT_MAX_BODY_SIZE", "HookOptions", "HookRouter", "JambonzApp"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 """1 MiB: a call's payload, SIP INVITE and all, is a few kilobytes."""
@@ -35,34 +37,63 @@ DEFAULT_FALLBACK: Response = (
 """What the caller hears when a call or action hook handler fails: an apology, then hangup."""
 
 
+class HookOptions(TypedDict, total=False):
+    """A hook's own settings, beside its path: ``@app.action_hook("/menu", deadline=3)``."""
+
+    deadline: float | None
+    """Seconds the handler has before the fallback answers (None: the app's)."""
+    fallback: Response | Iterable[VerbLike] | None
+    """The verbs answered when this hook's handler fails or overruns (None: the app's)."""
+
+
 class _HookRegistry:
     """The hook decorators, shared by :class:`JambonzApp` and :class:`HookRouter`."""
 
-    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+    def add_hook(
+        self, path: str, handler: Callable[..., Any], kind: HookKind, **options: Unpack[HookOptions]
+    ) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
         raise NotImplementedError
 
-    def call_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call hook: a new call arrives; answer its first verbs."""
-        return self._decorator(path, HookKind.CALL)
+    def call_hook(self, path: str, **options: Unpack[HookOptions]) -> Callable[[H], H]:
+        """Register the handler of a call hook: a new call arrives; answer its first verbs.
 
-    def action_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of an action hook: a verb (gather, dial, ...) finished."""
-        return self._decorator(path, HookKind.ACTION)
+        ``deadline`` (seconds) and ``fallback`` (verbs) override the app's for this hook.
+        """
+        return self._decorator("call_hook", path, HookKind.CALL, options)
 
-    def status_hook(self, path: str) -> Callable[[H], H]:
-        """Register the handler of a call status hook; its answer is always 204."""
-        return self._decorator(path, HookKind.STATUS)
+    def action_hook(self, path: str, **options: Unpack[HookOptions]) -> Callable[[H], H]:
+        """Register the handler of an action hook: a verb (gather, dial, ...) finished.
+
+        ``deadline`` (seconds) and ``fallback`` (verbs) override the app's for this hook.
+        """
+        return self._decorator("action_hook", path, HookKind.ACTION, options)
+
+    def status_hook(self, path: str, **options: Unpack[HookOptions]) -> Callable[[H], H]:
+        """Register the handler of a call status hook; it is answered 204 at once.
+
+        The handler runs after the answer went out, bounded by ``deadline`` (or the app's).
+        """
+        return self._decorator("status_hook", path, HookKind.STATUS, options)
 
     def include_router(self, router: HookRouter, prefix: str = "") -> None:
         """Serve every hook of ``router``, under ``prefix``."""
         _check_prefix(prefix)
-        for path, handler, kind in router.hooks:
-            self.add_hook(prefix + path, handler, kind)
+        for path, handler, kind, options in router.hooks:
+            self.add_hook(prefix + path, handler, kind, **options)
 
-    def _decorator(self, path: str, kind: HookKind) -> Callable[[H], H]:
+    def _decorator(self, name: str, path: str, kind: HookKind, options: HookOptions) -> Callable[[H], H]:
+        if not isinstance(path, str):
+            # ``@app.call_hook`` without parentheses hands the handler over as the path.
+            given = getattr(path, "__name__", type(path).__name__)
+            raise TypeError(
+                f'{name} takes the hook\'s path: write @app.{name}("/{given}"), with parentheses'
+                if callable(path)
+                else f"{name} takes the hook's path as a string, not {type(path).__name__}"
+            )
+
         def register(handler: H) -> H:
-            self.add_hook(path, handler, kind)
+            self.add_hook(path, handler, kind, **options)
             return handler
 
         return register
@@ -84,13 +115,15 @@ class HookRouter(_HookRegistry):
     def __init__(self, prefix: str = "") -> None:
         _check_prefix(prefix)
         self.prefix = prefix
-        self.hooks: list[tuple[str, Callable[..., Any], HookKind]] = []
+        self.hooks: list[tuple[str, Callable[..., Any], HookKind, HookOptions]] = []
 
-    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+    def add_hook(
+        self, path: str, handler: Callable[..., Any], kind: HookKind, **options: Unpack[HookOptions]
+    ) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
         # Fail at registration, not on the first call.
         plan_handler(handler, path_params=frozenset(compile_path(self.prefix + path)[2]))
-        self.hooks.append((self.prefix + path, handler, kind))
+        self.hooks.append((self.prefix + path, handler, kind, options))
 
 
 class JambonzApp(Starlette, _HookRegistry):
@@ -138,6 +171,10 @@ class JambonzApp(Starlette, _HookRegistry):
             the hook and jambonz's trace_id as attributes.
         health_path: a path (``"/health"``) answering ``GET`` with ``{"status": "ok"}`` and 200,
             for a container's or a load balancer's health check; it needs no signature.
+        deadline: seconds a call or action hook's handler has to answer before the fallback
+            answers instead (and the handler is cancelled, or abandoned if it is sync); a status
+            hook's handler is cancelled then. None reads ``JAMBONZ_HOOK_DEADLINE``, default 8
+            (jambonz gives up on a hook after 10). Each hook may set its own.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -156,6 +193,7 @@ class JambonzApp(Starlette, _HookRegistry):
         env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
         opentelemetry: bool | Any = False,
         health_path: str | None = None,
+        deadline: float | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -174,7 +212,7 @@ class JambonzApp(Starlette, _HookRegistry):
             routes=routes,
             middleware=middleware,
             exception_handlers=handlers,
-            lifespan=lifespan,
+            lifespan=_flushing_logs(lifespan),
             max_body_size=max_body_size,
         )
         security = HookSecurity.configure(
@@ -199,20 +237,52 @@ class JambonzApp(Starlette, _HookRegistry):
             deliveries=deliveries,
             state=state if state is not None else default_store(),
             env_schema=env_schema(declared),
+            max_body_size=max_body_size,
+            deadline=deadline,
         )
+        self.hook_table = HookTable()
+        # Decided at the first request, when the middleware stack is built for good.
+        self._direct: bool | None = None
         if health_path is not None:
             self.add_route(health_path, _health, methods=["GET"], include_in_schema=False)
         self.env_vars: Mapping[str, EnvVar] = declared
         """The declared environment variables (their ``default`` is what to use when one is unset)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a request; a body declared too large is refused in the framework's JSON shape."""
+        """Serve a request: a hook straight through its pipeline, anything else as Starlette does.
+
+        A hook request goes through no middleware layer unless the app has middleware of its
+        own (then it goes through all of it, as any Starlette route). A body declared too large
+        for another route is refused in the framework's JSON shape.
+        """
+        if scope["type"] == "http":
+            direct = self._direct
+            if direct is None:
+                direct = self._direct = self._decide_direct()
+            if direct:
+                found = self.hook_table.find(route_path(scope))
+                if found is not None:
+                    route, params = found
+                    scope["app"] = self
+                    if params:
+                        scope["path_params"] = {**scope.get("path_params", {}), **params}
+                    await route.pipeline.serve(scope, receive, send)
+                    return
         limit = self.max_body_size
         if limit is not None and scope["type"] == "http" and _declared_length(scope) > limit:
             # Starlette's RequestBodyLimitMiddleware answers such a request itself, in plain text,
             # whatever the route sent: translate its answer rather than redo its work.
             send = _json_too_large(send, limit)
         await super().__call__(scope, receive, send)
+
+    def _decide_direct(self) -> bool:
+        """Whether hook requests may skip the middleware stack: nothing of the user's is in it."""
+        handles = self.exception_handlers
+        own = handles.get(HTTPException) is not http_exception_handler or any(
+            isinstance(key, int) for key in handles
+        )
+        self.hook_settings.app_handles_http_errors = own
+        return not self.user_middleware and not own
 
     @property
     def fallback(self) -> Response | None:
@@ -224,12 +294,23 @@ class JambonzApp(Starlette, _HookRegistry):
         """Every webhook route of the app."""
         return [route for route in self.router.routes if isinstance(route, HookRoute)]
 
-    def add_hook(self, path: str, handler: Callable[..., Any], kind: HookKind) -> None:
+    def add_hook(
+        self, path: str, handler: Callable[..., Any], kind: HookKind, **options: Unpack[HookOptions]
+    ) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
         if any(route.path == path for route in self.hooks):
             raise ValueError(f"a hook is already registered at {path!r}")
-        route = HookRoute(path, handler, kind, self.hook_settings)
+        fallback = options.get("fallback")
+        route = HookRoute(
+            path,
+            handler,
+            kind,
+            self.hook_settings,
+            deadline=options.get("deadline"),
+            fallback=None if fallback is None else Response(fallback),
+        )
         self.router.routes.append(route)
+        self.hook_table.add(route)
         # The first path a handler is registered at is the one verbs refer to.
         self.hook_settings.paths.setdefault(handler, path)
 
@@ -290,6 +371,23 @@ def _json_too_large(send: Send, limit: int) -> Send:
         await send(message)
 
     return send_json
+
+
+def _flushing_logs(lifespan: Lifespan[Any] | None) -> Lifespan[Any]:
+    """The app's lifespan, writing out buffered access lines when it ends."""
+
+    @contextlib.asynccontextmanager
+    async def flushing(app: Any) -> AsyncIterator[Any]:
+        try:
+            if lifespan is None:
+                yield None
+            else:
+                async with lifespan(app) as state:
+                    yield state
+        finally:
+            access_log.flush()
+
+    return flushing
 
 
 def _check_prefix(prefix: str) -> None:

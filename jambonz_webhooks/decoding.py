@@ -14,9 +14,23 @@ import typing
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel
+import pydantic_core
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["MAX_DEPTH", "DecodeError", "JsonShape", "expand_json_values", "json_shape", "parse_query"]
+from .errors import HookError, invalid_json, validation_error
+from .payload import CallInfo
+
+__all__ = [
+    "MAX_DEPTH",
+    "DecodeError",
+    "Decoded",
+    "JsonShape",
+    "PayloadReader",
+    "check_media_type",
+    "expand_json_values",
+    "json_shape",
+    "parse_query",
+]
 
 MAX_DEPTH = 32
 """Deepest bracket nesting accepted in a query key; jambonz payloads nest four levels at most."""
@@ -144,3 +158,105 @@ def expand_json_values(data: dict[str, Any], shape: JsonShape) -> dict[str, Any]
         if inner and isinstance(value, dict):
             expand_json_values(value, inner)
     return data
+
+
+def check_media_type(content_type: bytes | None) -> None:
+    """Refuse a POST whose body is not declared JSON (``application/json`` or ``+json``).
+
+    Raises:
+        HookError: 415.
+
+    """
+    if content_type is not None:
+        media_type = content_type.split(b";", 1)[0].strip().lower()
+        if media_type == b"application/json" or (
+            media_type.startswith(b"application/") and media_type.endswith(b"+json")
+        ):
+            return
+    raise HookError(415, "the body must be JSON (Content-Type: application/json)")
+
+
+_GET_HINT = " (jambonz sends GET hooks without the call's details: configure this hook to use POST)"
+
+
+class Decoded:
+    """A request's payload: the models a handler asked for, the raw dict if asked, and the call."""
+
+    __slots__ = ("call", "models", "raw")
+
+    def __init__(
+        self, models: dict[type[CallInfo], CallInfo], raw: dict[str, Any] | None, call: CallInfo | None
+    ) -> None:
+        self.models = models
+        self.raw = raw
+        self.call = call
+        """The payload's call information (its first model), or None when there was no payload."""
+
+
+class PayloadReader:
+    """Reads one hook's payload into the models its handler names; built once per hook.
+
+    A JSON body is validated straight from its bytes when one model and no raw dict is wanted
+    (parse once); otherwise it is parsed once and each model validated from the dict. A query
+    string (a GET hook) is parsed into nested dicts, JSON text in structured fields expanded.
+
+    Args:
+        models: the models to validate into, in the handler's order; empty means the body is
+            still checked to be a call's payload.
+        raw: whether the handler wants the raw payload dict.
+        needs_call: whether a query string must be read for the call even when no model is
+            named (the call's state needs its call_sid).
+        required: whether a request without a payload cannot be served.
+
+    """
+
+    def __init__(
+        self, models: tuple[type[CallInfo], ...], *, raw: bool, needs_call: bool, required: bool
+    ) -> None:
+        self.body_models = models or (CallInfo,)
+        # The common case, one model and no raw dict: validated straight from the bytes.
+        self.direct = self.body_models[0] if len(self.body_models) == 1 and not raw else None
+        self.query_models = models or ((CallInfo,) if needs_call else ())
+        self.shapes = {model: json_shape(model) for model in self.query_models}
+        self.required = required
+
+    def read(self, body: bytes, query: bytes, is_get: bool) -> Decoded:
+        """Decode and validate the payload of a request (its body, else its query string).
+
+        Raises:
+            HookError: 400 for a body that is not JSON or a query string that cannot be read,
+                422 for a payload that is not a call's (naming the fields).
+
+        """
+        hint = _GET_HINT if is_get and not body else ""
+        models: dict[type[CallInfo], CallInfo] = {}
+        raw: dict[str, Any] | None = None
+        try:
+            if body:
+                direct = self.direct
+                if direct is not None:
+                    call = models[direct] = direct.model_validate_json(body, strict=True)
+                    return Decoded(models, None, call)
+                try:
+                    raw = pydantic_core.from_json(body)
+                except ValueError as exc:
+                    raise invalid_json(str(exc)) from None
+                if not isinstance(raw, dict):
+                    raise HookError(422, "the payload must be a JSON object")
+                for model in self.body_models:
+                    models[model] = model.model_validate(raw, strict=True)
+            else:
+                raw = parse_query(query.decode("latin-1")) if query else {}
+                if raw:
+                    for model in self.query_models:
+                        expand_json_values(raw, self.shapes[model])
+                        models[model] = model.model_validate(raw)
+                elif self.required:
+                    raise HookError(422, "the request carries no payload" + hint)
+        except ValidationError as exc:
+            raise validation_error(exc, hint=hint) from None
+        except DecodeError as exc:
+            raise HookError(400, str(exc)) from None
+        except RecursionError:
+            raise HookError(400, "the payload is nested too deeply") from None
+        return Decoded(models, raw, next(iter(models.values()), None))

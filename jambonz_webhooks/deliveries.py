@@ -17,22 +17,25 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 __all__ = ["Answer", "DeliveryCache", "delivery_key"]
 
 Answer: TypeAlias = tuple[int, Sequence[tuple[bytes, bytes]], bytes]
 """An HTTP answer as it is sent: status, headers, body."""
 
+T = TypeVar("T")
 
-def delivery_key(method: str, path: str, query: bytes, signature: bytes | None, body: bytes) -> bytes:
+
+def delivery_key(method: str, path: str, query: bytes, signature: str | bytes | None, body: bytes) -> bytes:
     """What makes two requests the same delivery: the hook, its query, signature and body.
 
     The signature carries the time jambonz signed at, so two deliveries of equal payloads at
     different times are different; without a signature, equal payloads to one hook are one.
     """
     digest = hashlib.blake2b(digest_size=32)
-    for part in (method.encode(), path.encode(), query, signature or b"", body):
+    signed = signature.encode("latin-1") if isinstance(signature, str) else signature or b""
+    for part in (method.encode(), path.encode(), query, signed, body):
         digest.update(len(part).to_bytes(8, "big"))  # lengths first: no two splits hash alike
         digest.update(part)
     return digest.digest()
@@ -56,7 +59,7 @@ class DeliveryCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, asyncio.Future[Answer]]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[float, asyncio.Future[Any]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -64,10 +67,10 @@ class DeliveryCache:
     async def answer(
         self,
         key: bytes,
-        compute: Callable[[], Awaitable[Answer]],
+        compute: Callable[[], Awaitable[T]],
         *,
-        repeatable: Callable[[Answer], bool] = lambda answer: True,
-    ) -> Answer:
+        repeatable: Callable[[T], bool] = lambda answer: True,
+    ) -> T:
         """The first answer to the delivery ``key``, computing it if this is the first delivery.
 
         An answer that is not ``repeatable`` (a server error, which a retry may get past) is
@@ -81,13 +84,14 @@ class DeliveryCache:
             first = entry[1]
             try:
                 # Shielded: a repeat whose client goes away must not cancel the first's work.
-                return await asyncio.shield(first)
+                repeated: T = await asyncio.shield(first)
+                return repeated
             except asyncio.CancelledError:
                 if not first.cancelled():
                     raise  # this request itself was cancelled
                 # The first delivery ended without an answer to repeat: answer this one anew.
                 return await self.answer(key, compute, repeatable=repeatable)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._entries[key] = (now + self.ttl, future)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -109,7 +113,7 @@ class DeliveryCache:
             future.set_result(result)
         return result
 
-    def _forget(self, key: bytes, future: asyncio.Future[Answer]) -> None:
+    def _forget(self, key: bytes, future: asyncio.Future[Any]) -> None:
         entry = self._entries.get(key)
         if entry is not None and entry[1] is future:
             del self._entries[key]

@@ -17,6 +17,7 @@ __all__ = [
     "HookError",
     "error_body",
     "error_response",
+    "http_error",
     "http_exception_handler",
     "invalid_json",
     "server_error_handler",
@@ -101,18 +102,25 @@ def validation_error(exc: ValidationError, *, hint: str = "") -> HookError:
     return HookError(422, f"invalid payload: {names}{hint}", fields)
 
 
+def http_error(exc: HTTPException) -> HookError:
+    """An HTTPException (Starlette's own, or a handler's) as a refusal in the framework's shape."""
+    message = str(exc.detail)
+    if message == http.HTTPStatus(exc.status_code).phrase:
+        message = message.lower()  # "Not Found" -> "not found", like our own messages
+    headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in (exc.headers or {}).items()]
+    return HookError(exc.status_code, message, headers=headers)
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Answer Starlette's own HTTP errors (404, 405, ...) in the same JSON shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    message = str(exc.detail)
     limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
     if exc.status_code == 413 and isinstance(limit, int):
-        message = too_large_message(limit)  # the body-limit middleware's, as for a declared length
-    elif message == http.HTTPStatus(exc.status_code).phrase:
-        message = message.lower()  # "Not Found" -> "not found", like our own messages
-    return error_response(exc.status_code, message, headers=exc.headers)
+        # The body-limit middleware's, said as for a declared length.
+        return error_response(413, too_large_message(limit), headers=exc.headers)
+    return error_response(exc.status_code, http_error(exc).message, headers=exc.headers)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,13 @@ A handler asks for what it needs by annotation:
 - :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks;
 - a subclass of :class:`~jambonz_webhooks.EnvVars`: the application's environment variables, typed.
 
-Anything else is an error when the route is registered, not when a call comes in.
+A parameter named like a parameter of the hook's path (``/menu/{step}``) gets its value,
+converted to its annotation (``step: int``) as FastAPI does.
+
+Anything else is an error when the route is registered, not when a call comes in. The plan is
+made once per handler (:func:`plan_handler`); :func:`build_arguments`, beside it, turns a
+request's decoded payload into the handler's arguments, for the route and for anything else
+that runs a handler (the command line's checks).
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from .decoding import JsonShape, json_shape
+from .decoding import Decoded
 from .env import EnvVars
-from .payload import CallInfo
-from .state import CallState
+from .errors import HookError
+from .payload import CallInfo, prepare
+from .state import CallState, StateStore
 
-__all__ = ["HandlerPlan", "HookKind", "Param", "plan_handler"]
+__all__ = ["HandlerPlan", "HookKind", "Param", "build_arguments", "plan_handler"]
 
 
 class HookKind(StrEnum):
@@ -54,6 +62,8 @@ class Param:
     model: type[CallInfo] | None = None
     optional: bool = False
     env: type[EnvVars] | None = None
+    convert: Callable[[Any], Any] | None = None
+    """For a path parameter whose annotation the path's converter does not give: the conversion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +77,6 @@ class HandlerPlan:
     """The distinct models asked for, in the order of the parameters."""
     wants_payload: bool
     """Whether a parameter asks for the raw payload dict."""
-    shapes: Mapping[type[CallInfo], JsonShape]
-    """Where each model expects objects, to read JSON text out of a query string."""
 
     @property
     def requires_payload(self) -> bool:
@@ -78,16 +86,30 @@ class HandlerPlan:
             for param in self.params
         )
 
+    @property
+    def uses_state(self) -> bool:
+        """Whether the handler reads the call's state (directly, or through its env vars)."""
+        return any(param.source in ("state", "env") for param in self.params)
 
-def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = frozenset()) -> HandlerPlan:
+
+def plan_handler(
+    handler: Callable[..., Any], path_params: Mapping[str, type] | frozenset[str] = frozenset()
+) -> HandlerPlan:
     """Read ``handler``'s signature and say where each argument will come from.
 
-    A parameter named like a parameter of the route's path (``/menu/{step}``) gets its value.
+    A parameter named like a parameter of the route's path (``/menu/{step}``) gets its value;
+    ``path_params`` maps each to the type its converter gives (``str`` for ``{step}``, ``int``
+    for ``{step:int}``), and a parameter annotated otherwise is converted as pydantic does.
+    The models the handler names are built now, so the first call does not pay for them.
 
     Raises:
-        TypeError: a parameter has no annotation, or one the framework cannot supply.
+        TypeError: a parameter has no annotation, or one the framework cannot supply; the call's
+            state or env vars are asked for with a payload that carries no call_sid; a path
+            parameter's annotation cannot be built from text.
 
     """
+    if not isinstance(path_params, Mapping):
+        path_params = dict.fromkeys(path_params, str)
     name = getattr(handler, "__qualname__", repr(handler))
     try:
         hints = typing.get_type_hints(_annotated(handler))
@@ -103,7 +125,7 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
                 "the framework passes arguments by name"
             )
         if parameter.name in path_params:
-            params.append(Param(parameter.name, "path"))
+            params.append(_path_param(name, parameter.name, hints.get(parameter.name), path_params))
             continue
         if parameter.name not in hints:
             raise TypeError(
@@ -122,14 +144,101 @@ def plan_handler(handler: Callable[..., Any], path_params: frozenset[str] = froz
     is_async = _is_async(handler)
     if not is_async and any(param.source == "state" for param in params):
         raise TypeError(f"handler {name} asks for CallState, whose methods are coroutines: make it async")
+    if models and all(not model.model_fields["call_sid"].is_required() for model in models):
+        # The state is keyed by call_sid: a payload that may lack it would share one key.
+        for param in params:
+            if param.source in ("state", "env"):
+                what = "CallState" if param.source == "state" else "its env vars"
+                payloads = ", ".join(model.__name__ for model in models)
+                raise TypeError(
+                    f"handler {name} asks for {what}, but {payloads} may come without a call_sid, "
+                    "which the call's state is kept by: ask for a payload that carries the call"
+                )
+    for model in models:
+        prepare(model)
     return HandlerPlan(
         handler=handler,
         is_async=is_async,
         params=tuple(params),
         models=models,
         wants_payload=any(param.source == "payload" for param in params),
-        shapes={model: json_shape(model) for model in models},
     )
+
+
+def _path_param(handler: str, name: str, annotation: Any, converted: Mapping[str, type]) -> Param:
+    """A path parameter, with the conversion its annotation asks for beyond its converter's."""
+    given = converted[name]
+    if annotation is None or annotation is Any or annotation is given:
+        return Param(name, "path")
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    except Exception as exc:  # pydantic cannot build a validator for it
+        raise TypeError(
+            f"path parameter {name!r} of handler {handler}: cannot convert its text to {annotation!r} ({exc})"
+        ) from None
+
+    def convert(value: Any) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError:
+            raise HookError(422, f"invalid path parameter: {name}") from None
+
+    return Param(name, "path", convert=convert)
+
+
+async def build_arguments(
+    plan: HandlerPlan,
+    payload: Decoded,
+    path_params: Mapping[str, Any],
+    store: StateStore,
+    request: Callable[[], Request] | None = None,
+) -> dict[str, Any]:
+    """The handler's arguments for one request, as its plan says.
+
+    Args:
+        plan: the handler's plan.
+        payload: the request's decoded payload.
+        path_params: the values of the hook path's parameters.
+        store: where calls' state lives.
+        request: makes the Starlette request, for a handler that asks for it (None where there
+            is no HTTP request).
+
+    Raises:
+        HookError: 422 for a path parameter that does not convert.
+        StateStoreError: the store failed while env vars were read from the call's state.
+        EnvVarError: an env var does not fit its declared type.
+
+    """
+    arguments: dict[str, Any] = {}
+    models = payload.models
+    for param in plan.params:
+        source = param.source
+        if source == "model":
+            arguments[param.name] = models.get(param.model)  # type: ignore[arg-type]
+        elif source == "path":
+            value = path_params[param.name]
+            arguments[param.name] = value if param.convert is None else param.convert(value)
+        elif source == "payload":
+            arguments[param.name] = payload.raw
+        elif source == "state":
+            assert payload.call is not None  # required: a request without a payload was refused
+            arguments[param.name] = CallState(store, str(payload.call.call_sid))
+        elif source == "env":
+            assert param.env is not None and payload.call is not None
+            arguments[param.name] = param.env.from_values(await _env_values(payload.call, store))
+        else:
+            if request is None:
+                raise TypeError(f"{param.name!r} asks for the HTTP request, and there is none")
+            arguments[param.name] = request()
+    return arguments
+
+
+async def _env_values(call: CallInfo, store: StateStore) -> Any:
+    """The call's env vars: its own payload's (a call hook's), else the ones its state kept."""
+    values: Any = getattr(call, "env_vars", None)
+    if values is None:
+        values = await CallState(store, str(call.call_sid)).env_vars()
+    return values
 
 
 def _annotated(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -72,3 +72,89 @@ def configure_logging(
     )
     root.handlers[:] = [handler]
     root.setLevel(level if level is not None else os.environ.get("LOG_LEVEL", "INFO").upper())
+
+
+class AccessEntry:
+    """What one hook request came to, as the pipeline decided it: the access line's fields."""
+
+    __slots__ = (
+        "call_sid",
+        "created",
+        "duration",
+        "hook_path",
+        "kind",
+        "method",
+        "outcome",
+        "path",
+        "status",
+        "trace_id",
+        "verbs",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        hook_path: str,
+        status: int,
+        duration: float,
+        call_sid: str | None,
+        trace_id: str | None,
+        verbs: tuple[str, ...],
+        outcome: str,
+        created: float,
+    ) -> None:
+        self.kind = kind
+        self.method = method
+        self.path = path
+        self.hook_path = hook_path
+        self.status = status
+        self.duration = duration
+        self.call_sid = call_sid
+        self.trace_id = trace_id
+        self.verbs = verbs
+        self.outcome = outcome
+        self.created = created
+
+
+class AccessLog:
+    """Writes access lines on ``jambonz_webhooks.access``."""
+
+    def __init__(self, name: str = ACCESS_LOGGER) -> None:
+        self.logger = logging.getLogger(name)
+
+    def enabled(self) -> bool:
+        """Whether an access line is wanted at all."""
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def write(self, entry: AccessEntry) -> None:
+        """Log one hook request."""
+        self.logger.info(
+            "%s hook %s %s -> %d in %.1f ms, verbs %s, call_sid=%s",
+            entry.kind,
+            entry.method,
+            entry.path,
+            entry.status,
+            entry.duration * 1000,
+            ",".join(entry.verbs) or "-",
+            entry.call_sid,
+            extra={
+                "call_sid": entry.call_sid,
+                "trace_id": entry.trace_id,
+                "hook_kind": entry.kind,
+                "hook_path": entry.hook_path,
+                "method": entry.method,
+                "status": entry.status,
+                "duration_ms": round(entry.duration * 1000, 3),
+                "verbs": list(entry.verbs),
+                "outcome": entry.outcome,
+            },
+        )
+
+    def flush(self) -> None:
+        """Write out what is buffered."""
+
+
+access_log = AccessLog()
+"""The access log the pipeline writes to."""

@@ -87,3 +87,9 @@ class CallInfo(Payload):
         from .rest.call import CallControl
 
         return CallControl.of(self)
+
+
+def prepare(model: type[BaseModel]) -> None:
+    """Build ``model``'s validator now rather than at its first use (a handler names it)."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild(force=True)

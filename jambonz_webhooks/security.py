@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import HookError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -43,8 +45,8 @@ ENV_PASSWORD = "JAMBONZ_WEBHOOK_PASSWORD"
 
 # A header with many v1 entries makes the server compute as many comparisons: bound it.
 MAX_SIGNATURES = 16
-_TIMESTAMP = re.compile(r"[0-9]{1,15}")
-_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+MAX_SIGNATURE_HEADER = 2048
+"""Characters of a ``Jambonz-Signature`` header read at most: 16 signatures and a timestamp fit."""
 
 
 class SignatureError(ValueError):
@@ -63,13 +65,16 @@ def parse_signature_header(value: str) -> ParsedSignature:
     """Split ``t=...,v1=...[,v1=...]`` into its timestamp and its v1 signatures.
 
     Other schemes (``v0=...``) are ignored, as they are by jambonz's own verifiers, so that a
-    future scheme can be sent beside v1.
+    future scheme can be sent beside v1. A header longer than :data:`MAX_SIGNATURE_HEADER` is
+    refused before it is split.
 
     Raises:
-        SignatureError: no timestamp, a timestamp that is not a number, no v1 signature, or an
-            entry that is not ``key=value``.
+        SignatureError: no timestamp, a timestamp that is not a number, no v1 signature, too
+            many, or an entry that is not ``key=value``.
 
     """
+    if len(value) > MAX_SIGNATURE_HEADER:
+        raise SignatureError("malformed Jambonz-Signature header: too long")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in value.split(","):
@@ -79,20 +84,28 @@ def parse_signature_header(value: str) -> ParsedSignature:
         if key == "t":
             if timestamp is not None:
                 raise SignatureError("malformed Jambonz-Signature header: two timestamps")
-            if not _TIMESTAMP.fullmatch(item):
+            # isdigit() alone takes other scripts' digits ("١٢"); the timestamp is ASCII.
+            if not (0 < len(item) <= 15 and item.isascii() and item.isdigit()):
                 raise SignatureError("malformed Jambonz-Signature header: the timestamp is not a number")
             timestamp = int(item)
         elif key == "v1":
-            if not _HEX_SHA256.fullmatch(item):
+            if len(signatures) == MAX_SIGNATURES:
+                raise SignatureError("malformed Jambonz-Signature header: too many signatures")
+            if not _is_hex_sha256(item):
                 raise SignatureError("malformed Jambonz-Signature header: v1 is not a SHA-256 hex digest")
             signatures.append(item.lower())
     if timestamp is None:
         raise SignatureError("malformed Jambonz-Signature header: no timestamp")
     if not signatures:
         raise SignatureError("malformed Jambonz-Signature header: no v1 signature")
-    if len(signatures) > MAX_SIGNATURES:
-        raise SignatureError("malformed Jambonz-Signature header: too many signatures")
     return ParsedSignature(timestamp, tuple(signatures))
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_hex_sha256(text: str) -> bool:
+    return len(text) == 64 and _HEX_DIGITS.issuperset(text)
 
 
 def compute_signature(secret: str | bytes, timestamp: int, body: bytes) -> str:
@@ -167,15 +180,25 @@ class BasicCredentials:
 
 @dataclass(frozen=True, slots=True)
 class HookSecurity:
-    """What an app checks before a hook's handler runs (see :class:`~jambonz_webhooks.JambonzApp`)."""
+    """The whole policy of who may call a hook (see :class:`~jambonz_webhooks.JambonzApp`).
 
-    secrets: tuple[str, ...] = ()
+    It runs in two steps, so that nothing is spent on a request that cannot be genuine:
+    :meth:`authenticate` reads the headers alone (credentials, the GET rule, the signature
+    header's presence, size, form and freshness) before the body is read; :meth:`verify` checks
+    the signature over the exact bytes of the body once they are in. Both raise a
+    :class:`~jambonz_webhooks.errors.HookError` carrying the status code to answer.
+    """
+
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     """Webhook secrets; a request must be signed with one of them. Empty: no signature check."""
     tolerance: float = DEFAULT_TOLERANCE
     allow_unsigned_get: bool = False
     """With secrets set, GET hooks (which jambonz cannot sign verifiably) are refused unless True."""
     basic_auth: BasicCredentials | None = None
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # One HMAC per secret with its key already digested: each request copies it instead of
+    # encoding the secret and hashing the key again.
+    _keys: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if any(not secret for secret in self.secrets):
@@ -183,6 +206,8 @@ class HookSecurity:
         # Written so that NaN fails too: a NaN window would let any timestamp through.
         if not 0 < self.tolerance < math.inf:
             raise ValueError("the signature tolerance must be a positive number of seconds")
+        keys = tuple(hmac.new(secret.encode(), digestmod=hashlib.sha256) for secret in self.secrets)
+        object.__setattr__(self, "_keys", keys)
 
     @classmethod
     def configure(
@@ -217,6 +242,77 @@ class HookSecurity:
         """Whether requests must carry a valid signature."""
         return bool(self.secrets)
 
+    def authenticate(
+        self, method: str, authorization: str | None, signature: str | None
+    ) -> ParsedSignature | None:
+        """Check what the headers say, before the body is read; the signature to verify, if any.
+
+        Raises:
+            HookError: 401 for missing or wrong credentials, a GET hook when signatures are
+                required (jambonz signs a body it does not send), or a signature header that is
+                missing, too long, malformed or outside the tolerance.
+
+        """
+        credentials = self.basic_auth
+        if credentials is not None and not credentials.check(authorization):
+            raise HookError(401, "missing or wrong credentials", headers=WWW_AUTHENTICATE)
+        if not self._keys:
+            return None
+        if method == "GET":
+            if self.allow_unsigned_get:
+                return None
+            raise HookError(
+                401,
+                "a GET hook cannot be verified (jambonz signs a body it does not send): "
+                "configure this hook to use POST",
+            )
+        if signature is None:
+            raise HookError(401, "missing Jambonz-Signature header")
+        try:
+            parsed = parse_signature_header(signature)
+        except SignatureError as exc:
+            raise HookError(401, str(exc)) from None
+        if abs(self.clock() - parsed.timestamp) > self.tolerance:
+            raise HookError(401, "the signature's timestamp is outside the tolerance")
+        return parsed
+
+    def verify_body(self, signature: ParsedSignature, body: bytes) -> None:
+        """Check an authenticated request's signature over the exact bytes of its body.
+
+        Raises:
+            HookError: 401 when no v1 signature matches any secret.
+
+        """
+        if not self._matches(signature, body):
+            raise HookError(401, "the signature does not match")
+
     def verify(self, header: str | None, body: bytes) -> None:
-        """Check a request's signature (see :func:`verify_signature`)."""
-        verify_signature(header, body, self.secrets, tolerance=self.tolerance, now=self.clock())
+        """Check a request's signature header and body in one go (see :func:`verify_signature`).
+
+        Raises:
+            SignatureError: as :func:`verify_signature`.
+
+        """
+        if header is None:
+            raise SignatureError("missing Jambonz-Signature header")
+        parsed = parse_signature_header(header)
+        if abs(self.clock() - parsed.timestamp) > self.tolerance:
+            raise SignatureError("the signature's timestamp is outside the tolerance")
+        if not self._matches(parsed, body):
+            raise SignatureError("the signature does not match")
+
+    def _matches(self, signature: ParsedSignature, body: bytes) -> bool:
+        prefix = b"%d." % signature.timestamp
+        matched = False
+        for key in self._keys:
+            mac = key.copy()
+            mac.update(prefix)
+            mac.update(body)
+            expected = mac.hexdigest()
+            for candidate in signature.signatures:
+                # No early exit: every pair is compared, each in constant time.
+                matched |= hmac.compare_digest(expected, candidate)
+        return matched
+
+
+WWW_AUTHENTICATE = ((b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"'),)

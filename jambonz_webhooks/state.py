@@ -18,6 +18,7 @@ store's ``ttl`` in any case.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import weakref
@@ -53,6 +54,8 @@ SESSION_KEY = "jambonz:session"
 """The call hook's payload, as the JSON text jambonz sent."""
 
 T = TypeVar("T")
+
+logger = logging.getLogger("jambonz_webhooks")
 
 
 class StateStoreError(RuntimeError):
@@ -368,3 +371,33 @@ def _check_key(key: str) -> None:
         raise TypeError("a state key is a non-empty string")
     if key.startswith("jambonz:"):
         raise ValueError(f"{key!r}: keys starting with 'jambonz:' are the framework's")
+
+
+async def keep_session(store: StateStore, call_sid: str, session: bytes) -> None:
+    """Keep a call hook's payload (its JSON text) in the call's state, for the hooks after it.
+
+    A store failure is logged and swallowed: the handler still runs, it may not need the
+    state, and if it does it gets the error itself.
+    """
+    try:
+        await store.set(call_sid, {SESSION_KEY: session})
+    except StateStoreError as exc:
+        logger.warning(
+            "could not keep call %s's session in the state store: %s",
+            call_sid,
+            exc,
+            extra={"call_sid": call_sid},
+        )
+
+
+async def forget_call(store: StateStore, call_sid: str) -> None:
+    """Drop a call's state once a status hook says it is over (its TTL would, later)."""
+    try:
+        await store.drop(call_sid)
+    except StateStoreError as exc:
+        logger.warning(
+            "could not drop call %s's state (it expires by its TTL): %s",
+            call_sid,
+            exc,
+            extra={"call_sid": call_sid},
+        )

@@ -286,7 +286,8 @@ def test_get_without_credentials_is_challenged(protected_client: httpx2.Client) 
 # --------------------------------------------------------------------------- the abuse list
 
 # The check that refuses a request, in the order the framework applies them: method, declared
-# size, credentials, content type, body read (streamed size), signature, decoding, handler.
+# size, credentials, the signature header (present, well-formed, fresh), content type, body read
+# (streamed size), the signature over the body, decoding, handler.
 Stage = Literal["method", "size", "content_type", "read", "decode", "handler"]
 
 
@@ -358,12 +359,10 @@ def expected_status(abuse: Abuse, mode: Mode, path: str) -> int:
     """What the first check to refuse ``abuse`` answers, or the hook's own answer."""
     if abuse.stage in ("method", "size"):
         return abuse.status  # before credentials
-    if mode == "anonymous":
-        return 401
+    if mode in ("anonymous", "unsigned"):
+        return 401  # authentication comes before anything about the body is looked at
     if abuse.stage in ("content_type", "read"):
-        return abuse.status  # before the signature, which is checked over the body read
-    if mode == "unsigned":
-        return 401
+        return abuse.status
     if abuse.stage == "handler":
         return 204 if path == "/status" else 200
     return abuse.status

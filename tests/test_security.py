@@ -1072,7 +1072,7 @@ def test_app_no_body_limit_when_none() -> None:
     assert len(calls) == 1
 
 
-def test_app_refusal_order_size_then_credentials_then_type_then_signature() -> None:
+def test_app_refusal_order_size_then_credentials_then_signature_then_type() -> None:
     app, calls = build_app(webhook_secret=SECRET, basic_auth=("jambonz", "pw"), max_body_size=LIMIT)
     client = TestClient(app)
     creds = basic_auth_header("jambonz", "pw")
@@ -1082,12 +1082,12 @@ def test_app_refusal_order_size_then_credentials_then_type_then_signature() -> N
     # Unauthenticated and not JSON: credentials first (nothing about the body is told).
     response = client.post("/menu", content=GATHER, headers={"Content-Type": "text/plain"})
     assert_error(response, 401, "credentials")
-    # Authenticated, not JSON, unsigned: the content type.
+    # With credentials, not JSON, unsigned: the signature header (authentication comes first).
     response = client.post("/menu", content=GATHER, headers={"Content-Type": "text/plain", **creds})
-    assert_error(response, 415)
-    # Authenticated, JSON, unsigned: the signature.
-    response = client.post("/menu", content=GATHER, headers={"Content-Type": "application/json", **creds})
     assert_error(response, 401, "missing")
+    # Authenticated and signed, not JSON: the content type.
+    signed = {**signed_headers(GATHER, SECRET), **creds, "Content-Type": "text/plain"}
+    assert_error(client.post("/menu", content=GATHER, headers=signed), 415)
     assert calls == []
 
 

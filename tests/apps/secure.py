@@ -3,7 +3,7 @@ tolerance, GET hooks let through unsigned by choice, and repeated deliveries ans
 
 - ``/incoming`` (call hook) counts its runs per call_sid and says the count;
 - ``/slow`` (action hook) takes half a second, so a retry can arrive while it still runs;
-- ``/flaky`` (status hook) fails (a 500) the first time for a call_sid;
+- ``/flaky`` (action hook) answers 503 the first time for a call_sid, then hangs up;
 - ``/runs/{call_sid}`` (a plain route) tells how many times the handlers ran for that call.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -44,12 +45,13 @@ async def slow(call: CallInfo) -> Response:
     return Response().say(text=f"slow run {runs[call.call_sid]}")
 
 
-# A status hook answers 500 when its handler raises: the way to see a server error not repeated.
-@app.status_hook("/flaky")
-async def flaky(call: CallInfo) -> None:
+# A handler may choose a server error (an HTTPException): the way to see one not repeated.
+@app.action_hook("/flaky")
+async def flaky(call: CallInfo) -> Response:
     runs[call.call_sid] += 1
     if runs[call.call_sid] == 1:
-        raise RuntimeError("the first delivery fails on purpose")
+        raise HTTPException(503, "try again")
+    return Response().hangup()
 
 
 async def count(request: Request) -> JSONResponse:

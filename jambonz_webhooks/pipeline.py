@@ -1,0 +1,481 @@
+"""One hook's request path, built once when the hook is registered, read top to bottom.
+
+    method -> declared size -> security.authenticate -> decoding.check_media_type
+      -> asgi.read_body -> security.verify_body -> decoding.PayloadReader.read
+      -> state.keep_session -> injection.build_arguments -> the handler, under the hook's deadline
+      -> response.encode_verbs, or the fallback -> asgi.send_answer -> logs.access_log
+
+Each arrow is a call into the module named after its job; this module only strings them
+together and decides what the outcome was (which the access line is written from). Everything
+that depends on the handler alone (its plan, how its payload is read, its fallback) is worked
+out in :class:`HookPipeline`'s constructor, never per request. :meth:`HookPipeline.answer` is
+the part after the transport: it takes a decoded payload, not an HTTP request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio.to_thread
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope, Send
+
+from .asgi import JSON_HEADERS, RequestHeaders, read_body, send_answer
+from .decoding import Decoded, PayloadReader, check_media_type
+from .deliveries import DeliveryCache, delivery_key
+from .errors import HookError, error_body, http_error, too_large_message
+from .events import FINAL_CALL_STATUSES
+from .hooks import HookContext, current_context
+from .injection import HandlerPlan, HookKind, build_arguments, plan_handler
+from .logs import AccessEntry, access_log
+from .payload import CallInfo
+from .response import Response as VerbResponse
+from .response import collect_verbs, encode_verbs
+from .security import HookSecurity
+from .state import MemoryStore, StateStore, forget_call, keep_session
+
+__all__ = ["DEFAULT_DEADLINE", "ENV_DEADLINE", "HookPipeline", "HookSettings", "Outcome"]
+
+logger = logging.getLogger("jambonz_webhooks")
+
+DEFAULT_DEADLINE = 8.0
+"""Seconds a hook's handler has to answer: under jambonz's own 10 s, so the fallback gets there first."""
+
+ENV_DEADLINE = "JAMBONZ_HOOK_DEADLINE"
+
+_ALLOW = ((b"allow", b"GET, POST, OPTIONS"),)
+_NO_HEADERS: Sequence[tuple[bytes, bytes]] = ()
+
+
+def deadline_from(value: float | None, environ: Mapping[str, str] | None = None) -> float:
+    """A hook deadline: ``value``, else ``JAMBONZ_HOOK_DEADLINE``, else :data:`DEFAULT_DEADLINE`.
+
+    Raises:
+        ValueError: not a positive, finite number of seconds.
+
+    """
+    if value is None:
+        text = (os.environ if environ is None else environ).get(ENV_DEADLINE)
+        try:
+            value = DEFAULT_DEADLINE if text is None else float(text)
+        except ValueError:
+            raise ValueError(f"{ENV_DEADLINE} must be a number of seconds, not {text!r}") from None
+    # Written so that NaN fails too.
+    if not 0 < value < math.inf:
+        raise ValueError(f"a hook deadline must be a positive number of seconds, not {value!r}")
+    return value
+
+
+class HookSettings:
+    """What the hooks of one app share: handlers' paths, checks, fallback, deadline, state."""
+
+    def __init__(
+        self,
+        fallback: VerbResponse | None,
+        security: HookSecurity | None = None,
+        deliveries: DeliveryCache | None = None,
+        env_schema: bytes = b"{}",
+        state: StateStore | None = None,
+        *,
+        max_body_size: int | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.paths: dict[Callable[..., Any], str] = {}
+        self.fallback = fallback
+        self.security = security or HookSecurity()
+        self.deliveries = deliveries
+        self.state: StateStore = state if state is not None else MemoryStore()
+        self.env_schema = env_schema
+        """The body of the answer to the portal's OPTIONS discovery request."""
+        self.max_body_size = max_body_size
+        self.deadline = deadline_from(deadline)
+        self.uses_state = False
+        """Whether any hook reads the call's state: only then is the call hook's payload kept."""
+        self.app_handles_http_errors = False
+        """Whether the app has its own handler for HTTPException: a handler's is then raised to it."""
+        self._contexts: dict[str, HookContext] = {}
+
+    def context(self, prefix: str) -> HookContext:
+        """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
+        context = self._contexts.get(prefix)
+        if context is None:
+            context = self._contexts[prefix] = HookContext(prefix, self.paths)
+        return context
+
+
+class Outcome:
+    """What a hook request came to: the answer to send, and what the access line says of it."""
+
+    __slots__ = ("after", "body", "call", "headers", "how", "status", "verbs")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        call: CallInfo | None = None,
+        verbs: Sequence[Any] = (),
+        how: str = "handler",
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.call = call
+        """The validated payload's call, or None (then nothing of the payload is logged)."""
+        self.verbs = verbs
+        self.how = how
+        """``handler``, ``fallback``, ``deadline`` or ``refused``."""
+        self.after: Callable[[], Awaitable[str]] | None = None
+        """Work to do once the answer is sent (a status hook's handler); run once, then cleared."""
+
+    @classmethod
+    def refusal(cls, error: HookError, call: CallInfo | None = None) -> Outcome:
+        """A request refused: ``{"error": ...}`` with its status and extra headers."""
+        headers = [*JSON_HEADERS, *error.headers] if error.headers else JSON_HEADERS
+        return cls(error.status_code, headers, error_body(error.message, error.fields), call, how="refused")
+
+
+class HookPipeline:
+    """Serves one hook: every stage between the request and the answer, in order.
+
+    Args:
+        path: the hook's path within its app.
+        handler: the function that answers it.
+        kind: call, action or status hook.
+        settings: what the app's hooks share.
+        deadline: seconds the handler has; None takes the app's.
+        fallback: this hook's own fallback verbs; None takes the app's.
+
+    """
+
+    def __init__(
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        kind: HookKind,
+        settings: HookSettings,
+        *,
+        path_params: Mapping[str, type] | None = None,
+        deadline: float | None = None,
+        fallback: VerbResponse | None = None,
+    ) -> None:
+        self.path = path
+        self.handler = handler
+        self.kind = kind
+        self.settings = settings
+        self.name = getattr(handler, "__name__", "hook")
+        self.plan: HandlerPlan = plan_handler(handler, path_params=path_params or {})
+        plan = self.plan
+        self.reader = PayloadReader(
+            plan.models, raw=plan.wants_payload, needs_call=plan.uses_state, required=plan.requires_payload
+        )
+        if plan.uses_state:
+            settings.uses_state = True
+        self.deadline = settings.deadline if deadline is None else deadline_from(deadline)
+        self._own_fallback = fallback
+        self._wants_request = any(param.source == "request" for param in plan.params)
+        self._fallbacks: dict[str, bytes | None] = {}
+
+    # -- the HTTP transport ------------------------------------------------------------------
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request for this hook, start to end; never raises for a bad request."""
+        started = time.perf_counter()
+        method: str = scope["method"]
+        settings = self.settings
+        if method == "OPTIONS":
+            # The portal's env-var discovery: unsigned and without credentials by design, so it
+            # is answered before any check; it reveals the declarations only, and reads no body.
+            await send_answer(send, 200, JSON_HEADERS, settings.env_schema)
+            return
+        try:
+            if method != "POST" and method != "GET":
+                raise HookError(405, "method not allowed", headers=_ALLOW)
+            headers = RequestHeaders(scope["headers"])
+            limit = settings.max_body_size
+            if limit is not None and headers.content_length > limit:
+                raise HookError(413, too_large_message(limit))
+            security = settings.security
+            signature = security.authenticate(method, headers.authorization, headers.signature)
+            if method == "POST":
+                check_media_type(headers.content_type)
+            body = await read_body(receive, limit)
+            if signature is not None:
+                security.verify_body(signature, body)
+        except HookError as exc:
+            outcome = Outcome.refusal(exc)
+        except ClientDisconnect:
+            return
+        else:
+            deliveries = settings.deliveries
+            if deliveries is None:
+                outcome = await self._respond(scope, receive, body)
+            else:
+                key = delivery_key(method, scope["path"], scope["query_string"], headers.signature, body)
+                outcome = await deliveries.answer(
+                    key, lambda: self._respond(scope, receive, body), repeatable=_repeatable
+                )
+        await send_answer(send, outcome.status, outcome.headers, outcome.body)
+        answered = time.perf_counter()
+        after, outcome.after = outcome.after, None
+        how = outcome.how if after is None else await after()
+        if access_log.enabled():
+            self._log(scope, outcome, how, answered - started)
+
+    async def _respond(self, scope: Scope, receive: Receive, body: bytes) -> Outcome:
+        """Decode an authenticated request's payload and answer it."""
+        try:
+            decoded = self.reader.read(body, scope["query_string"], scope["method"] == "GET")
+        except HookError as exc:
+            return Outcome.refusal(exc)
+        if decoded.call is not None and scope.get("starlette.opentelemetry"):
+            _describe_span(decoded.call, self)
+        request = functools.partial(_request, scope, receive, body) if self._wants_request else None
+        path_params: Mapping[str, Any] = scope.get("path_params") or {}
+        return await self.answer(decoded, body, path_params, scope.get("root_path", ""), request)
+
+    def _log(self, scope: Scope, outcome: Outcome, how: str, seconds: float) -> None:
+        call = outcome.call
+        access_log.write(
+            AccessEntry(
+                kind=self.kind.value,
+                method=scope["method"],
+                path=scope["path"],
+                hook_path=self.path,
+                status=outcome.status,
+                duration=seconds,
+                call_sid=None if call is None else call.call_sid,
+                trace_id=None if call is None else call.trace_id,
+                verbs=_verb_names(outcome.verbs),
+                outcome=how,
+                created=time.time(),
+            )
+        )
+
+    # -- after the transport: a decoded payload to an answer ---------------------------------
+
+    async def answer(
+        self,
+        decoded: Decoded,
+        body: bytes,
+        path_params: Mapping[str, Any],
+        prefix: str,
+        request: Callable[[], Request] | None = None,
+    ) -> Outcome:
+        """Run the handler on a decoded payload, under the deadline, and encode its verbs.
+
+        A status hook is answered at once (204) and its handler runs after the answer is sent
+        (``Outcome.after``). A call or action hook whose handler fails, answers nothing (call
+        hook) or passes the deadline is answered with the fallback verbs.
+
+        Args:
+            decoded: the payload.
+            body: the payload's JSON text as received (kept as the call's session by a call hook).
+            path_params: the values of the hook path's parameters.
+            prefix: the path the app is mounted under (hooks are written with it).
+            request: makes the Starlette request for a handler that asks for it.
+
+        """
+        if self.kind is HookKind.STATUS:
+            outcome = Outcome(204, _NO_HEADERS, b"", decoded.call)
+            outcome.after = functools.partial(self._status, decoded, path_params, prefix, request)
+            return outcome
+        call = decoded.call
+        context = self.settings.context(prefix)
+        token = current_context.set(context)  # REST calls from the handler write hooks with it
+        try:
+            async with asyncio.timeout(self.deadline) as timer:
+                settings = self.settings
+                if call is not None and settings.uses_state and self.kind is HookKind.CALL:
+                    session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
+                    await keep_session(settings.state, str(call.call_sid), session)
+                arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
+                result = await self._call(arguments)
+                verbs = collect_verbs(result)
+                if not verbs and self.kind is HookKind.CALL:
+                    raise _EmptyCallHookAnswer(
+                        "the call hook handler answered no verbs; jambonz would fail the call"
+                    )
+                return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs)
+        except HookError as exc:
+            return Outcome.refusal(exc, call)
+        except HTTPException as exc:
+            if self.settings.app_handles_http_errors:
+                raise  # the app's own exception handler answers it, as in Starlette
+            return _http_outcome(exc, call)
+        except TimeoutError as exc:
+            if not timer.expired():
+                return self._failed(exc, call, prefix)
+            logger.warning(
+                "%s hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: the fallback answered",
+                self.kind.value,
+                self.path,
+                self.name,
+                self.deadline,
+                None if call is None else call.call_sid,
+                extra=self._extra(call),
+            )
+            return self._fallback_outcome(call, prefix, "deadline")
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the server is cancelling this request: let it
+            return self._failed(exc, call, prefix)  # the handler raised it itself
+        except Exception as exc:
+            return self._failed(exc, call, prefix)
+        finally:
+            current_context.reset(token)
+
+    async def _call(self, arguments: dict[str, Any]) -> Any:
+        if self.plan.is_async:
+            return await self.handler(**arguments)
+        # A thread cannot be stopped: at the deadline it is abandoned (its result dropped).
+        return await anyio.to_thread.run_sync(
+            functools.partial(self.handler, **arguments), abandon_on_cancel=True
+        )
+
+    async def _status(
+        self,
+        decoded: Decoded,
+        path_params: Mapping[str, Any],
+        prefix: str,
+        request: Callable[[], Request] | None,
+    ) -> str:
+        """A status hook's handler, after its 204 went out: bounded by the deadline, then the state."""
+        call = decoded.call
+        settings = self.settings
+        how = "handler"
+        token = current_context.set(settings.context(prefix))
+        try:
+            async with asyncio.timeout(self.deadline) as timer:
+                arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
+                await self._call(arguments)
+        except TimeoutError as exc:
+            if not timer.expired():
+                self._log_failure(exc, call)
+                how = "error"
+            else:
+                logger.warning(
+                    "status hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: cancelled",
+                    self.path,
+                    self.name,
+                    self.deadline,
+                    None if call is None else call.call_sid,
+                    extra=self._extra(call),
+                )
+                how = "deadline"
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            self._log_failure(exc, call)
+            how = "error"
+        except Exception as exc:
+            self._log_failure(exc, call)
+            how = "error"
+        finally:
+            current_context.reset(token)
+        if call is not None and settings.uses_state and call.call_status in FINAL_CALL_STATUSES:
+            await forget_call(settings.state, str(call.call_sid))
+        return how
+
+    def _failed(self, exc: BaseException, call: CallInfo | None, prefix: str) -> Outcome:
+        self._log_failure(exc, call)
+        return self._fallback_outcome(call, prefix, "fallback")
+
+    def _fallback_outcome(self, call: CallInfo | None, prefix: str, how: str) -> Outcome:
+        fallback = self._fallback(prefix)
+        if fallback is None:
+            error = HookError(500, "the application failed to answer this hook")
+            outcome = Outcome.refusal(error, call)
+            outcome.how = how
+            return outcome
+        verbs = self._own_fallback or self.settings.fallback
+        return Outcome(200, JSON_HEADERS, fallback, call, verbs.verbs if verbs is not None else (), how)
+
+    def _fallback(self, prefix: str) -> bytes | None:
+        """The fallback verbs as encoded for ``prefix`` (once per prefix), or None for a 500."""
+        try:
+            return self._fallbacks[prefix]
+        except KeyError:
+            pass
+        verbs = self._own_fallback or self.settings.fallback
+        encoded = None
+        if verbs is not None:
+            try:
+                encoded = encode_verbs(verbs.verbs, self.settings.context(prefix))
+            except Exception:  # a broken fallback must not turn into a traceback for jambonz
+                logger.exception("the fallback verbs of hook %s cannot be encoded", self.path)
+        self._fallbacks[prefix] = encoded
+        return encoded
+
+    def _log_failure(self, exc: BaseException, call: CallInfo | None) -> None:
+        logger.error(
+            "%s hook %s (handler %s) failed for call_sid=%s: %s",
+            self.kind.value,
+            self.path,
+            self.name,
+            None if call is None else call.call_sid,
+            exc,
+            exc_info=exc,
+            extra=self._extra(call),
+        )
+
+    def _extra(self, call: CallInfo | None) -> dict[str, Any]:
+        return {
+            "call_sid": None if call is None else call.call_sid,
+            "hook_kind": self.kind.value,
+            "hook_path": self.path,
+        }
+
+
+class _EmptyCallHookAnswer(Exception):
+    pass
+
+
+def _http_outcome(exc: HTTPException, call: CallInfo | None) -> Outcome:
+    """The answer a handler chose by raising an HTTPException (a 403 for an unknown caller)."""
+    if exc.status_code in (204, 304):
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
+        return Outcome(exc.status_code, headers, b"", call, how="refused")
+    return Outcome.refusal(http_error(exc), call)
+
+
+def _verb_names(verbs: Sequence[Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for verb in verbs:
+        name = verb.get("verb") if isinstance(verb, dict) else getattr(verb, "verb_name", None)
+        names.append(name if isinstance(name, str) else "?")
+    return tuple(names)
+
+
+def _repeatable(outcome: Outcome) -> bool:
+    """Whether a repeated delivery may get this answer: not a server error (a retry may pass)."""
+    return outcome.status < 500
+
+
+def _request(scope: Scope, receive: Receive, body: bytes) -> Request:
+    request = Request(scope, receive)
+    request._body = body  # already read from the socket: the handler may read it again
+    return request
+
+
+def _describe_span(call: CallInfo, pipeline: HookPipeline) -> None:
+    """Name the call and the hook on the request's OpenTelemetry span (when one is recording)."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("jambonz.call_sid", str(call.call_sid))
+        span.set_attribute("jambonz.hook.kind", pipeline.kind.value)
+        span.set_attribute("jambonz.hook.path", pipeline.path)
+        if call.trace_id:
+            span.set_attribute("jambonz.trace_id", call.trace_id)
