@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
