@@ -119,6 +119,7 @@ APPS = {
     "probe": "tests.apps.probe:app",
     "ivr_protected": "example_app.app:app",
     "secure": "tests.apps.secure:app",
+    "slow": "tests.apps.slow:app",
 }
 
 # What an internet-facing deployment of the unchanged example app sets; the app reads these when it
@@ -217,6 +218,12 @@ def secure_server_origin(live_servers: dict[str, LiveServer]) -> str:
 @pytest.fixture(scope="session")
 def secure_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
     yield from _client(live_servers["secure"])
+
+
+@pytest.fixture(scope="session")
+def slow_client(live_servers: dict[str, LiveServer]) -> Iterator[httpx2.Client]:
+    """A client of tests/apps/slow.py: handlers that overrun a 0.5 s deadline."""
+    yield from _client(live_servers["slow"])
 
 
 # --- Redis, for the per-call state tests (tests/test_state.py) ----------------------------------

@@ -1,0 +1,460 @@
+"""The hook pipeline: deadlines, status hooks answered at once, dispatch, registration refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jambonz_webhooks import (
+    CallInfo,
+    CallSession,
+    CallState,
+    EnvVars,
+    GatherResult,
+    HookRouter,
+    JambonzApp,
+    Response,
+)
+from jambonz_webhooks.events import VerbStatus
+from jambonz_webhooks.logs import ACCESS_LOGGER
+from jambonz_webhooks.pipeline import ENV_DEADLINE, deadline_from
+from jambonz_webhooks.testing import signed_headers
+from tests import payloads
+
+JSON = {"content-type": "application/json"}
+FALLBACK = [
+    {"verb": "say", "text": "We are sorry, something went wrong. Please call again later."},
+    {"verb": "hangup"},
+]
+
+
+def body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def new_sid() -> str:
+    return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------- deadlines, on uvicorn
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/slow-call", payloads.session_new),
+        ("/slow-action", lambda **kw: payloads.call_info(reason="dtmfDetected", digits="1", **kw)),
+        ("/slow-sync", lambda **kw: payloads.call_info(reason="dtmfDetected", digits="1", **kw)),
+    ],
+    ids=["call-async", "action-async", "action-sync"],
+)
+def test_a_handler_past_its_deadline_gets_the_fallback_within_it(
+    slow_client: httpx2.Client, path: str, payload: Any
+) -> None:
+    sid = new_sid()
+    started = time.monotonic()
+    response = slow_client.post(path, content=body(payload(call_sid=sid)), headers=JSON)
+    took = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json() == FALLBACK
+    assert 0.45 < took < 1.2, took  # the deadline is 0.5 s; the handler would take 1.5 s or 5 s
+
+
+def test_an_overrun_async_handler_is_cancelled_and_a_sync_one_abandoned(slow_client: httpx2.Client) -> None:
+    sid = new_sid()
+    gather = body(payloads.call_info(call_sid=sid, reason="dtmfDetected", digits="1"))
+    slow_client.post("/slow-action", content=gather, headers=JSON)
+    slow_client.post("/slow-sync", content=gather, headers=JSON)
+    time.sleep(1.3)  # the sync handler (1.5 s) ends in its abandoned thread
+    finished = slow_client.get(f"/finished/{sid}").json()
+    assert finished == ["slow_sync"]  # the async one never reached its end: it was cancelled
+
+
+def test_a_hook_sets_its_own_deadline_and_fallback(slow_client: httpx2.Client) -> None:
+    started = time.monotonic()
+    response = slow_client.post("/own-fallback", content=body(payloads.call_info()), headers=JSON)
+    assert time.monotonic() - started < 0.45  # 0.2 s, not the app's 0.5 s
+    assert response.json() == [{"verb": "say", "text": "still thinking"}, {"verb": "hangup"}]
+
+
+def test_a_handler_within_its_deadline_answers_its_own_verbs(slow_client: httpx2.Client) -> None:
+    response = slow_client.post("/quick", content=body(payloads.call_info()), headers=JSON)
+    assert response.json() == [{"verb": "say", "text": "in time"}]
+
+
+def test_status_hooks_are_answered_at_once_and_their_handler_runs_after(slow_client: httpx2.Client) -> None:
+    sid = new_sid()
+    started = time.monotonic()
+    response = slow_client.post("/status", content=body(payloads.call_info(call_sid=sid)), headers=JSON)
+    assert response.status_code == 204
+    assert time.monotonic() - started < 0.25  # the handler takes 0.3 s
+    deadline = time.monotonic() + 3
+    while "status" not in slow_client.get(f"/finished/{sid}").json():
+        assert time.monotonic() < deadline, "the status handler never ran"
+        time.sleep(0.05)
+
+
+def test_a_stuck_status_handler_is_cancelled_at_the_deadline(slow_client: httpx2.Client) -> None:
+    sid = new_sid()
+    response = slow_client.post("/status-stuck", content=body(payloads.call_info(call_sid=sid)), headers=JSON)
+    assert response.status_code == 204
+    time.sleep(0.8)
+    # Cancelled at 0.5 s: it holds nothing, and never finishes.
+    assert slow_client.get(f"/finished/{sid}").json() == []
+    assert slow_client.post("/quick", content=body(payloads.call_info()), headers=JSON).status_code == 200
+
+
+def test_the_deadline_is_logged_with_the_call_sid(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp(webhook_secret=[], deadline=0.1)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        await asyncio.sleep(2)
+        return Response().hangup()
+
+    sid = new_sid()
+    with caplog.at_level(logging.INFO), TestClient(app) as client:
+        response = client.post("/incoming", content=body(payloads.session_new(call_sid=sid)), headers=JSON)
+    assert response.json() == FALLBACK
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "deadline" in r.getMessage()]
+    assert len(warnings) == 1 and sid in warnings[0].getMessage()
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert line.outcome == "deadline"  # type: ignore[attr-defined]
+    assert line.call_sid == sid  # type: ignore[attr-defined]
+
+
+def test_state_store_work_shares_the_hooks_budget() -> None:
+    class SlowStore:
+        """A store whose every operation takes 0.3 s: three of them pass a 0.5 s deadline."""
+
+        async def _slow(self) -> None:
+            await asyncio.sleep(0.3)
+
+        async def get(self, call_sid: str, key: str) -> bytes | None:
+            await self._slow()
+            return None
+
+        async def get_all(self, call_sid: str) -> dict[str, bytes]:
+            await self._slow()
+            return {}
+
+        async def set(self, call_sid: str, values: Any) -> None:
+            await self._slow()
+
+        async def delete(self, call_sid: str, *keys: str) -> None:
+            await self._slow()
+
+        async def drop(self, call_sid: str) -> None:
+            await self._slow()
+
+        async def aclose(self) -> None:
+            return None
+
+    app = JambonzApp(webhook_secret=[], deadline=0.5, state=SlowStore())
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, state: CallState) -> Response:
+        await state.get("a")  # 0.3 s, after the 0.3 s the session took to keep
+        return Response().hangup()
+
+    started = time.monotonic()
+    with TestClient(app) as client:
+        response = client.post("/incoming", content=body(payloads.session_new()), headers=JSON)
+    assert response.json() == FALLBACK
+    assert time.monotonic() - started < 0.9
+
+
+def test_deadline_settings_are_checked() -> None:
+    assert deadline_from(None, {}) == 8.0
+    assert deadline_from(None, {ENV_DEADLINE: "2.5"}) == 2.5
+    assert deadline_from(3, {ENV_DEADLINE: "2.5"}) == 3
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="deadline"):
+            deadline_from(bad, {})
+    with pytest.raises(ValueError, match=ENV_DEADLINE):
+        deadline_from(None, {ENV_DEADLINE: "soon"})
+
+
+def test_the_environment_sets_the_apps_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_DEADLINE, "0.1")
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(call: CallInfo) -> Response:
+        await asyncio.sleep(1)
+        return Response().hangup()
+
+    started = time.monotonic()
+    response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
+    assert response.json() == FALLBACK
+    assert time.monotonic() - started < 0.6
+
+
+# --------------------------------------------------------------------------- what the handler raises
+
+
+def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(call: CallInfo) -> Response:
+        raise asyncio.CancelledError()
+
+    with caplog.at_level(logging.ERROR):
+        response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
+    assert response.status_code == 200 and response.json() == FALLBACK
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+def test_a_handler_raising_timeout_error_is_a_failure_not_a_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(call: CallInfo) -> Response:
+        raise TimeoutError("the upstream did not answer")
+
+    with caplog.at_level(logging.INFO), TestClient(app) as client:
+        response = client.post("/menu", content=body(payloads.call_info()), headers=JSON)
+    assert response.json() == FALLBACK
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert line.outcome == "fallback"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [403, 404, 429])
+def test_an_http_exception_from_a_handler_is_answered_and_logged_with_its_status(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        raise HTTPException(status, "not for you", headers={"X-Reason": "blocked"})
+
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER), TestClient(app) as client:
+        response = client.post("/incoming", content=body(payloads.session_new()), headers=JSON)
+    assert response.status_code == status
+    assert response.json() == {"error": "not for you"}
+    assert response.headers["x-reason"] == "blocked"
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert line.status == status  # type: ignore[attr-defined]
+
+
+def test_an_apps_own_http_exception_handler_still_answers() -> None:
+    async def teapot(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"mine": True}, status_code=418)
+
+    app = JambonzApp(webhook_secret=[], exception_handlers={HTTPException: teapot})
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        raise HTTPException(403)
+
+    response = TestClient(app).post("/incoming", content=body(payloads.session_new()), headers=JSON)
+    assert (response.status_code, response.json()) == (418, {"mine": True})
+
+
+# --------------------------------------------------------------------------- the access log's facts
+
+
+def test_an_unverified_call_sid_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp(webhook_secret=["s3cret"])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    forged = body(payloads.session_new(call_sid="abc\n2026-12-02 INFO forged line"))
+    with caplog.at_level(logging.INFO), TestClient(app) as client:
+        response = client.post("/incoming", content=forged, headers=JSON)
+    assert response.status_code == 401
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert line.call_sid is None  # type: ignore[attr-defined]
+    assert line.status == 401  # type: ignore[attr-defined]
+    assert "forged" not in line.getMessage()
+    for record in caplog.records:
+        assert "forged" not in record.getMessage()
+
+
+def test_a_signed_request_logs_its_validated_call_sid(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp(webhook_secret=["s3cret"])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    sid = new_sid()
+    payload = body(payloads.session_new(call_sid=sid))
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER), TestClient(app) as client:
+        client.post("/incoming", content=payload, headers=signed_headers(payload, "s3cret"))
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert (line.call_sid, line.status, line.verbs) == (sid, 200, ["hangup"])  # type: ignore[attr-defined]
+
+
+def test_a_payload_that_fails_validation_logs_no_call_sid(caplog: pytest.LogCaptureFixture) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    payload = body(payloads.session_new(call_sid="logged-if-wrong", sip_status="not a number"))
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER), TestClient(app) as client:
+        assert client.post("/incoming", content=payload, headers=JSON).status_code == 422
+    (line,) = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert line.call_sid is None  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_a_decorator_without_parentheses_is_refused_naming_the_fix() -> None:
+    app = JambonzApp(webhook_secret=[])
+    with pytest.raises(TypeError, match=r'@app\.call_hook\("/incoming"\)'):
+
+        @app.call_hook  # type: ignore[arg-type]
+        async def incoming(call: CallSession) -> Response:
+            return Response().hangup()
+
+    router = HookRouter()
+    with pytest.raises(TypeError, match=r"action_hook takes the hook's path"):
+
+        @router.action_hook  # type: ignore[arg-type]
+        async def menu(call: CallInfo) -> Response:
+            return Response().hangup()
+
+    assert app.hooks == [] and router.hooks == []
+
+
+class Settings(EnvVars):
+    COMPANY: str = "Acme"
+
+
+async def _state_on_verb_status(event: VerbStatus, state: CallState) -> None:
+    return None
+
+
+async def _env_on_verb_status(event: VerbStatus, env: Settings) -> None:
+    return None
+
+
+@pytest.mark.parametrize("handler", [_state_on_verb_status, _env_on_verb_status], ids=["state", "env"])
+def test_state_for_a_payload_without_a_call_sid_is_refused_at_registration(handler: Any) -> None:
+    app = JambonzApp(webhook_secret=[])
+    with pytest.raises(TypeError, match="VerbStatus may come without a call_sid"):
+        app.action_hook("/verb-status")(handler)
+
+
+def test_state_with_a_payload_that_carries_the_call_is_accepted() -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult, state: CallState) -> Response:
+        return Response().hangup()
+
+    assert [route.path for route in app.hooks] == ["/menu"]
+
+
+def test_a_path_parameter_is_converted_to_its_annotation() -> None:
+    app = JambonzApp(webhook_secret=[])
+    seen: list[Any] = []
+
+    @app.action_hook("/step/{n}")
+    async def step(call: CallInfo, n: int) -> Response:
+        seen.append(n)
+        return Response().hangup()
+
+    @app.action_hook("/typed/{n:int}")
+    async def typed(call: CallInfo, n: int) -> Response:
+        seen.append(n)
+        return Response().hangup()
+
+    client = TestClient(app)
+    assert client.post("/step/42", content=body(payloads.call_info()), headers=JSON).status_code == 200
+    assert client.post("/typed/7", content=body(payloads.call_info()), headers=JSON).status_code == 200
+    assert seen == [42, 7] and all(type(value) is int for value in seen)
+    refused = client.post("/step/forty-two", content=body(payloads.call_info()), headers=JSON)
+    assert refused.status_code == 422
+    assert refused.json() == {"error": "invalid path parameter: n"}
+    assert seen == [42, 7]
+
+
+def test_a_path_parameter_of_an_impossible_type_is_refused_at_registration() -> None:
+    app = JambonzApp(webhook_secret=[])
+    with pytest.raises(TypeError, match="path parameter 'n'"):
+
+        @app.action_hook("/step/{n}")
+        async def step(call: CallInfo, n: asyncio.Lock) -> Response:
+            return Response().hangup()
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+class Tagging:
+    """User middleware: marks every answer, so a test sees the request went through it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def tagged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-tagged", b"yes")]
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
+@pytest.mark.parametrize("middleware", [False, True], ids=["direct", "through-middleware"])
+def test_hooks_are_served_with_and_without_user_middleware(middleware: bool) -> None:
+    app = JambonzApp(webhook_secret=[], middleware=[Middleware(Tagging)] if middleware else None)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    @app.action_hook("/step/{n:int}")
+    async def step(call: CallInfo, n: int) -> Response:
+        return Response().say(text=str(n))
+
+    client = TestClient(app)
+    answer = client.post("/incoming", content=body(payloads.session_new()), headers=JSON)
+    assert answer.json() == [{"verb": "hangup"}]
+    assert (answer.headers.get("x-tagged") == "yes") is middleware
+    assert client.post("/step/3", content=body(payloads.call_info()), headers=JSON).json() == [
+        {"verb": "say", "text": "3"}
+    ]
+    assert client.post("/nowhere", content=b"{}", headers=JSON).status_code == 404
+    assert client.put("/incoming", content=b"{}", headers=JSON).status_code == 405
+
+
+def test_the_last_of_200_hooks_is_found() -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    def make(index: int) -> Any:
+        async def handler(call: CallInfo) -> Response:
+            return Response().say(text=str(index))
+
+        handler.__name__ = f"hook{index}"
+        return handler
+
+    for index in range(200):
+        app.action_hook(f"/hook{index}")(make(index))
+    response = TestClient(app).post("/hook199", content=body(payloads.call_info()), headers=JSON)
+    assert response.json() == [{"verb": "say", "text": "199"}]
+    assert len(app.hook_table.fixed) == 200
