@@ -44,15 +44,16 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Message
 
 from .app import JambonzApp
+from .decoding import Decoded
 from .events import SpeechResult
 from .hooks import HookContext, UnroutedHandlerError, current_context
-from .injection import HookKind
+from .injection import HookKind, build_arguments
 from .payload import CallInfo
 from .response import collect_verbs, encode_verbs
 from .routing import HookRoute
 from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER
 from .session import CallSession
-from .state import SESSION_KEY, CallState, MemoryStore
+from .state import SESSION_KEY, MemoryStore
 from .testing import sign as sign_body
 
 if TYPE_CHECKING:
@@ -564,27 +565,22 @@ def _path_params(route: HookRoute) -> dict[str, Any]:
     return params
 
 
-def _arguments(route: HookRoute, payload: dict[str, Any], prefix: str, store: MemoryStore) -> dict[str, Any]:
-    """The handler's arguments for one sample payload, built as the route builds them from a request."""
+async def _arguments(
+    route: HookRoute, payload: dict[str, Any], prefix: str, store: MemoryStore
+) -> dict[str, Any]:
+    """The handler's arguments for one sample payload, built by the pipeline's own builder."""
     body = pydantic_core.to_json(payload)
     path_params = _path_params(route)
-    arguments: dict[str, Any] = {}
-    for param in route.plan.params:
-        if param.source == "model":
-            assert param.model is not None
-            arguments[param.name] = param.model.model_validate(payload)
-        elif param.source == "path":
-            arguments[param.name] = path_params[param.name]
-        elif param.source == "payload":
-            arguments[param.name] = dict(payload)
-        elif param.source == "state":
-            arguments[param.name] = CallState(store, str(payload["call_sid"]))
-        elif param.env is not None:
-            # The declared defaults, or what the sample payload brings (a call hook's env_vars).
-            arguments[param.name] = param.env.from_values(payload.get("env_vars"))
-        else:
-            arguments[param.name] = _request(route, prefix, body, path_params)
-    return arguments
+    models: dict[type[CallInfo], CallInfo] = {
+        model: model.model_validate(payload) for model in route.plan.models
+    }
+    call = next(iter(models.values()), None)
+    if call is None and route.plan.uses_state:
+        call = CallInfo.model_validate(payload)
+    decoded = Decoded(models, dict(payload), call)
+    return await build_arguments(
+        route.plan, decoded, path_params, store, lambda: _request(route, prefix, body, path_params)
+    )
 
 
 def _request(route: HookRoute, prefix: str, body: bytes, path_params: dict[str, Any]) -> Request:
@@ -657,7 +653,7 @@ async def _run_hook(
         await store.drop(_SAMPLE_CALL_SID)
         await store.set(_SAMPLE_CALL_SID, {SESSION_KEY: session})
         try:
-            arguments = _arguments(route, payload, prefix, store)
+            arguments = await _arguments(route, payload, prefix, store)
         except ValidationError as exc:
             reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
             checker.report.flag("warning", hook, handler, f"could not build a sample payload: {reason}")
