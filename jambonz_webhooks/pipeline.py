@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from .asgi import JSON_HEADERS, RequestHeaders, read_body, send_answer
+from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
@@ -291,40 +292,28 @@ class HookPipeline:
         call = decoded.call
         context = self.settings.context(prefix)
         token = current_context.set(context)  # REST calls from the handler write hooks with it
+        deadline = deadlines.start(self.deadline)
         try:
-            async with asyncio.timeout(self.deadline) as timer:
-                settings = self.settings
-                if call is not None and settings.uses_state and self.kind is HookKind.CALL:
-                    session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
-                    await keep_session(settings.state, str(call.call_sid), session)
-                arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
-                result = await self._call(arguments)
-                verbs = collect_verbs(result)
-                if not verbs and self.kind is HookKind.CALL:
-                    raise _EmptyCallHookAnswer(
-                        "the call hook handler answered no verbs; jambonz would fail the call"
-                    )
-                return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs)
+            settings = self.settings
+            if call is not None and settings.uses_state and self.kind is HookKind.CALL:
+                session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
+                await keep_session(settings.state, str(call.call_sid), session)
+            arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
+            result = await self._call(arguments)
+            verbs = collect_verbs(result)
+            if not verbs and self.kind is HookKind.CALL:
+                raise _EmptyCallHookAnswer()
+            return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs)
         except HookError as exc:
             return Outcome.refusal(exc, call)
         except HTTPException as exc:
             if self.settings.app_handles_http_errors:
                 raise  # the app's own exception handler answers it, as in Starlette
             return _http_outcome(exc, call)
-        except TimeoutError as exc:
-            if not timer.expired():
-                return self._failed(exc, call, prefix)
-            logger.warning(
-                "%s hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: the fallback answered",
-                self.kind.value,
-                self.path,
-                self.name,
-                self.deadline,
-                None if call is None else call.call_sid,
-                extra=self._extra(call),
-            )
-            return self._fallback_outcome(call, prefix, "deadline")
         except asyncio.CancelledError as exc:
+            if deadline.finish():
+                self._log_deadline(call, "the fallback answered")
+                return self._fallback_outcome(call, prefix, "deadline")
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the server is cancelling this request: let it
@@ -332,6 +321,7 @@ class HookPipeline:
         except Exception as exc:
             return self._failed(exc, call, prefix)
         finally:
+            deadline.finish()
             current_context.reset(token)
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
@@ -354,38 +344,41 @@ class HookPipeline:
         settings = self.settings
         how = "handler"
         token = current_context.set(settings.context(prefix))
+        deadline = deadlines.start(self.deadline)
         try:
-            async with asyncio.timeout(self.deadline) as timer:
-                arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
-                await self._call(arguments)
-        except TimeoutError as exc:
-            if not timer.expired():
+            arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
+            await self._call(arguments)
+        except asyncio.CancelledError as exc:
+            if deadline.finish():
+                self._log_deadline(call, "cancelled")
+                how = "deadline"
+            else:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
                 self._log_failure(exc, call)
                 how = "error"
-            else:
-                logger.warning(
-                    "status hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: cancelled",
-                    self.path,
-                    self.name,
-                    self.deadline,
-                    None if call is None else call.call_sid,
-                    extra=self._extra(call),
-                )
-                how = "deadline"
-        except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            self._log_failure(exc, call)
-            how = "error"
         except Exception as exc:
             self._log_failure(exc, call)
             how = "error"
         finally:
+            deadline.finish()
             current_context.reset(token)
         if call is not None and settings.uses_state and call.call_status in FINAL_CALL_STATUSES:
             await forget_call(settings.state, str(call.call_sid))
         return how
+
+    def _log_deadline(self, call: CallInfo | None, what: str) -> None:
+        logger.warning(
+            "%s hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: %s",
+            self.kind.value,
+            self.path,
+            self.name,
+            self.deadline,
+            None if call is None else call.call_sid,
+            what,
+            extra=self._extra(call),
+        )
 
     def _failed(self, exc: BaseException, call: CallInfo | None, prefix: str) -> Outcome:
         self._log_failure(exc, call)
@@ -438,7 +431,8 @@ class HookPipeline:
 
 
 class _EmptyCallHookAnswer(Exception):
-    pass
+    def __init__(self) -> None:
+        super().__init__("the call hook handler answered no verbs; jambonz would fail the call")
 
 
 def _http_outcome(exc: HTTPException, call: CallInfo | None) -> Outcome:

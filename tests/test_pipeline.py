@@ -458,3 +458,53 @@ def test_the_last_of_200_hooks_is_found() -> None:
     response = TestClient(app).post("/hook199", content=body(payloads.call_info()), headers=JSON)
     assert response.json() == [{"verb": "say", "text": "199"}]
     assert len(app.hook_table.fixed) == 200
+
+
+# --------------------------------------------------------------------------- the deadline watch
+
+
+async def test_a_deadline_cancels_its_task_within_a_tick() -> None:
+    from jambonz_webhooks.deadline import TICK, deadlines
+
+    async def work() -> tuple[bool, float]:
+        deadline = deadlines.start(0.2)
+        started = time.monotonic()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            expired = deadline.finish()
+            task = asyncio.current_task()
+            assert task is not None and task.cancelling() == 0  # the cancellation was undone
+            return expired, time.monotonic() - started
+        return False, time.monotonic() - started
+
+    expired, took = await asyncio.wait_for(work(), 2)
+    assert expired
+    assert 0.19 < took < 0.2 + 2 * TICK, took
+
+
+async def test_a_finished_deadline_never_fires_and_the_watch_stops() -> None:
+    from jambonz_webhooks.deadline import TICK, deadlines
+
+    deadline = deadlines.start(0.1)
+    assert not deadline.finish()
+    await asyncio.sleep(0.1 + 3 * TICK)  # a cancellation would land in this sleep
+    assert not deadline.expired
+    watch = deadlines._last
+    assert watch is not None and watch.handle is None and not watch.queues  # idle: no timer left
+
+
+async def test_deadlines_of_several_durations_fire_in_their_own_time() -> None:
+    from jambonz_webhooks.deadline import deadlines
+
+    async def wait(seconds: float) -> float:
+        deadline = deadlines.start(seconds)
+        started = time.monotonic()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            assert deadline.finish()
+        return time.monotonic() - started
+
+    long, short = await asyncio.gather(wait(0.4), wait(0.1))
+    assert 0.09 < short < 0.25 and 0.39 < long < 0.55, (short, long)

@@ -1,0 +1,117 @@
+"""Hook deadlines: the task answering a hook is cancelled when its handler runs past its time.
+
+``asyncio.timeout`` arms and disarms an event-loop timer for every request, some 5 µs each on
+the hot path. Here every hook in flight shares one timer per event loop that ticks while there
+is something to watch: starting a deadline is an append to a queue, and finishing it sets a
+flag. A deadline fires within :data:`TICK` of its time (8 s by default, jambonz waits 10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+
+__all__ = ["TICK", "Deadline", "Deadlines", "deadlines"]
+
+TICK = 0.05
+"""Seconds between two checks of the deadlines in flight (while there are any)."""
+
+
+class Deadline:
+    """One hook's deadline, started by :meth:`Deadlines.start`; ``finish()`` it when the work ends."""
+
+    __slots__ = ("expired", "finished", "task", "when")
+
+    def __init__(self, task: asyncio.Task[object], when: float) -> None:
+        self.task = task
+        self.when = when
+        self.finished = False
+        self.expired = False
+        """Whether the deadline passed and the task was cancelled for it."""
+
+    def finish(self) -> bool:
+        """Stop watching; True if the deadline had passed (the task's cancellation is then undone).
+
+        Call it in the ``except``/``finally`` that handles the work's end, in the same task; a
+        second call changes nothing.
+        """
+        if self.finished:
+            return self.expired
+        self.finished = True
+        if self.expired:
+            # The cancellation was ours and is handled: the task is not being cancelled any more.
+            self.task.uncancel()
+        return self.expired
+
+
+class _Watch:
+    """The deadlines in flight on one event loop, in queues by duration (each in time order)."""
+
+    __slots__ = ("__weakref__", "handle", "loop", "queues")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queues: dict[float, deque[Deadline]] = {}
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, seconds: float) -> Deadline:
+        task = asyncio.current_task(self.loop)
+        if task is None:
+            raise RuntimeError("a hook deadline needs a running task")
+        deadline = Deadline(task, self.loop.time() + seconds)
+        queue = self.queues.get(seconds)
+        if queue is None:
+            queue = self.queues[seconds] = deque()
+        queue.append(deadline)
+        if self.handle is None:
+            self.handle = self.loop.call_at(min(deadline.when, self.loop.time() + TICK), self.check)
+        return deadline
+
+    def check(self) -> None:
+        now = self.loop.time()
+        watching = False
+        for seconds, queue in list(self.queues.items()):
+            # Same duration, started in order: each queue is in the order of its deadlines.
+            while queue:
+                first = queue[0]
+                if first.finished:
+                    queue.popleft()
+                elif first.when <= now:
+                    queue.popleft()
+                    first.expired = True
+                    first.task.cancel("the hook's deadline passed")
+                else:
+                    break
+            if queue:
+                watching = True
+            else:
+                del self.queues[seconds]
+        self.handle = self.loop.call_at(now + TICK, self.check) if watching else None
+
+
+class Deadlines:
+    """Starts hook deadlines on the running event loop (one watch per loop)."""
+
+    __slots__ = ("_last", "_watches")
+
+    def __init__(self) -> None:
+        self._watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._last: _Watch | None = None
+
+    def start(self, seconds: float) -> Deadline:
+        """Cancel the current task in ``seconds`` unless the returned deadline is finished first."""
+        loop = asyncio.get_running_loop()
+        watch = self._last
+        if watch is None or watch.loop is not loop:
+            watch = self._watches.get(loop)
+            if watch is None:
+                watch = self._watches[loop] = _Watch(loop)
+            self._last = watch
+        return watch.add(seconds)
+
+
+deadlines = Deadlines()
+"""The process's deadlines (every app shares them: one timer per event loop)."""
