@@ -25,6 +25,12 @@ Store layout: one field of the call's own hash (so it goes when the call's state
 synchronized clock) at which the work is cancelled: a worker that finds a pending record past it
 gives up even when the owner died without saying so. The field is deleted once its outcome has
 been handed out.
+
+"Handed out once" is exact within a process. Across processes it holds for resumes that come one
+after another, as jambonz sends them (the record is deleted before the answer goes out); the
+StateStore protocol has no atomic read-and-delete, so two resumes racing on two workers could
+both read a done record. When the store cannot be written, the owner still answers from its own
+task, and keeps the outcome in memory for ``limit`` seconds for that.
 """
 
 from __future__ import annotations
