@@ -12,6 +12,7 @@
 """
 
 from .app import DEFAULT_FALLBACK, HookRouter, JambonzApp
+from .background import Background, Continuation
 from .deliveries import DeliveryCache
 from .env import EnvVar, EnvVarError, EnvVars
 from .events import (
@@ -75,6 +76,7 @@ __all__ = [
     "AgentPreflight",
     "AgentTurn",
     "AmdEvent",
+    "Background",
     "CallInfo",
     "CallSession",
     "CallState",
@@ -83,6 +85,7 @@ __all__ = [
     "ConferenceStatus",
     "ConferenceWait",
     "Config",
+    "Continuation",
     "DeliveryCache",
     "DequeueResult",
     "Detail",

@@ -14,11 +14,14 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
+from .background import Background
+from .continuation import RESUME_PATH
 from .deliveries import DeliveryCache
 from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
 from .logs import access_log
+from .pipeline import resume_handler
 from .response import Response, VerbLike
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
@@ -44,6 +47,8 @@ class HookOptions(TypedDict, total=False):
     """Seconds the handler has before the fallback answers (None: the app's)."""
     fallback: Response | Iterable[VerbLike] | None
     """The verbs answered when this hook's handler fails or overruns (None: the app's)."""
+    background: bool | Background
+    """Continue in the background past a soft deadline: True for the app's settings, or its own."""
 
 
 class _HookRegistry:
@@ -175,6 +180,10 @@ class JambonzApp(Starlette, _HookRegistry):
             answers instead (and the handler is cancelled, or abandoned if it is sync); a status
             hook's handler is cancelled then. None reads ``JAMBONZ_HOOK_DEADLINE``, default 8
             (jambonz gives up on a hook after 10). Each hook may set its own.
+        background: the app's settings for hooks that continue in the background
+            (:class:`~jambonz_webhooks.Background`: the soft deadline, the filler, the hold
+            verbs, the total limit); a hook asks for it with ``background=True``, or its handler
+            with a :class:`~jambonz_webhooks.Continuation` parameter.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -194,6 +203,7 @@ class JambonzApp(Starlette, _HookRegistry):
         opentelemetry: bool | Any = False,
         health_path: str | None = None,
         deadline: float | None = None,
+        background: Background | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -212,7 +222,7 @@ class JambonzApp(Starlette, _HookRegistry):
             routes=routes,
             middleware=middleware,
             exception_handlers=handlers,
-            lifespan=_flushing_logs(lifespan),
+            lifespan=_framework_lifespan(lifespan, self),
             max_body_size=max_body_size,
         )
         security = HookSecurity.configure(
@@ -239,6 +249,7 @@ class JambonzApp(Starlette, _HookRegistry):
             env_schema=env_schema(declared),
             max_body_size=max_body_size,
             deadline=deadline,
+            background=background,
         )
         self.hook_table = HookTable()
         # Decided at the first request, when the middleware stack is built for good.
@@ -301,6 +312,7 @@ class JambonzApp(Starlette, _HookRegistry):
         if any(route.path == path for route in self.hooks):
             raise ValueError(f"a hook is already registered at {path!r}")
         fallback = options.get("fallback")
+        background = options.get("background")
         route = HookRoute(
             path,
             handler,
@@ -308,9 +320,13 @@ class JambonzApp(Starlette, _HookRegistry):
             self.hook_settings,
             deadline=options.get("deadline"),
             fallback=None if fallback is None else Response(fallback),
+            background=self.hook_settings.background if background is True else background or None,
         )
         self.router.routes.append(route)
         self.hook_table.add(route)
+        if route.pipeline.continues and not any(hook.path == RESUME_PATH for hook in self.hooks):
+            # The hook jambonz is redirected to while a handler goes on in the background.
+            self.add_hook(RESUME_PATH, resume_handler(self.hook_settings), HookKind.ACTION)
         # The first path a handler is registered at is the one verbs refer to.
         self.hook_settings.paths.setdefault(handler, path)
 
@@ -373,11 +389,11 @@ def _json_too_large(send: Send, limit: int) -> Send:
     return send_json
 
 
-def _flushing_logs(lifespan: Lifespan[Any] | None) -> Lifespan[Any]:
-    """The app's lifespan, writing out buffered access lines when it ends."""
+def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp) -> Lifespan[Any]:
+    """The app's lifespan; when it ends, background work is cancelled and access lines written out."""
 
     @contextlib.asynccontextmanager
-    async def flushing(app: Any) -> AsyncIterator[Any]:
+    async def framework(app: Any) -> AsyncIterator[Any]:
         try:
             if lifespan is None:
                 yield None
@@ -385,9 +401,12 @@ def _flushing_logs(lifespan: Lifespan[Any] | None) -> Lifespan[Any]:
                 async with lifespan(app) as state:
                     yield state
         finally:
-            access_log.flush()
+            try:
+                await jambonz_app.hook_settings.aclose()
+            finally:
+                access_log.flush()
 
-    return flushing
+    return framework
 
 
 def _check_prefix(prefix: str) -> None:

@@ -363,9 +363,11 @@ class Continuations:
                         # Its owner cancels it at this moment, or died: either way it is over.
                         raise ContinuationFailed(f"call {call_sid}'s continuation passed its limit")
             now = loop.time()
-            if now >= end:
+            # A token never seen is looked for through the whole grace period, however short
+            # the wait: else every resume of an unknown token would be answered "not yet".
+            if now >= end and (seen or failure is not None or now - started >= self.grace):
                 break
-            await asyncio.sleep(min(self.poll_interval, end - now))
+            await asyncio.sleep(min(self.poll_interval, max(end, started + self.grace) - now))
         if failure is not None and not seen:
             raise ContinuationError(
                 f"call {call_sid}'s continuation cannot be read from the state store: {failure}"

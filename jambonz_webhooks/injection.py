@@ -8,7 +8,8 @@ A handler asks for what it needs by annotation:
 - Starlette's :class:`~starlette.requests.Request`;
 - ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload;
 - :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks;
-- a subclass of :class:`~jambonz_webhooks.EnvVars`: the application's environment variables, typed.
+- a subclass of :class:`~jambonz_webhooks.EnvVars`: the application's environment variables, typed;
+- :class:`~jambonz_webhooks.Continuation`: lets the handler continue in the background.
 
 A parameter named like a parameter of the hook's path (``/menu/{step}``) gets its value,
 converted to its annotation (``step: int``) as FastAPI does.
@@ -33,6 +34,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 
+from .background import Continuation
 from .decoding import Decoded
 from .env import EnvVars
 from .errors import HookError
@@ -58,7 +60,7 @@ class Param:
     """One parameter of a handler and where its value comes from."""
 
     name: str
-    source: Literal["model", "request", "payload", "path", "state", "env"]
+    source: Literal["model", "request", "payload", "path", "state", "env", "continuation"]
     model: type[CallInfo] | None = None
     optional: bool = False
     env: type[EnvVars] | None = None
@@ -85,6 +87,11 @@ class HandlerPlan:
             (param.source == "model" and not param.optional) or param.source in ("state", "env")
             for param in self.params
         )
+
+    @property
+    def wants_continuation(self) -> bool:
+        """Whether the handler may ask to continue in the background."""
+        return any(param.source == "continuation" for param in self.params)
 
     @property
     def uses_state(self) -> bool:
@@ -192,6 +199,7 @@ async def build_arguments(
     path_params: Mapping[str, Any],
     store: StateStore,
     request: Callable[[], Request] | None = None,
+    continuation: Continuation | None = None,
 ) -> dict[str, Any]:
     """The handler's arguments for one request, as its plan says.
 
@@ -202,6 +210,7 @@ async def build_arguments(
         store: where calls' state lives.
         request: makes the Starlette request, for a handler that asks for it (None where there
             is no HTTP request).
+        continuation: the handle given to a handler that asks for one.
 
     Raises:
         HookError: 422 for a path parameter that does not convert.
@@ -226,6 +235,8 @@ async def build_arguments(
         elif source == "env":
             assert param.env is not None and payload.call is not None
             arguments[param.name] = param.env.from_values(await _env_values(payload.call, store))
+        elif source == "continuation":
+            arguments[param.name] = continuation if continuation is not None else Continuation()
         else:
             if request is None:
                 raise TypeError(f"{param.name!r} asks for the HTTP request, and there is none")
@@ -275,6 +286,8 @@ def _param(name: str, annotation: Any) -> Param | None:
         return Param(name, "payload")
     if annotation is CallState:
         return Param(name, "state")
+    if annotation is Continuation:
+        return Param(name, "continuation")
     if isinstance(annotation, type) and issubclass(annotation, EnvVars) and annotation is not EnvVars:
         return Param(name, "env", env=annotation)
     return None

@@ -29,6 +29,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from .asgi import JSON_HEADERS, RequestHeaders, read_body, send_answer
+from .background import Background, Continuation
+from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Continuations
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import DeliveryCache, delivery_key
@@ -43,7 +45,15 @@ from .response import collect_verbs, encode_verbs
 from .security import HookSecurity
 from .state import MemoryStore, StateStore, forget_call, keep_session
 
-__all__ = ["DEFAULT_DEADLINE", "ENV_DEADLINE", "HookPipeline", "HookSettings", "Outcome"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "ENV_DEADLINE",
+    "EncodedVerbs",
+    "HookPipeline",
+    "HookSettings",
+    "Outcome",
+    "resume_path",
+]
 
 logger = logging.getLogger("jambonz_webhooks")
 
@@ -88,6 +98,7 @@ class HookSettings:
         *,
         max_body_size: int | None = None,
         deadline: float | None = None,
+        background: Background | None = None,
     ) -> None:
         self.paths: dict[Callable[..., Any], str] = {}
         self.fallback = fallback
@@ -102,7 +113,23 @@ class HookSettings:
         """Whether any hook reads the call's state: only then is the call hook's payload kept."""
         self.app_handles_http_errors = False
         """Whether the app has its own handler for HTTPException: a handler's is then raised to it."""
+        self.background = background or Background()
+        """The app's settings for hooks that continue in the background."""
+        self._continuations: Continuations | None = None
         self._contexts: dict[str, HookContext] = {}
+
+    @property
+    def continuations(self) -> Continuations:
+        """The work of hooks continuing in the background (made when first needed)."""
+        if self._continuations is None:
+            self._continuations = Continuations(self.state, limit=self.background.limit)
+        return self._continuations
+
+    async def aclose(self) -> None:
+        """Cancel the work still continuing in the background (the app is shutting down)."""
+        if self._continuations is not None:
+            await self._continuations.aclose()
+            self._continuations = None
 
     def context(self, prefix: str) -> HookContext:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
@@ -167,6 +194,7 @@ class HookPipeline:
         path_params: Mapping[str, type] | None = None,
         deadline: float | None = None,
         fallback: VerbResponse | None = None,
+        background: Background | None = None,
     ) -> None:
         self.path = path
         self.handler = handler
@@ -182,6 +210,10 @@ class HookPipeline:
             settings.uses_state = True
         self.deadline = settings.deadline if deadline is None else deadline_from(deadline)
         self._own_fallback = fallback
+        self.background = background
+        """Set when the hook continues in the background at its soft deadline whatever the handler says."""
+        # Such a handler runs as a task of its own, so that it can go on after the answer.
+        self.continues = background is not None or plan.wants_continuation
         self._wants_request = any(param.source == "request" for param in plan.params)
         self._fallbacks: dict[str, bytes | None] = {}
 
@@ -289,6 +321,8 @@ class HookPipeline:
             outcome = Outcome(204, _NO_HEADERS, b"", decoded.call)
             outcome.after = functools.partial(self._status, decoded, path_params, prefix, request)
             return outcome
+        if self.continues and decoded.call is not None:
+            return await self._answer_or_continue(decoded, body, path_params, prefix, request)
         call = decoded.call
         context = self.settings.context(prefix)
         token = current_context.set(context)  # REST calls from the handler write hooks with it
@@ -300,6 +334,8 @@ class HookPipeline:
                 await keep_session(settings.state, str(call.call_sid), session)
             arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
             result = await self._call(arguments)
+            if type(result) is EncodedVerbs:
+                return Outcome(200, JSON_HEADERS, result.data, call, (), "resumed")
             verbs = collect_verbs(result)
             if not verbs and self.kind is HookKind.CALL:
                 raise _EmptyCallHookAnswer()
@@ -323,6 +359,89 @@ class HookPipeline:
         finally:
             deadline.finish()
             current_context.reset(token)
+
+    async def _produce(
+        self,
+        decoded: Decoded,
+        body: bytes,
+        path_params: Mapping[str, Any],
+        context: HookContext,
+        request: Callable[[], Request] | None,
+        continuation: Continuation,
+    ) -> tuple[bytes, list[Any]]:
+        """The handler's encoded verbs, run as a task of its own (it may outlive the request)."""
+        call = decoded.call
+        settings = self.settings
+        if call is not None and settings.uses_state and self.kind is HookKind.CALL:
+            session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
+            await keep_session(settings.state, str(call.call_sid), session)
+        arguments = await build_arguments(
+            self.plan, decoded, path_params, settings.state, request, continuation
+        )
+        result = await self._call(arguments)
+        if type(result) is EncodedVerbs:
+            return result.data, []
+        verbs = collect_verbs(result)
+        if not verbs and self.kind is HookKind.CALL:
+            raise _EmptyCallHookAnswer()
+        return encode_verbs(verbs, context), verbs
+
+    async def _answer_or_continue(
+        self,
+        decoded: Decoded,
+        body: bytes,
+        path_params: Mapping[str, Any],
+        prefix: str,
+        request: Callable[[], Request] | None,
+    ) -> Outcome:
+        """Run the handler as its own task; past the soft deadline, answer filler if it may go on."""
+        call = decoded.call
+        assert call is not None
+        context = self.settings.context(prefix)
+        continuation = Continuation(allowed=self.background is not None)
+        token = current_context.set(context)  # copied into the task: REST calls write hooks with it
+        try:
+            work = asyncio.ensure_future(
+                self._produce(decoded, body, path_params, context, request, continuation)
+            )
+        finally:
+            current_context.reset(token)
+        background = self.background or self.settings.background
+        try:
+            await asyncio.wait((work,), timeout=min(background.after, self.deadline))
+            if not work.done() and not continuation.allowed:
+                await asyncio.wait((work,), timeout=self.deadline - background.after)
+        except asyncio.CancelledError:
+            work.cancel()  # the request itself is cancelled (the server stops): so is its work
+            raise
+        if work.done():
+            return self._finished(work, call, prefix)
+        if not continuation.allowed:
+            work.cancel()
+            self._log_deadline(call, "the fallback answered")
+            return self._fallback_outcome(call, prefix, "deadline")
+        resume = self.settings.continuations.start(str(call.call_sid), _encoded_of(work))
+        filler = continuation.filler or background.filler
+        verbs = [*filler.verbs, *VerbResponse().redirect(action_hook=resume_path(resume)).verbs]
+        return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs, "continued")
+
+    def _finished(
+        self, work: asyncio.Future[tuple[bytes, list[Any]]], call: CallInfo, prefix: str
+    ) -> Outcome:
+        """The outcome of a handler that ended in time."""
+        if work.cancelled():
+            return self._failed(asyncio.CancelledError(), call, prefix)
+        exc = work.exception()
+        if exc is None:
+            data, verbs = work.result()
+            return Outcome(200, JSON_HEADERS, data, call, verbs)
+        if isinstance(exc, HookError):
+            return Outcome.refusal(exc, call)
+        if isinstance(exc, HTTPException):
+            if self.settings.app_handles_http_errors:
+                raise exc
+            return _http_outcome(exc, call)
+        return self._failed(exc, call, prefix)
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.plan.is_async:
@@ -428,6 +547,53 @@ class HookPipeline:
             "hook_kind": self.kind.value,
             "hook_path": self.path,
         }
+
+
+class EncodedVerbs:
+    """Verbs already encoded as jambonz's JSON (what a resumed hook hands back as it is)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+async def _encoded_of(work: asyncio.Future[tuple[bytes, list[Any]]]) -> bytes:
+    data, _ = await work
+    return data
+
+
+def resume_path(token: str) -> str:
+    """The resume hook's path for ``token`` within the app (the prefix is added when encoded)."""
+    return RESUME_PATH.format(token=token)
+
+
+class ContinuedWorkFailed(Exception):
+    """A hook's handler that went on in the background failed or ran out of time."""
+
+
+def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[VerbResponse | EncodedVerbs]]:
+    """The handler of the resume hook (:data:`~jambonz_webhooks.continuation.RESUME_PATH`).
+
+    It answers the verbs of the work ``token`` names as soon as they are ready, waiting up to
+    the soft deadline; else the hold verbs and a redirect to itself again. A failed or timed-out
+    work gets the fallback; an unknown token (or another call's) a 404.
+    """
+
+    async def resume(call: CallInfo, token: str) -> VerbResponse | EncodedVerbs:
+        background = settings.background
+        try:
+            data = await settings.continuations.wait(str(call.call_sid), token, background.after)
+        except ContinuationFailed as exc:
+            raise ContinuedWorkFailed(str(exc)) from None
+        except ContinuationError:
+            raise HookError(404, "no such continuation: unknown, expired, or another call's") from None
+        if data is None:
+            hold = background.hold or background.filler
+            return VerbResponse(hold.verbs).redirect(action_hook=resume_path(token))
+        return EncodedVerbs(data)
+
+    return resume
 
 
 class _EmptyCallHookAnswer(Exception):

@@ -18,6 +18,7 @@ from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, replace_params
 from starlette.types import Receive, Scope, Send
 
+from .background import Background
 from .injection import HandlerPlan, HookKind
 from .pipeline import HookPipeline, HookSettings
 from .response import Response as VerbResponse
@@ -37,6 +38,7 @@ class HookRoute(BaseRoute):
         *,
         deadline: float | None = None,
         fallback: VerbResponse | None = None,
+        background: Background | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError(f"a hook path must start with '/': {path!r}")
@@ -48,7 +50,14 @@ class HookRoute(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         converted = {name: _given_type(convertor) for name, convertor in self.param_convertors.items()}
         self.pipeline = HookPipeline(
-            path, handler, kind, settings, path_params=converted, deadline=deadline, fallback=fallback
+            path,
+            handler,
+            kind,
+            settings,
+            path_params=converted,
+            deadline=deadline,
+            fallback=fallback,
+            background=background,
         )
 
     @property
