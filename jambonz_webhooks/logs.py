@@ -262,8 +262,10 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                # A thread with no loop: write at once, unless a loop's timer will soon.
-                if self._timer_loop is None:
+                # A thread with no loop: write at once, unless a live loop's timer will soon.
+                timer_loop = self._timer_loop
+                if timer_loop is None or timer_loop.is_closed():
+                    self._timer_loop = None
                     self._write_kept()
                 return
             if self._timer_loop is not loop:
