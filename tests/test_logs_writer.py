@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import re
+import sys
 import threading
 import weakref
 from dataclasses import dataclass, replace
@@ -27,7 +28,8 @@ from jambonz_webhooks.logs import (
 )
 
 _names = itertools.count()
-NOW = 1_764_686_839.25  # a fixed time, so lines compare exactly
+SECOND = 1_764_686_839.0
+NOW = SECOND + 0.25  # a fixed time, so lines compare exactly
 
 
 def entry(**fields: Any) -> AccessEntry:
@@ -119,9 +121,10 @@ SAME_BOTH_WAYS = [
     entry(verbs=tuple(f"verb{i}" for i in range(20)), method="GET"),
     entry(verbs=("say\nsay", "x" * 40), call_sid="é中\ud800🙂"),
     entry(duration=12.3456789, status=500, outcome="error"),
-    entry(created=NOW + 0.9999996),
-    entry(created=NOW + 0.0004999),
-    entry(created=NOW + 0.9995),
+    entry(created=SECOND + 0.9999996),  # datetime rounds it up to the next second
+    entry(created=SECOND + 0.0004999),
+    entry(created=SECOND + 0.9995),
+    entry(created=SECOND + 0.999),
     entry(created=NOW + 3600.123456),
 ]
 
@@ -421,7 +424,7 @@ LINE = re.compile(
 
 def test_many_threads_writing_keep_every_line_whole() -> None:
     iso = _isolated(max_entries=64)
-    threads_count, per_thread = 8, 1500
+    threads_count, per_thread = 8, 3000
     stop = threading.Event()
 
     def writer(number: int) -> None:
@@ -444,13 +447,18 @@ def test_many_threads_writing_keep_every_line_whole() -> None:
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(threads_count)]
     threads.append(threading.Thread(target=loop_writer, args=(threads_count,)))
     extra = threading.Thread(target=flusher)
-    extra.start()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    extra.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: races show up
+    try:
+        extra.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stop.set()
+        extra.join()
+    finally:
+        sys.setswitchinterval(interval)
     iso.handler.flush()
     lines = iso.lines()
     assert len(lines) == (threads_count + 1) * per_thread
