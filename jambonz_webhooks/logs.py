@@ -11,8 +11,8 @@ attributes of the log record (``record.call_sid``, ``record.duration_ms``, ...),
 A line per hook is on the hot path, so the access log has its own writer, :data:`access_log`.
 When an access line would reach nothing but the framework's own :class:`BufferedStreamHandler`
 (what :func:`configure_logging` installs) with no filter on the way, the writer keeps the raw
-:class:`AccessEntry` and the handler formats and writes the kept entries in batches, with one
-write each. As soon as anything else would see the line (a handler or filter of the
+:class:`AccessEntry` and the handler formats and writes the kept entries in batches, with a
+write per 64 KiB or so. As soon as anything else would see the line (a handler or filter of the
 application's, pytest's ``caplog``, or no :func:`configure_logging` at all), each entry becomes
 a ``LogRecord`` handled at once by the standard ``logging``, exactly as ``logger.info`` would.
 
@@ -35,7 +35,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any, Final, TextIO
+from typing import Any, Final, NamedTuple, TextIO
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -80,6 +80,7 @@ _JSON_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # logging.Formatter.default_time_format
 _MSEC_FORMAT = "%s,%03d"  # logging.Formatter.default_msec_format
+_WRITE_SIZE = 64 * 1024  # characters a write, about
 _STALE = 1.0  # seconds: kept entries older than this are written with the next one (a lost timer)
 _TEXT, _JSON = "text", "json"
 
@@ -163,35 +164,65 @@ class AccessEntry:
     """``time.time()`` when the answer was sent: the line's time."""
 
 
-def _bounded(entry: AccessEntry) -> tuple[str, str | None, list[str]]:
-    """The entry's method, call_sid and verb names, bounded."""
-    verbs = entry.verbs
+def _safe(text: str, limit: int) -> str:
+    """``text`` bounded and escaped, for the message."""
+    # Nearly every field is short and printable: two C calls, and it is used as it is.
+    if len(text) <= limit and text.isprintable():
+        return text
+    return _escape(_bound(text, limit))
+
+
+class _Verbs(NamedTuple):
+    text: str  # for the message: bounded, escaped, joined by commas; "-" for none
+    names: tuple[str, ...]  # bounded, for the record
+    json: str  # the JSON array of the bounded names
+
+
+# An app answers with a few lists of verbs, over and over: each is worked out once. Only lists
+# that needed no cutting are kept (so the keys are small), and at most _VERBS_SEEN_MAX of them.
+_VERBS_SEEN: dict[tuple[str, ...], _Verbs] = {}
+_VERBS_SEEN_MAX = 1024
+
+
+def _verbs(verbs: tuple[str, ...]) -> _Verbs:
+    try:
+        seen = _VERBS_SEEN.get(verbs)
+    except TypeError:  # a list, not a tuple
+        verbs = tuple(verbs)
+        seen = _VERBS_SEEN.get(verbs)
+    if seen is not None:
+        return seen
     names = [_bound(verb, _VERB_MAX) for verb in verbs[:_VERBS_MAX]]
     if len(verbs) > _VERBS_MAX:
         names.append(_MORE)
+    seen = _Verbs(
+        ",".join([_escape(name) for name in names]) or "-",
+        tuple(names),
+        "[" + ", ".join([encode_basestring(name) for name in names]) + "]",
+    )
+    if len(verbs) <= _VERBS_MAX and all(len(verb) <= _VERB_MAX for verb in verbs):
+        if len(_VERBS_SEEN) >= _VERBS_SEEN_MAX:
+            _VERBS_SEEN.clear()
+        _VERBS_SEEN[verbs] = seen
+    return seen
+
+
+def _message_args(entry: AccessEntry, verbs: _Verbs) -> tuple[Any, ...]:
+    """The arguments of :data:`_MESSAGE`, everything from the request bounded and escaped."""
     call_sid = entry.call_sid
     return (
-        _bound(entry.method, _METHOD_MAX),
-        None if call_sid is None else _bound(call_sid, _ID_MAX),
-        names,
-    )
-
-
-def _message_args(entry: AccessEntry, method: str, call_sid: str | None, verbs: list[str]) -> tuple[Any, ...]:
-    """The arguments of :data:`_MESSAGE`, everything from the request escaped."""
-    return (
         entry.kind,
-        _escape(method),
-        _escape(_bound(entry.path, _PATH_MAX)),
+        _safe(entry.method, _METHOD_MAX),
+        _safe(entry.path, _PATH_MAX),
         entry.status,
         entry.duration * 1000,
-        ",".join([_escape(verb) for verb in verbs]) or "-",
-        None if call_sid is None else _escape(call_sid),
+        verbs.text,
+        None if call_sid is None else _safe(call_sid, _ID_MAX),
     )
 
 
-def _trace_id(entry: AccessEntry) -> str | None:
-    return None if entry.trace_id is None else _bound(entry.trace_id, _ID_MAX)
+def _bound_or_none(text: str | None, limit: int) -> str | None:
+    return None if text is None else _bound(text, limit)
 
 
 def _layout(formatter: logging.Formatter | None) -> str | None:
@@ -224,8 +255,8 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
     """A ``StreamHandler`` that also takes raw access entries and writes them in batches.
 
     Records reach it as with any handler. Access entries (from :class:`AccessLog`, when this
-    handler is the only one on the way) are kept, then formatted together and written with one
-    write: ``interval`` seconds after the first is kept (a timer on the running event loop; with
+    handler is the only one on the way) are kept, then formatted together and written in a few
+    large writes: ``interval`` seconds after the first is kept (a timer on the running event loop; with
     no running loop, at once), when ``max_entries`` are kept, before any record this handler
     emits (so lines keep their order), and on :meth:`flush` and :meth:`close` (so
     ``logging.shutdown`` at exit writes them).
@@ -242,6 +273,11 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         super().__init__(stream)
         self.interval = interval
         self.max_entries = max_entries
+        # The lock Handler.handle takes (an RLock), held directly: a with-statement is cheaper
+        # than acquire() and release().
+        lock = self.lock
+        assert lock is not None
+        self._lock = lock
         self._kept: list[tuple[AccessLog, AccessEntry]] = []
         # The loop whose timer will write what is kept; None when no timer is pending.
         self._timer_loop: asyncio.AbstractEventLoop | None = None
@@ -252,67 +288,52 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
 
     def keep(self, log: AccessLog, entry: AccessEntry) -> None:
         """Keep one access entry for the next batch: the hot path, no formatting here."""
-        self.acquire()
-        try:
+        with self._lock:
             kept = self._kept
             kept.append((log, entry))
             if len(kept) >= self.max_entries or entry.created - kept[0][1].created > _STALE:
                 self._write_kept()
                 return
+            timer_loop = self._timer_loop
+            if timer_loop is not None and not timer_loop.is_closed():
+                return  # a timer will write this one with the others
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                # A thread with no loop: write at once, unless a live loop's timer will soon.
-                timer_loop = self._timer_loop
-                if timer_loop is None or timer_loop.is_closed():
-                    self._timer_loop = None
-                    self._write_kept()
+                # No timer and no loop in this thread to set one on: write at once.
+                self._timer_loop = None
+                self._write_kept()
                 return
-            if self._timer_loop is not loop:
-                self._timer_loop = loop
-                loop.call_later(self.interval, self._on_timer, loop)
-        finally:
-            self.release()
+            self._timer_loop = loop
+            loop.call_later(self.interval, self._on_timer, loop)
 
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.acquire()
-        try:
+        with self._lock:
             if self._timer_loop is loop:
                 self._timer_loop = None
             self._write_kept()
-        finally:
-            self.release()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write out the kept access lines, then the record, so lines keep their order."""
         if self._kept:
-            self.acquire()  # already held when called from handle(); an RLock
-            try:
+            with self._lock:  # already held when called from handle(): an RLock
                 self._write_kept()
-            finally:
-                self.release()
         super().emit(record)
 
     def flush(self) -> None:
         """Write out the kept access lines, then flush the stream."""
-        self.acquire()
-        try:
+        with self._lock:
             self._write_kept()
-        finally:
-            self.release()
         super().flush()
 
     def close(self) -> None:
         """Write out the kept access lines, then close as ``StreamHandler`` does."""
-        self.acquire()
-        try:
+        with self._lock:
             self._write_kept()
-        finally:
-            self.release()
         super().close()
 
     def _write_kept(self) -> None:
-        """Format and write what is kept, in one write. Called with the lock held."""
+        """Format and write what is kept, a write per 64 KiB or so. Called with the lock held."""
         batch = self._kept
         if not batch:
             return
@@ -322,17 +343,23 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             return
         stream, terminator = self.stream, self.terminator
         try:
-            try:
-                stream.write(terminator.join(lines) + terminator)
-            except UnicodeError:
-                # A line the stream cannot encode (nothing was written): the others still go.
-                for line in lines:
-                    try:
-                        stream.write(line + terminator)
-                    except UnicodeError:
-                        self.handleError(
-                            _failure(batch[0][0].name, "an access line the stream cannot encode")
-                        )
+            # One write per _WRITE_SIZE characters or so: a much larger string costs more to build
+            # and write than its lines do (the allocator maps and unmaps it).
+            parts = sum(map(len, lines)) // _WRITE_SIZE + 1
+            step = -(-len(lines) // parts)
+            for start in range(0, len(lines), step):
+                chunk = lines[start : start + step]
+                try:
+                    stream.write(terminator.join(chunk) + terminator)
+                except UnicodeError:
+                    # A line the stream cannot encode (the chunk was not written): the others go.
+                    for line in chunk:
+                        try:
+                            stream.write(line + terminator)
+                        except UnicodeError:
+                            self.handleError(
+                                _failure(batch[0][0].name, "an access line the stream cannot encode")
+                            )
             if hasattr(stream, "flush"):
                 stream.flush()
         except RecursionError:
@@ -342,16 +369,19 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
 
     def _format_batch(self, batch: list[tuple[AccessLog, AccessEntry]]) -> list[str]:
         layout = _layout(self.formatter)
+        line_of = self._text_line if layout is _TEXT else self._json_line if layout is _JSON else None
         levelname = logging.getLevelName(INFO)
         lines: list[str] = []
+        append = lines.append
         for log, entry in batch:
             try:
-                if layout is _TEXT:
-                    lines.append(self._text_line(log, entry, levelname))
-                elif layout is _JSON:
-                    lines.append(self._json_line(log, entry, levelname))
-                else:
-                    lines.append(self.format(log.record(entry)))
+                if line_of is not None:
+                    try:
+                        append(line_of(log, entry, levelname))
+                        continue
+                    except (TypeError, ValueError, AttributeError):
+                        pass  # a field of an unexpected type: the formatter knows what to do with it
+                append(self.format(log.record(entry)))
             except RecursionError:
                 raise
             except Exception:
@@ -367,17 +397,15 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             self._text_second = second
         # LogRecord.msecs, formatted by "%03d": truncated, not rounded.
         msecs = int((created - second) * 1000)
-        message = _MESSAGE % _message_args(entry, *_bounded(entry))
+        message = _MESSAGE % _message_args(entry, _verbs(entry.verbs))
         return f"{self._text_time},{msecs:03d} {levelname} {log.name}: {message}"
 
     def _json_line(self, log: AccessLog, entry: AccessEntry, levelname: str) -> str:
         """The line :class:`JsonFormatter` makes of ``log.record(entry)``, built directly."""
-        method, call_sid, verbs = _bounded(entry)
         status = entry.status
         duration_ms = round(entry.duration * 1000, 3)
         if type(status) is not int or type(duration_ms) is not float or not math.isfinite(duration_ms):
-            # Only ints and finite floats are written here as json writes them.
-            return self.format(log.record(entry))
+            raise TypeError("only ints and finite floats are written here as json writes them")
         # datetime.fromtimestamp rounds to the microsecond, half to even, carrying into the second.
         created = entry.created
         second = int(created)
@@ -387,18 +415,18 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         if second != self._json_second:
             self._json_time = datetime.fromtimestamp(second, UTC).isoformat()[:19]
             self._json_second = second
-        message = _MESSAGE % _message_args(entry, method, call_sid, verbs)
-        trace_id = _trace_id(entry)
+        verbs = _verbs(entry.verbs)
+        call_sid, trace_id = entry.call_sid, entry.trace_id
         line = (
             f'{{"time": "{self._json_time}.{micros // 1000:03d}+00:00", '
             f'"level": {encode_basestring(levelname)}, "logger": {log._json_name}, '
-            f'"message": {encode_basestring(message)}, '
-            f'"call_sid": {"null" if call_sid is None else encode_basestring(call_sid)}, '
-            f'"trace_id": {"null" if trace_id is None else encode_basestring(trace_id)}, '
+            f'"message": {encode_basestring(_MESSAGE % _message_args(entry, verbs))}, '
+            f'"call_sid": {"null" if call_sid is None else encode_basestring(_bound(call_sid, _ID_MAX))}, '
+            f'"trace_id": {"null" if trace_id is None else encode_basestring(_bound(trace_id, _ID_MAX))}, '
             f'"hook_kind": {encode_basestring(entry.kind)}, '
             f'"hook_path": {encode_basestring(entry.hook_path)}, '
-            f'"method": {encode_basestring(method)}, "status": {status!r}, "duration_ms": {duration_ms!r}, '
-            f'"verbs": [{", ".join([encode_basestring(verb) for verb in verbs])}], '
+            f'"method": {encode_basestring(_bound(entry.method, _METHOD_MAX))}, '
+            f'"status": {status!r}, "duration_ms": {duration_ms!r}, "verbs": {verbs.json}, '
             f'"outcome": {encode_basestring(_bound(entry.outcome, _OUTCOME_MAX))}}}'
         )
         return _json_safe(line)
@@ -450,25 +478,25 @@ class AccessLog:
         ``hook_kind``, ``hook_path``, ``method``, ``status``, ``duration_ms``, ``verbs`` (a
         list), ``outcome``; all bounded, none escaped (formatters of structured logs escape).
         """
-        method, call_sid, verbs = _bounded(entry)
+        verbs = _verbs(entry.verbs)
         record = self.logger.makeRecord(
             self.name,
             INFO,
             "(unknown file)",
             0,
             _MESSAGE,
-            _message_args(entry, method, call_sid, verbs),
+            _message_args(entry, verbs),
             None,
             "(unknown function)",
             {
-                "call_sid": call_sid,
-                "trace_id": _trace_id(entry),
+                "call_sid": _bound_or_none(entry.call_sid, _ID_MAX),
+                "trace_id": _bound_or_none(entry.trace_id, _ID_MAX),
                 "hook_kind": entry.kind,
                 "hook_path": entry.hook_path,
-                "method": method,
+                "method": _bound(entry.method, _METHOD_MAX),
                 "status": entry.status,
                 "duration_ms": round(entry.duration * 1000, 3),
-                "verbs": verbs,
+                "verbs": list(verbs.names),
                 "outcome": _bound(entry.outcome, _OUTCOME_MAX),
             },
         )

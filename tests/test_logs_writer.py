@@ -261,6 +261,31 @@ async def test_a_full_batch_is_written_at_once() -> None:
     assert len(iso.lines()) == 9
 
 
+async def test_a_large_batch_is_written_in_a_few_large_writes() -> None:
+    iso = _isolated()
+    for index in range(512):
+        iso.log.write(entry(call_sid=f"CA{index}", path="/" + "p" * 255))
+    lines = iso.lines()
+    assert [line.rsplit("=", 1)[1] for line in lines] == [f"CA{index}" for index in range(512)]
+    assert 2 <= iso.stream.writes <= 8  # about 64 KiB a write (512 lines of ~450 characters)
+
+
+def test_a_line_the_stream_cannot_encode_loses_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError stays quiet
+    iso = _isolated()
+    raw = io.BytesIO()
+    iso.handler.setStream(io.TextIOWrapper(raw, encoding="ascii"))
+
+    async def three() -> None:
+        for path in ("/one", "/caf\u00e9", "/three"):
+            iso.log.write(entry(path=path))
+
+    asyncio.run(three())
+    iso.handler.flush()
+    written = raw.getvalue().decode().splitlines()
+    assert [line.split(" ")[7] for line in written] == ["/one", "/three"]
+
+
 async def test_flush_close_and_shutdown_write_what_is_kept() -> None:
     for finish in ("access_log.flush", "handler.flush", "handler.close", "logging.shutdown"):
         iso = _isolated()
