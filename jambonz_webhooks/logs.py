@@ -256,9 +256,9 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
 
     Records reach it as with any handler. Access entries (from :class:`AccessLog`, when this
     handler is the only one on the way) are kept, then formatted together and written in a few
-    large writes: ``interval`` seconds after the first is kept (a timer on the running event loop; with
-    no running loop, at once), when ``max_entries`` are kept, before any record this handler
-    emits (so lines keep their order), and on :meth:`flush` and :meth:`close` (so
+    large writes: ``interval`` seconds after the first is kept (a timer on the running event
+    loop; with no running loop, at once), when ``max_entries`` are kept, before any record this
+    handler emits (so lines keep their order), and on :meth:`flush` and :meth:`close` (so
     ``logging.shutdown`` at exit writes them).
 
     With the formatter :func:`configure_logging` sets (:data:`TEXT_FORMAT` or
