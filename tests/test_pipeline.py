@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import signal
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -29,10 +34,11 @@ from jambonz_webhooks import (
     Response,
 )
 from jambonz_webhooks.events import VerbStatus
-from jambonz_webhooks.logs import ACCESS_LOGGER
+from jambonz_webhooks.logs import ACCESS_LOGGER, TEXT_FORMAT, BufferedStreamHandler
 from jambonz_webhooks.pipeline import ENV_DEADLINE, deadline_from
 from jambonz_webhooks.testing import signed_headers
 from tests import payloads
+from tests.conftest import _spawn, _stop, _wait_ready
 
 JSON = {"content-type": "application/json"}
 FALLBACK = [
@@ -508,3 +514,92 @@ async def test_deadlines_of_several_durations_fire_in_their_own_time() -> None:
 
     long, short = await asyncio.gather(wait(0.4), wait(0.1))
     assert 0.09 < short < 0.25 and 0.39 < long < 0.55, (short, long)
+
+
+# --------------------------------------------------------------------------- the access log, written
+
+
+@contextmanager
+def buffered_access_log() -> Iterator[io.StringIO]:
+    """The access logger writing through the framework's buffered handler only (a long timer).
+
+    Entered in the test's body: pytest gives each phase's non-propagating loggers a capture
+    handler of its own, which would (rightly) send the lines through stdlib's path.
+    """
+    logger = logging.getLogger(ACCESS_LOGGER)
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, interval=60)
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        handler.flush()
+        logger.handlers[:], logger.propagate, _ = saved
+        logger.setLevel(saved[2])
+
+
+def test_access_lines_are_buffered_then_written_at_shutdown() -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    sid = new_sid()
+    with buffered_access_log() as log:
+        with TestClient(app) as client:
+            client.post("/incoming", content=body(payloads.session_new(call_sid=sid)), headers=JSON)
+            assert log.getvalue() == ""  # kept raw, for a batch: nothing formatted yet
+        # The app's lifespan ended: the kept line was written out.
+        (line,) = log.getvalue().splitlines()
+    assert "call hook POST /incoming -> 200 in " in line and f"call_sid={sid}" in line
+
+
+def test_a_newline_in_a_validated_call_sid_stays_on_one_line() -> None:
+    app = JambonzApp(webhook_secret=["s3cret"])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    signed = body(payloads.session_new(call_sid="abc\n2026-12-02 INFO jambonz_webhooks.access: forged"))
+    unsigned = body(payloads.session_new(call_sid="xyz\nforged-unsigned"))
+    with buffered_access_log() as log:
+        with TestClient(app) as client:
+            assert client.post(
+                "/incoming", content=signed, headers=signed_headers(signed, "s3cret")
+            ).is_success
+            assert client.post("/incoming", content=unsigned, headers=JSON).status_code == 401
+        lines = log.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert "call_sid=abc\\n2026-12-02 INFO" in lines[0]  # escaped, on its own line
+    assert "-> 401" in lines[1] and "xyz" not in lines[1] and "call_sid=None" in lines[1]
+
+
+def test_the_example_app_under_uvicorn_writes_one_access_line_per_hook_through_shutdown(
+    tmp_path: Path,
+) -> None:
+    server = _spawn("example_app.app:app", tmp_path, "access", {"LOG_LEVEL": "INFO"})
+    try:
+        assert _wait_ready(server, time.monotonic() + 20), server.stderr()
+        sids = [new_sid() for _ in range(5)]
+        with httpx2.Client(base_url=server.origin, timeout=10, trust_env=False) as client:
+            for sid in sids:
+                payload = body(payloads.session_new(call_sid=sid))
+                assert client.post("/incoming", content=payload, headers=JSON).status_code == 200
+            forged = body(payloads.session_new(call_sid="one\ntwo"))
+            assert client.post("/incoming", content=forged, headers=JSON).status_code == 200
+        server.process.send_signal(signal.SIGTERM)  # at once: lines may still be kept
+        server.process.wait(timeout=10)
+    finally:
+        _stop(server.process)
+    lines = [line for line in server.stderr().splitlines() if "jambonz_webhooks.access" in line]
+    assert len(lines) == 6, server.stderr()
+    for sid, line in zip(sids, lines, strict=False):
+        assert f"call_sid={sid}" in line and "-> 200" in line
+    assert lines[-1].endswith("call_sid=one\\ntwo")
+    assert not any(line.startswith("two") for line in server.stderr().splitlines())
