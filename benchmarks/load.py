@@ -73,6 +73,7 @@ TOLERANCE = 300  # seconds a signature stays valid, in the framework and the bar
 ACCESS_LOGGER = b" jambonz_webhooks.access: "  # how a text-format access line names its logger
 SETTLE = 0.5  # seconds after wrk exits: requests in flight end, their log lines are written
 MIB = 1024  # KiB, the unit of /proc/<pid>/status
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's times
 
 TARGET_LOG_OFF = 1.0  # framework, log off, over bare (requests/s)
 TARGET_SHIPPED = 0.9  # framework as shipped over bare
@@ -134,6 +135,7 @@ class Sample:
     app: str
     result: WrkResult
     rss_load_kib: int  # the highest VmRSS read under load
+    cpu_s: float  # CPU time (user + system) the server used while wrk ran
     after: Memory  # idle, SETTLE seconds after wrk
     access_lines: int  # access-log lines the server wrote during the round
 
@@ -214,6 +216,19 @@ class Server:
         if self.process is None:
             raise BenchmarkError(f"{self.spec.name}: uvicorn is not running")
         return read_memory(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) the server has used so far."""
+        if self.process is None:
+            raise BenchmarkError(f"{self.spec.name}: uvicorn is not running")
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError as exc:
+            raise BenchmarkError(f"{self.spec.name}: cannot read its CPU time: {exc}") from None
+        # After the command name (in parentheses, which may hold spaces): field 3 on; utime and
+        # stime are fields 14 and 15, in clock ticks.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def new_access_lines(self) -> int:
         """Access-log lines the server wrote since the last call (or its start)."""
@@ -397,12 +412,13 @@ class Load:
     interval: float  # seconds between memory readings under load
 
 
-def run_wrk(server: Server, load: Load, duration: int) -> tuple[WrkResult, int]:
-    """One wrk run against ``server``: its result and the highest VmRSS read meanwhile."""
+def run_wrk(server: Server, load: Load, duration: int) -> tuple[WrkResult, int, float]:
+    """One wrk run against ``server``: its result, the highest VmRSS read and the CPU time it used."""
     # Signed now: the timestamp is valid for TOLERANCE s, and main() keeps runs far shorter.
     signed = signature(load.body_path.read_bytes(), load.secret)
     command = wrk_command(server.url, load.body_path, load.connections, duration, signed)
     highest = server.memory().rss_kib
+    cpu_before = server.cpu_seconds()
     deadline = time.monotonic() + duration + 60
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin_to(load.cpu)
@@ -420,11 +436,12 @@ def run_wrk(server: Server, load: Load, duration: int) -> tuple[WrkResult, int]:
         if process.poll() is None:
             process.kill()
             process.wait()
+    cpu = server.cpu_seconds() - cpu_before
     if process.returncode != 0:
         raise BenchmarkError(f"wrk failed ({process.returncode}):\n{stdout}{stderr}")
     if server.process is None or server.process.poll() is not None:
         raise BenchmarkError(f"{server.spec.name}: uvicorn died under load:\n{server._log_tail()}")
-    return parse_wrk(stdout), highest
+    return parse_wrk(stdout), highest, cpu
 
 
 def check_access_lines(server: Server, lines: int, requests: int, connections: int, what: str) -> None:
@@ -444,12 +461,12 @@ def check_access_lines(server: Server, lines: int, requests: int, connections: i
 
 
 def measure(server: Server, load: Load, duration: int, number: int) -> Sample:
-    result, highest = run_wrk(server, load, duration)
+    result, highest, cpu = run_wrk(server, load, duration)
     time.sleep(SETTLE)
     after = server.memory()
     lines = server.new_access_lines()
     check_access_lines(server, lines, result.requests, load.connections, f"round {number}")
-    return Sample(number, server.spec.name, result, max(highest, after.rss_kib), after, lines)
+    return Sample(number, server.spec.name, result, max(highest, after.rss_kib), cpu, after, lines)
 
 
 def rotation(servers: list[Server], number: int) -> list[Server]:
@@ -479,26 +496,36 @@ def by_round(samples: list[Sample]) -> list[dict[str, Sample]]:
     return [apps for _, apps in sorted(rounds.items())]
 
 
+def per_cpu_second(sample: Sample) -> float:
+    """Requests served per second of the server's CPU time: what the machine's other load moves least."""
+    return sample.result.requests / sample.cpu_s if sample.cpu_s > 0 else float("nan")
+
+
+METRICS: dict[str, Callable[[Sample], float]] = {
+    "rps": lambda sample: sample.result.rps,
+    "p99": lambda sample: sample.result.p99_ms,
+    "per_cpu": per_cpu_second,
+}
+
+
 def round_ratios(samples: list[Sample], app: str, metric: str = "rps") -> list[float]:
-    """Per round, ``app``'s requests/s (or p99) over bare's."""
-
-    def value(sample: Sample) -> float:
-        return sample.result.rps if metric == "rps" else sample.result.p99_ms
-
+    """Per round, ``app``'s requests/s (or p99, or requests per CPU-second) over bare's."""
+    value = METRICS[metric]
     return [value(apps[app]) / value(apps[BARE.name]) for apps in by_round(samples)]
 
 
 def table(samples: list[Sample]) -> str:
     lines = [
-        "| round | app | requests/s | p50 (ms) | p99 (ms) | VmRSS under load, max (MiB) "
-        "| VmRSS after (MiB) | VmHWM after (MiB) | access lines / requests |",
-        "|------:|-----|-----------:|---------:|---------:|---:|---:|---:|---:|",
+        "| round | app | requests/s | p50 (ms) | p99 (ms) | server CPU (s) | requests per CPU-second "
+        "| VmRSS under load, max (MiB) | VmRSS after (MiB) | VmHWM after (MiB) | access lines / requests |",
+        "|------:|-----|-----------:|---------:|---------:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in samples:
         r = s.result
         lines.append(
-            f"| {s.round} | {s.app} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {mib(s.rss_load_kib)} "
-            f"| {mib(s.after.rss_kib)} | {mib(s.after.hwm_kib)} | {s.access_lines:,} / {r.requests:,} |"
+            f"| {s.round} | {s.app} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {s.cpu_s:.2f} "
+            f"| {per_cpu_second(s):,.0f} | {mib(s.rss_load_kib)} | {mib(s.after.rss_kib)} "
+            f"| {mib(s.after.hwm_kib)} | {s.access_lines:,} / {r.requests:,} |"
         )
     for spec in APPS:
         r = median_result(samples, spec.name)
@@ -506,6 +533,8 @@ def table(samples: list[Sample]) -> str:
         load_rss = statistics.median(s.rss_load_kib for s in mine)
         lines.append(
             f"| median | **{spec.name}** | **{r.rps:,.0f}** | **{r.p50_ms:.2f}** | **{r.p99_ms:.2f}** "
+            f"| {statistics.median(s.cpu_s for s in mine):.2f} "
+            f"| **{statistics.median(per_cpu_second(s) for s in mine):,.0f}** "
             f"| **{mib(int(load_rss))}** | | **max {mib(max(s.after.hwm_kib for s in mine))}** "
             f"| {sum(s.access_lines for s in mine):,} / {r.requests:,} |"
         )
@@ -513,22 +542,24 @@ def table(samples: list[Sample]) -> str:
 
 
 def ratio_table(samples: list[Sample]) -> str:
-    rps_off = round_ratios(samples, LOG_OFF.name)
-    rps_shipped = round_ratios(samples, SHIPPED.name)
-    p99_off = round_ratios(samples, LOG_OFF.name, "p99")
+    columns = {
+        "framework / bare, req/s": round_ratios(samples, LOG_OFF.name),
+        "shipped / bare, req/s": round_ratios(samples, SHIPPED.name),
+        "framework / bare, p99": round_ratios(samples, LOG_OFF.name, "p99"),
+        "framework / bare, req per CPU-s": round_ratios(samples, LOG_OFF.name, "per_cpu"),
+        "shipped / bare, req per CPU-s": round_ratios(samples, SHIPPED.name, "per_cpu"),
+    }
     lines = [
-        "| round | order | framework / bare, req/s | shipped / bare, req/s | framework / bare, p99 |",
-        "|------:|-------|---:|---:|---:|",
+        "| round | order | " + " | ".join(columns) + " |",
+        "|------:|-------|" + "---:|" * len(columns),
     ]
-    rounds = by_round(samples)
-    for apps, off, shipped, p99 in zip(rounds, rps_off, rps_shipped, p99_off, strict=True):
+    for index, apps in enumerate(by_round(samples)):
         number = next(iter(apps.values())).round
         # The samples of a round are kept in the order they ran.
-        lines.append(f"| {number} | {' '.join(apps)} | {off:.3f} | {shipped:.3f} | {p99:.3f} |")
-    lines.append(
-        f"| median | | **{statistics.median(rps_off):.3f}** | **{statistics.median(rps_shipped):.3f}** "
-        f"| **{statistics.median(p99_off):.3f}** |"
-    )
+        ratios = " | ".join(f"{values[index]:.3f}" for values in columns.values())
+        lines.append(f"| {number} | {' '.join(apps)} | {ratios} |")
+    medians = " | ".join(f"**{statistics.median(values):.3f}**" for values in columns.values())
+    lines.append(f"| median | | {medians} |")
     return "\n".join(lines)
 
 
@@ -540,6 +571,8 @@ def verdicts(samples: list[Sample]) -> list[str]:
     shipped = statistics.median(round_ratios(samples, SHIPPED.name))
     p99 = statistics.median(round_ratios(samples, LOG_OFF.name, "p99"))
     bare_p99, off_p99 = median_result(samples, BARE.name).p99_ms, median_result(samples, LOG_OFF.name).p99_ms
+    off_cpu = statistics.median(round_ratios(samples, LOG_OFF.name, "per_cpu"))
+    shipped_cpu = statistics.median(round_ratios(samples, SHIPPED.name, "per_cpu"))
     lines = [
         f"- framework, log off / bare, requests/s (median of per-round ratios): **{off:.3f}x**; "
         f"target >= {TARGET_LOG_OFF:.2f}x: {met(off >= TARGET_LOG_OFF)}",
@@ -547,6 +580,9 @@ def verdicts(samples: list[Sample]) -> list[str]:
         f"(medians {off_p99:.2f} ms against {bare_p99:.2f} ms); target <= 1.00x: {met(p99 <= 1.0)}",
         f"- framework as shipped / bare, requests/s (median of per-round ratios): **{shipped:.3f}x**; "
         f"target >= {TARGET_SHIPPED:.2f}x: {met(shipped >= TARGET_SHIPPED)}",
+        f"- For context, not a target: requests per second of the server's CPU time, over bare's: "
+        f"framework {off_cpu:.3f}x, shipped {shipped_cpu:.3f}x (the server's CPU cost per request, "
+        "which other work on a shared machine moves less than requests/s)",
     ]
     for spec in APPS:
         mine = [s for s in samples if s.app == spec.name]
@@ -719,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     body = body_path.read_bytes()
     started = datetime.datetime.now(datetime.UTC)
     env = environment()  # before the run: the code measured is the code at its start
+    load_before = os.getloadavg()[0]
 
     # The servers inherit the environment: the same secret for all (JambonzApp() and bare_app
     # read it at import), and nothing that would make one do work the others do not.
@@ -755,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.new_access_lines()  # the lines of the checks above are not the load's
             if args.warmup:
-                result, _ = run_wrk(server, load, args.warmup)
+                result, _, _ = run_wrk(server, load, args.warmup)
                 time.sleep(SETTLE)
                 lines = server.new_access_lines()
                 check_access_lines(server, lines, result.requests, args.connections, "warm-up")
@@ -771,8 +808,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = sample.result
                 print(
                     f"round {number} {sample.app:9} {r.rps:10,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                    f"p99 {r.p99_ms:6.2f} ms  RSS load {mib(sample.rss_load_kib)} after "
-                    f"{mib(sample.after.rss_kib)} HWM {mib(sample.after.hwm_kib)} MiB  "
+                    f"p99 {r.p99_ms:6.2f} ms  CPU {sample.cpu_s:5.2f} s  RSS load "
+                    f"{mib(sample.rss_load_kib)} after {mib(sample.after.rss_kib)} HWM "
+                    f"{mib(sample.after.hwm_kib)} MiB  "
                     f"access lines {sample.access_lines:,}/{r.requests:,}",
                     flush=True,
                 )
@@ -789,7 +827,11 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         return 1
 
-    report = "\n\n".join([table(samples), ratio_table(samples), "\n".join(verdicts(samples))])
+    # The machine's other work, for the record: the 1-minute load average before and after.
+    loads = f"load average (1 min) {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    report = "\n\n".join(
+        [table(samples), ratio_table(samples), "\n".join([*verdicts(samples), f"- {loads}"])]
+    )
     print()
     print(report)
 
