@@ -9,6 +9,10 @@ repository's root, and reports, from the interpreter's own table (microseconds, 
   modules, the part this project's code decides (target: under 200 ms);
 - the 10 own modules with the largest self time (the median over the runs).
 
+Beside them, the CPU time (user + system) each interpreter used from start to exit: the import
+times are wall-clock times, which on a shared machine also count the time other work holds the
+CPU, and the CPU time shows how much of a slow run that was.
+
 Then, as many runs again without ``-X importtime``, each a new interpreter that imports
 ``example_app.app`` and prints its VmRSS and VmHWM (``/proc/self/status``); for reference, the
 same for an interpreter that imports nothing.
@@ -29,6 +33,7 @@ import argparse
 import datetime
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,6 +63,7 @@ class ImportRun:
     number: int
     cumulative_us: int  # example_app.app's cumulative time, its parent package's import included
     own_us: int  # sum of the self times of the package's modules
+    cpu_ms: float  # CPU time (user + system) of the whole interpreter run, startup and exit included
     own_self_us: dict[str, int]  # by module
 
 
@@ -77,7 +83,10 @@ def clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("JAMBONZ_")}
 
 
-def python(*args: str) -> subprocess.CompletedProcess[str]:
+def python(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a new interpreter from the repository's root; its output, and the CPU time it used (ms)."""
+    # The runs are this process's only children, one at a time: the difference is this run's.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -89,10 +98,12 @@ def python(*args: str) -> subprocess.CompletedProcess[str]:
     )
     if completed.returncode != 0:
         raise StartupError(f"{' '.join(args)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-    return completed
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return completed, cpu * 1000
 
 
-def parse_importtime(text: str, number: int) -> ImportRun:
+def parse_importtime(text: str, number: int, cpu_ms: float) -> ImportRun:
     """The figures of one ``-X importtime`` table (on stderr)."""
     own: dict[str, int] = {}
     cumulative: dict[str, int] = {}
@@ -106,7 +117,7 @@ def parse_importtime(text: str, number: int) -> ImportRun:
             own[module] = own.get(module, 0) + self_us
     if MODULE not in cumulative or not own:
         raise StartupError(f"no {MODULE} in the -X importtime table:\n{text[-3000:]}")
-    return ImportRun(number, cumulative[MODULE], sum(own.values()), own)
+    return ImportRun(number, cumulative[MODULE], sum(own.values()), cpu_ms, own)
 
 
 def read_memory(text: str, number: int, what: str) -> MemoryRun:
@@ -129,14 +140,16 @@ def mib(kib: float) -> str:
 
 def report(imports: list[ImportRun], memory: list[MemoryRun]) -> str:
     lines = [
-        f"| run | `{MODULE}`, cumulative (ms) | own modules, sum of self (ms) |",
-        "|---:|---:|---:|",
+        f"| run | `{MODULE}`, cumulative (ms) | own modules, sum of self (ms) "
+        "| the interpreter's CPU time, whole run (ms) |",
+        "|---:|---:|---:|---:|",
     ]
     for r in imports:
-        lines.append(f"| {r.number} | {ms(r.cumulative_us)} | {ms(r.own_us)} |")
+        lines.append(f"| {r.number} | {ms(r.cumulative_us)} | {ms(r.own_us)} | {r.cpu_ms:.0f} |")
     own = statistics.median(r.own_us for r in imports)
     lines.append(
-        f"| median | **{ms(statistics.median(r.cumulative_us for r in imports))}** | **{ms(own)}** |"
+        f"| median | **{ms(statistics.median(r.cumulative_us for r in imports))}** | **{ms(own)}** "
+        f"| {statistics.median(r.cpu_ms for r in imports):.0f} |"
     )
     modules = {module for r in imports for module in r.own_self_us}
     medians = {module: statistics.median(r.own_self_us.get(module, 0) for r in imports) for module in modules}
@@ -181,7 +194,8 @@ def results_section(args: argparse.Namespace, started: datetime.datetime, table:
         f"- Command (from the repository's root): `{command_line('startup.py')}`",
         f'- Each import run: `python -X importtime -c "import {MODULE}"`, a new interpreter each time, '
         "after one unmeasured import that writes the bytecode caches; own modules are `jambonz_webhooks*` "
-        "and `example_app*`",
+        "and `example_app*`; beside them the interpreter's CPU time (user + system, start to exit), since "
+        "the import times are wall-clock",
         f"- Each memory run: a new interpreter that imports `{MODULE}` (without `-X importtime`) and "
         "prints its `/proc/self/status`; and one that imports nothing",
         "",
@@ -204,16 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         python("-c", f"import {MODULE}")  # writes __pycache__; not measured
         for number in range(1, args.runs + 1):
-            run = parse_importtime(python("-X", "importtime", "-c", f"import {MODULE}").stderr, number)
+            completed, cpu_ms = python("-X", "importtime", "-c", f"import {MODULE}")
+            run = parse_importtime(completed.stderr, number, cpu_ms)
             imports.append(run)
             print(
                 f"import run {number}: {MODULE} cumulative {ms(run.cumulative_us)} ms, "
-                f"own modules {ms(run.own_us)} ms",
+                f"own modules {ms(run.own_us)} ms; the interpreter's CPU time {run.cpu_ms:.0f} ms",
                 flush=True,
             )
         for number in range(1, args.runs + 1):
             for what, code in ((f"import {MODULE}", f"import {MODULE}; {_MEMORY}"), ("nothing", _MEMORY)):
-                reading = read_memory(python("-c", code).stdout, number, what)
+                reading = read_memory(python("-c", code)[0].stdout, number, what)
                 memory.append(reading)
                 print(
                     f"memory run {number}: {what}: VmRSS {mib(reading.rss_kib)} MiB, "
