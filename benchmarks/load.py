@@ -108,7 +108,7 @@ SHIPPED = AppSpec(
     ROOT,
     {"LOG_LEVEL": "INFO", "LOG_FORMAT": "text"},
     access_log=True,
-    label="framework as shipped (access log to a file)",
+    label="framework as shipped, access log to a file",
 )
 APPS = (BARE, LOG_OFF, SHIPPED)
 
