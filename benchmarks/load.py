@@ -21,7 +21,9 @@ The servers run on the last CPU and wrk on the first (``--no-pin`` to leave them
 round measures every app once, in an order that rotates (A B C, B C A, C A B, ...), so slow
 phases of a shared machine hit all of them; the ratios to bare are the medians of the per-round
 ratios. The server's VmRSS is read every ``--interval`` seconds under load, and VmRSS and VmHWM
-once idle after each round.
+once idle after each round. The server's CPU time during each wrk run (``/proc/<pid>/stat``) gives
+requests per CPU-second beside requests/s: not a target, but a measure of the cost per request
+that other work on a shared machine moves less.
 
     python benchmarks/load.py [--duration 6] [--rounds 5] [--connections 32] [--write]
 
