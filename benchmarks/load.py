@@ -74,6 +74,7 @@ ENV_DROPPED = ("JAMBONZ_WEBHOOK_USERNAME", "JAMBONZ_WEBHOOK_PASSWORD", "JAMBONZ_
 TOLERANCE = 300  # seconds a signature stays valid, in the framework and the bare app
 ACCESS_LOGGER = b" jambonz_webhooks.access: "  # how a text-format access line names its logger
 SETTLE = 0.5  # seconds after wrk exits: requests in flight end, their log lines are written
+LOG_WAIT = 5.0  # seconds a log writer that batches its lines may take to write a round's last ones
 MIB = 1024  # KiB, the unit of /proc/<pid>/status
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's times
 
@@ -462,11 +463,29 @@ def check_access_lines(server: Server, lines: int, requests: int, connections: i
         raise BenchmarkError(f"{server.spec.name}: {what}: {lines:,} access lines with the log off")
 
 
+def access_lines_of_run(server: Server, requests: int) -> int:
+    """The access lines a run made the server write (call SETTLE seconds after wrk).
+
+    A log handler may keep lines and write them in batches on a timer: for the app that logs,
+    wait (at most LOG_WAIT s) until the lines cover wrk's count, then a little longer for those
+    of the requests still in flight, so that no round's lines are counted in the next.
+    """
+    lines = server.new_access_lines()
+    if server.spec.access_log:
+        deadline = time.monotonic() + LOG_WAIT
+        while lines < requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+            lines += server.new_access_lines()
+        time.sleep(0.2)
+        lines += server.new_access_lines()
+    return lines
+
+
 def measure(server: Server, load: Load, duration: int, number: int) -> Sample:
     result, highest, cpu = run_wrk(server, load, duration)
     time.sleep(SETTLE)
     after = server.memory()
-    lines = server.new_access_lines()
+    lines = access_lines_of_run(server, result.requests)
     check_access_lines(server, lines, result.requests, load.connections, f"round {number}")
     return Sample(number, server.spec.name, result, max(highest, after.rss_kib), cpu, after, lines)
 
@@ -791,12 +810,13 @@ def main(argv: list[str] | None = None) -> int:
             cpus = sorted(os.sched_getaffinity(server.process.pid))
             print(f"{server.spec.name:9} pid {server.process.pid}, CPUs {cpus}: {server.spec.label}")
         print(f"wrk: -t1 -c{args.connections} -d{args.duration}s; {pinning}", flush=True)
+        time.sleep(SETTLE)  # a log writer that batches its lines writes the checks' lines first
         for server in servers:
             server.new_access_lines()  # the lines of the checks above are not the load's
             if args.warmup:
                 result, _, _ = run_wrk(server, load, args.warmup)
                 time.sleep(SETTLE)
-                lines = server.new_access_lines()
+                lines = access_lines_of_run(server, result.requests)
                 check_access_lines(server, lines, result.requests, args.connections, "warm-up")
                 print(
                     f"warm-up   {server.spec.name:9} {result.rps:10,.0f} req/s  "
