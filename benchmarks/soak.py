@@ -57,6 +57,7 @@ from load import (
     command_line,
     environment,
     pin_to,
+    read_memory,
     uvicorn_command,
     write_results,
 )
@@ -130,22 +131,12 @@ class MemoryProbe:
     """Reads VmRSS and VmHWM of one process."""
 
     def __init__(self, pid: int) -> None:
-        self.status = Path(f"/proc/{pid}/status")
+        self.pid = pid
         self.t0 = time.monotonic()
 
     def read(self) -> Memory:
-        try:
-            text = self.status.read_text()
-        except OSError as exc:
-            raise BenchmarkError(f"cannot read the server's memory: {exc}") from None
-        fields: dict[str, int] = {}
-        for line in text.splitlines():
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                fields[name] = int(value.split()[0])  # "  12345 kB"
-        if len(fields) != 2:  # a zombie has no memory lines: the server has died
-            raise BenchmarkError(f"no VmRSS/VmHWM in {self.status}: has the server died?")
-        return Memory(time.monotonic() - self.t0, fields["VmRSS"], fields["VmHWM"])
+        reading = read_memory(self.pid)
+        return Memory(time.monotonic() - self.t0, reading.rss_kib, reading.hwm_kib)
 
 
 def mib(kib: int) -> str:
