@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -396,9 +397,11 @@ def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp)
     async def framework(app: Any) -> AsyncIterator[Any]:
         try:
             if lifespan is None:
+                _freeze_startup_objects()
                 yield None
             else:
                 async with lifespan(app) as state:
+                    _freeze_startup_objects()
                     yield state
         finally:
             try:
@@ -407,6 +410,17 @@ def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp)
                 access_log.flush()
 
     return framework
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (models, validators, routes) out of the garbage collector's sweeps.
+
+    A full collection walks every tracked object: some 100,000 of them once the models are
+    built, 60 ms during which no request is answered, a spike in every latency percentile.
+    What exists when the app has started lives as long as the process, so it is frozen.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _check_prefix(prefix: str) -> None:
