@@ -2,8 +2,9 @@
 
 The builder validates a verb straight into the dict jambonz receives when the model can be
 mirrored, and falls back to the model otherwise. These tests hold the two paths to the same
-answer: the same bytes for every valid verb, in and out of a request, at the root and under a
-mount prefix; the same errors for invalid input; and hooks written out as the model would.
+answer: the same bytes for every valid verb, built in and out of a request, written at the root
+and under a mount prefix; the same errors for invalid input; and hooks kept until the answer is
+encoded, then written out as the model would.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from hypothesis import given, reject
 from pydantic import ValidationError
 
 from jambonz_webhooks import Gather, HookContext, Response, Say, UnroutedHandlerError, verbs
-from jambonz_webhooks.hooks import PendingHook, current_context
+from jambonz_webhooks.hooks import HookObject, PendingHook, current_context
 from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
 from jambonz_webhooks.verbs import VERB_MODELS, Verb
-from jambonz_webhooks.verbs._wire import verb_validators
+from jambonz_webhooks.verbs._wire import wire_validator
 from tests.test_conformance import MODELS, PROFILE, VERBS, instances
 
 
@@ -57,7 +58,7 @@ MODEL_PATH = {"config", "gptlive_s2s", "rest:dial"}
 
 
 def test_every_verb_without_model_rules_takes_the_wire_form() -> None:
-    wire = {name for name, model in VERB_MODELS.items() if verb_validators(model).anywhere is not None}
+    wire = {name for name, model in VERB_MODELS.items() if wire_validator(model) is not None}
     assert set(VERB_MODELS) - wire == MODEL_PATH
     for name in MODEL_PATH:
         assert VERB_MODELS[name].__pydantic_decorators__.model_validators
@@ -75,7 +76,7 @@ def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
         {"verb": "say", "text": "Hi"},
         {
             "verb": "gather",
-            "actionHook": "/menu",
+            "actionHook": PendingHook(menu),  # written when the answer is encoded
             "input": ["digits"],
             "numDigits": 1,
             "say": {"text": "Press 1"},
@@ -83,6 +84,11 @@ def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
         {"verb": "hangup"},
     ]
     assert all(type(verb) is dict for verb in response.verbs)
+    assert response.to_json(ROOT) == (
+        b'[{"verb":"say","text":"Hi"},'
+        b'{"verb":"gather","actionHook":"/menu","input":["digits"],"numDigits":1,"say":{"text":"Press 1"}},'
+        b'{"verb":"hangup"}]'
+    )
 
 
 @pytest.mark.parametrize("schema_id", VERBS)
@@ -98,11 +104,12 @@ def test_both_paths_write_the_same_bytes(schema_id: str) -> None:
         except ValidationError:
             reject()
         fields = {key: value for key, value in data.items() if key != "verb"}
-        # Outside a request, at the root, and mounted under a prefix.
-        for context in (None, ROOT, MOUNTED):
-            with answering(context):
+        # Built outside a request and inside one; written at the root and under a prefix.
+        for building in (None, MOUNTED):
+            with answering(building):
                 verb = build(model, fields)
-            assert encode_verbs([verb], context) == encode_verbs([built], context)
+            for context in (None, ROOT, MOUNTED):
+                assert encode_verbs([verb], context) == encode_verbs([built], context)
 
     check()
 
@@ -168,11 +175,10 @@ def test_models_given_inside_a_built_verb_are_written_by_their_model() -> None:
     )
 
 
-def test_hooks_are_written_as_the_verb_is_built_in_a_request() -> None:
-    with answering(ROOT):
-        at_root = Response().gather(action_hook=menu).redirect(action_hook="/x").verbs
+def test_hooks_wait_for_the_encoding_even_in_a_request() -> None:
+    # The context a verb is built in does not matter: the one it is encoded with does.
     with answering(MOUNTED):
-        mounted = (
+        response = (
             Response()
             .gather(action_hook=menu)
             .redirect(action_hook="/x")
@@ -180,18 +186,30 @@ def test_hooks_are_written_as_the_verb_is_built_in_a_request() -> None:
                 target=[{"type": "phone", "number": "15551230000"}],
                 action_hook={"url": menu, "method": "get"},
             )
-            .verbs
         )
-    assert at_root == [{"verb": "gather", "actionHook": "/menu"}, {"verb": "redirect", "actionHook": "/x"}]
-    assert mounted[:2] == [
+    assert response.verbs[:2] == [
+        {"verb": "gather", "actionHook": PendingHook(menu)},
+        {"verb": "redirect", "actionHook": PendingHook("/x")},
+    ]
+    assert response.verbs[2] == {
+        "verb": "dial",
+        "target": [verbs.Target(type="phone", number="15551230000")],
+        "actionHook": PendingHook(HookObject(url=menu, method="get")),
+    }
+    assert response.to_list(ROOT) == [
+        {"verb": "gather", "actionHook": "/menu"},
+        {"verb": "redirect", "actionHook": "/x"},
+        {
+            "verb": "dial",
+            "target": [{"type": "phone", "number": "15551230000"}],
+            "actionHook": {"url": "/menu", "method": "GET"},
+        },
+    ]
+    assert response.to_list(MOUNTED)[:2] == [
         {"verb": "gather", "actionHook": "/ivr/menu"},
         {"verb": "redirect", "actionHook": "/ivr/x"},
     ]
-    assert mounted[2] == {
-        "verb": "dial",
-        "target": [verbs.Target(type="phone", number="15551230000")],
-        "actionHook": {"url": "/ivr/menu", "method": "GET"},
-    }
+    assert response.to_list(MOUNTED)[2]["actionHook"] == {"url": "/ivr/menu", "method": "GET"}
 
 
 def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None:
@@ -211,12 +229,16 @@ def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None
     )
 
 
-def test_an_unrouted_handler_fails_where_the_verb_is_built() -> None:
-    with answering(ROOT), pytest.raises(UnroutedHandlerError, match="stray"):
-        Response().gather(action_hook=stray)
-    pending = Response().gather(action_hook=stray)  # outside a request: found out when encoded
+def test_an_unrouted_handler_fails_when_the_answer_is_encoded() -> None:
+    for building in (None, ROOT):
+        with answering(building):
+            response = Response().gather(action_hook=stray).redirect(action_hook={"url": stray})
+        for context in (None, ROOT, MOUNTED):
+            with pytest.raises(UnroutedHandlerError, match="stray"):
+                response.to_json(context)
+    # Kept as a model (a verb given as one): the same error, raised as itself.
     with pytest.raises(UnroutedHandlerError, match="stray"):
-        pending.to_json(ROOT)
+        encode_verbs([Gather(action_hook=stray)], ROOT)
 
 
 def test_a_hook_the_model_refuses_is_refused() -> None:
@@ -228,7 +250,7 @@ def test_a_hook_the_model_refuses_is_refused() -> None:
         # transcribe's hooks are URLs only, not hook objects
         with pytest.raises(ValidationError, match="URLs or paths"):
             Response().transcribe(transcription_hook={"url": "/t"})  # type: ignore[call-overload]
-        assert Response().transcribe(transcription_hook=menu).verbs == [
+        assert Response().transcribe(transcription_hook=menu).to_list(ROOT) == [
             {"verb": "transcribe", "transcriptionHook": "/menu"}
         ]
 
