@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from .rest.call import CallControl
 
-__all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload"]
+__all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload", "prepare"]
 
 Direction = Literal["inbound", "outbound"]
 CallStatusValue = Literal[
@@ -24,7 +24,10 @@ class Payload(BaseModel):
     :meth:`get`, or in ``model_extra``.
     """
 
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+    # Built when first used, or at registration by prepare(): an app reads few of the payloads.
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+    )
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value jambonz sent under ``key`` (its JSON name), or ``default``."""
@@ -36,6 +39,18 @@ class Payload(BaseModel):
             return default
         value = getattr(self, name)
         return default if value is None else value
+
+
+def prepare(model: type[BaseModel]) -> None:
+    """Build ``model``'s validator and serializer now, rather than on its first use.
+
+    The models of what jambonz sends (and of verbs) are built the first time they are used, so
+    that an app pays at start-up only for those it uses. A route calls this at registration for
+    the payload models its handler's signature names, so that no first request waits for one.
+    A model already built is left as it is; calling it from several threads is safe.
+    """
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
 
 
 _NAME_CACHE: dict[type[BaseModel], dict[str, str]] = {}

@@ -16,7 +16,9 @@ __all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", 
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+    )
 
 
 class SipInvite(_Part):

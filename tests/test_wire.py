@@ -10,6 +10,7 @@ encoded, then written out as the model would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +22,7 @@ from jambonz_webhooks import Gather, HookContext, Response, Say, UnroutedHandler
 from jambonz_webhooks.hooks import HookObject, PendingHook, current_context
 from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
 from jambonz_webhooks.verbs import VERB_MODELS, Verb
-from jambonz_webhooks.verbs._wire import wire_validator
+from jambonz_webhooks.verbs._wire import VerbValidator, wire_validator
 from tests.test_conformance import MODELS, PROFILE, VERBS, instances
 
 
@@ -259,3 +260,21 @@ def test_dict_verbs_take_the_wire_form_too() -> None:
     assert to_verb({"say": {"text": "a"}}) == {"verb": "say", "text": "a"}
     assert to_verb({"verb": "pause", "length": 2}) == {"verb": "pause", "length": 2}
     assert isinstance(to_verb({"verb": "config", "synthesizer": {"vendor": "google"}}), verbs.Config)
+
+
+def test_a_validator_built_by_several_threads_at_once_answers_the_same() -> None:
+    # Built on first use, with no lock: two builds at once are harmless, each answer is right.
+    validator = VerbValidator(Gather)
+    fields = {"input": ["digits"], "action_hook": "/menu", "say": {"text": "Press 1"}}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: validator.validate(fields), range(32)))
+    assert all(result == results[0] for result in results)
+    assert results[0] == {
+        "verb": "gather",
+        "actionHook": PendingHook("/menu"),
+        "input": ["digits"],
+        "say": {"text": "Press 1"},
+    }
+    assert validator.mirrored
+    with pytest.raises(ValidationError, match="Gather"):
+        validator.validate({"input": ["digit"]})

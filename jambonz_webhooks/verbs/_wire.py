@@ -32,7 +32,6 @@ import typing_extensions
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -42,6 +41,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     WrapSerializer,
+    with_config,
 )
 
 from ..hooks import pending, validate_hook, wire_hook
@@ -201,12 +201,11 @@ def _typed_dict(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> A
             continue  # validated but never written (a nested say's "verb"): left to the model
         key, annotation = _field(name, info, (*outer, model))
         fields[key] = annotation
-    typed_dict = _TypedDict(model.__name__, fields)
     typed_config = ConfigDict(
         extra="forbid", validate_by_name=True, validate_by_alias=True, title=model.__name__
     )
     typed_config.update({key: value for key, value in config.items() if key in _VALUE_SETTINGS})  # type: ignore[typeddict-item]
-    typed_dict.__pydantic_config__ = typed_config
+    typed_dict = with_config(typed_config)(_TypedDict(model.__name__, fields))
     _derived[model] = typed_dict
     return typed_dict
 
@@ -293,23 +292,26 @@ def _mapped_type(annotation: Any, outer: tuple[type[BaseModel], ...]) -> Any:
 
 
 def _component(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> Any:
-    """A nested component: its wire form if it has one, else (or for an instance) its model."""
+    """A nested component: its wire form if it has one, else (or when that refuses) its model."""
+    # The model validates through its own validator, reached when needed: the wire form's
+    # schema does not carry a copy of it, and a component no answer uses is never built.
+    as_model = _Annotated[Any, PlainValidator(_as_model(model))]
     try:
         typed_dict = _typed_dict(model, outer)
     except _NotMirrored:
-        return model  # kept as its model, which writes itself
-    # Else the model: it keeps an instance of its own class (written by its serializer), and
-    # makes one from a dict the wire form refused or from a subclass's instance.
-    as_model = _Annotated[model, BeforeValidator(_as_own_class(model))]
+        return as_model  # kept as its model, which writes itself
+    # The model keeps an instance of its own class (written by its serializer), and makes one
+    # from a dict the wire form refused or from a subclass's instance.
     return _Annotated[_Union[typed_dict, as_model], Field(union_mode="left_to_right")]
 
 
-def _as_own_class(cls: type[BaseModel]) -> Callable[[Any], Any]:
-    def own_class(value: Any) -> Any:
+def _as_model(cls: type[BaseModel]) -> Callable[[Any], Any]:
+    def as_model(value: Any) -> Any:
         # A Say where a SayPrompt goes: a model field would write it by the field's class (no
         # verb key), but a wire-form dict is written by the value's own class, so convert it.
         if isinstance(value, cls) and type(value) is not cls:
-            return {name: getattr(value, name) for name in value.model_fields_set if name in cls.model_fields}
-        return value
+            fields = cls.model_fields
+            value = {name: getattr(value, name) for name in value.model_fields_set if name in fields}
+        return cls.__pydantic_validator__.validate_python(value)
 
-    return own_class
+    return as_model
