@@ -106,18 +106,8 @@ class PendingHook:
 
 
 def _write_pending(value: PendingHook, info: SerializationInfo) -> Any:
-    context = info.context
-    if type(context) is not HookContext:
-        context = NO_CONTEXT
-    hook = value.hook
-    # write_hook(), with the common cases first: this runs for every hook of every answer.
-    if type(hook) is str:
-        return context.prefix + hook if hook.startswith("/") else hook
-    if type(hook) is FunctionType:
-        path = context.paths.get(hook)
-        if path is not None:
-            return context.prefix + path
-    return encoding_hook(hook, context)
+    context = info.context if isinstance(info.context, HookContext) else NO_CONTEXT
+    return encoding_hook(value.hook, context)
 
 
 PendingHook.__pydantic_serializer__ = SchemaSerializer(

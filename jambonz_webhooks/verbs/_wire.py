@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal, Union
 import typing_extensions
 from pydantic import (
     AfterValidator,
+    AliasGenerator,
     BaseModel,
     ConfigDict,
     Field,
@@ -61,22 +62,26 @@ class VerbValidator:
     model then validates the same fields (see the module's docstring).
     """
 
-    __slots__ = ("mirrored", "model", "wire")
+    __slots__ = ("built", "mirrored", "model", "wire")
 
     def __init__(self, model: type[Verb]) -> None:
         self.model = model
         self.mirrored = True
+        self.built = False
         # Until the first use: builds the real validator, then stands aside. Two threads may
         # both build it; the second result replaces an identical first one.
         self.wire: WireValidator = self._build_and_validate
 
     def prepare(self) -> None:
-        """Build the validator now (the model's too, if it is not mirrored)."""
+        """Build the validator now (the model's too, if it is not mirrored); once is enough."""
+        if self.built:
+            return
         wire = wire_validator(self.model)
         if wire is None:
             self.mirrored = False
             wire = self.model.__pydantic_validator__.validate_python
         self.wire = wire
+        self.built = True
 
     def validate(self, fields: Mapping[str, Any]) -> Verb | dict[str, Any]:
         """Validate ``fields`` into the wire form if it takes them, else into the model."""
@@ -138,7 +143,7 @@ _VALUE_SETTINGS = frozenset(
 )
 _REPRODUCED_SETTINGS = frozenset(
     {
-        "alias_generator",  # read from each field's alias
+        "alias_generator",  # applied to each field's name (_aliases)
         "validate_by_name",
         "validate_by_alias",
         "populate_by_name",
@@ -199,7 +204,7 @@ def _typed_dict(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> A
     for name, info in model.model_fields.items():
         if info.exclude:
             continue  # validated but never written (a nested say's "verb"): left to the model
-        key, annotation = _field(name, info, (*outer, model))
+        key, annotation = _field(name, info, config.get("alias_generator"), (*outer, model))
         fields[key] = annotation
     typed_config = ConfigDict(
         extra="forbid", validate_by_name=True, validate_by_alias=True, title=model.__name__
@@ -210,16 +215,31 @@ def _typed_dict(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> A
     return typed_dict
 
 
-def _field(name: str, info: Any, outer: tuple[type[BaseModel], ...]) -> tuple[str, Any]:
+def _aliases(name: str, info: Any, generator: Any) -> tuple[Any, str | None]:
+    """The names the field is validated and written by, besides its own (None: its own)."""
+    # A generated alias is in model_fields only once the model is built (pydantic < 2.12), and
+    # models are built when first used: so the generator is applied here, as pydantic does.
+    if generator is not None and (info.alias_priority or 1) <= 1:
+        if isinstance(generator, AliasGenerator):
+            alias, validation, serialization = generator.generate_aliases(name)
+        else:
+            alias, validation, serialization = generator(name), None, None
+        return validation or alias, serialization or alias
+    validation = info.validation_alias if info.validation_alias is not None else info.alias
+    return validation, info.serialization_alias or info.alias
+
+
+def _field(name: str, info: Any, generator: Any, outer: tuple[type[BaseModel], ...]) -> tuple[str, Any]:
     """The typed dict's key and annotation for the model's field ``name``."""
     if info.frozen or info.validate_default or info.discriminator is not None:
         raise _NotMirrored
     if getattr(info, "exclude_if", None) is not None:  # pydantic >= 2.11: excluded by value
         raise _NotMirrored
-    alias = info.validation_alias if info.validation_alias is not None else (info.alias or name)
+    validation, serialization = _aliases(name, info, generator)
+    alias = name if validation is None else validation
     if not isinstance(alias, str):
         raise _NotMirrored  # AliasPath, AliasChoices
-    key: str = info.serialization_alias or info.alias or name
+    key = serialization or name
     # The key is the JSON name, so it is accepted as the field's name (validate_by_name); the
     # Python name, when it differs, is the field's alias.
     python_name = name if alias == key else alias
