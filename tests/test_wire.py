@@ -9,9 +9,13 @@ encoded, then written out as the model would.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -278,3 +282,45 @@ def test_a_validator_built_by_several_threads_at_once_answers_the_same() -> None
     assert validator.mirrored
     with pytest.raises(ValidationError, match="Gather"):
         validator.validate({"input": ["digit"]})
+
+
+# The wire form is derived from pydantic's public API only; this runs this module under the
+# lowest and the highest pydantic that pyproject.toml allows, fresh from PyPI. It needs the
+# network and a minute, so it runs when asked: JAMBONZ_TEST_PYDANTIC_RANGE=1.
+PYDANTIC_RANGE = ("pydantic==2.11.0", "pydantic<3")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("JAMBONZ_TEST_PYDANTIC_RANGE"), reason="JAMBONZ_TEST_PYDANTIC_RANGE unset"
+)
+@pytest.mark.parametrize("requirement", PYDANTIC_RANGE)
+def test_the_wire_form_on_each_end_of_the_pydantic_range(requirement: str, tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    assert '"pydantic>=2.11,<3"' in (repo / "pyproject.toml").read_text()  # the range tested here
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", requirement], check=True, timeout=600)
+    # Everything else (pytest, hypothesis, starlette...) from this environment, after pydantic.
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = [path for path in sys.path if path.endswith("site-packages")]
+    (Path(site) / "outer.pth").write_text("\n".join([str(repo), *ours]) + "\n")
+    done = subprocess.run(
+        [python, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", __file__],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "JAMBONZ_TEST_PYDANTIC_RANGE": ""},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    version = subprocess.run(
+        [python, "-c", "import pydantic; print(pydantic.VERSION)"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert version.startswith("2.")
+    print(f"{requirement}: pydantic {version}: {done.stdout.strip().splitlines()[-1]}")
