@@ -4,8 +4,6 @@ It mirrors the ``CallSession`` interface of jambonz's own SDK. ``env_vars`` and 
 with the first hook of a call only (PROTOCOL.md, section 3).
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
