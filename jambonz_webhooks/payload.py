@@ -41,18 +41,6 @@ class Payload(BaseModel):
         return default if value is None else value
 
 
-def prepare(model: type[BaseModel]) -> None:
-    """Build ``model``'s validator and serializer now, rather than on its first use.
-
-    The models of what jambonz sends (and of verbs) are built the first time they are used, so
-    that an app pays at start-up only for those it uses. A route calls this at registration for
-    the payload models its handler's signature names, so that no first request waits for one.
-    A model already built is left as it is; calling it from several threads is safe.
-    """
-    if not model.__pydantic_complete__:
-        model.model_rebuild()
-
-
 _NAME_CACHE: dict[type[BaseModel], dict[str, str]] = {}
 
 
@@ -102,3 +90,9 @@ class CallInfo(Payload):
         from .rest.call import CallControl
 
         return CallControl.of(self)
+
+
+def prepare(model: type[BaseModel]) -> None:
+    """Build ``model``'s validator now rather than at its first use (a handler names it)."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild(force=True)
