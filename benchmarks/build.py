@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jambonz_sdk.webhook import WebhookResponse  # type: ignore[import-untyped]
 
 from jambonz_webhooks import Response
-from jambonz_webhooks.hooks import HookContext, current_context
+from jambonz_webhooks.hooks import HookContext
 from jambonz_webhooks.response import encode_verbs
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -48,21 +48,16 @@ CONTEXT = HookContext("", {menu: "/menu"})
 
 
 def ours() -> bytes:
-    # As a route does around its handler: verbs built in it write their hooks out at once.
-    token = current_context.set(CONTEXT)
-    try:
-        response = (
-            Response()
-            .say(text=GREETING)
-            .gather(
-                input=["digits", "speech"], num_digits=1, timeout=10, action_hook=menu, say={"text": PROMPT}
-            )
-            .say(text=NO_INPUT)
-            .hangup()
-        )
-        return encode_verbs(response.verbs, CONTEXT)
-    finally:
-        current_context.reset(token)
+    # As a route does: the handler builds the answer, the route encodes it with the request's
+    # hook context (the handler's path written out then).
+    response = (
+        Response()
+        .say(text=GREETING)
+        .gather(input=["digits", "speech"], num_digits=1, timeout=10, action_hook=menu, say={"text": PROMPT})
+        .say(text=NO_INPUT)
+        .hangup()
+    )
+    return encode_verbs(response.verbs, CONTEXT)
 
 
 def sdk() -> bytes:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from .rest.call import CallControl
 
-__all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload"]
+__all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload", "prepare"]
 
 Direction = Literal["inbound", "outbound"]
 CallStatusValue = Literal[
@@ -24,7 +24,10 @@ class Payload(BaseModel):
     :meth:`get`, or in ``model_extra``.
     """
 
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+    # Built when first used, or at registration by prepare(): an app reads few of the payloads.
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+    )
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value jambonz sent under ``key`` (its JSON name), or ``default``."""

@@ -14,11 +14,20 @@ import pydantic_core
 from pydantic import ValidationError
 
 from . import verbs
-from .hooks import NO_CONTEXT, HookContext, current_context, reraise_unrouted
+from .hooks import NO_CONTEXT, HookContext, reraise_unrouted
 from .verbs import VERB_MODELS, Verb
-from .verbs._wire import VerbValidators, verb_validators
+from .verbs._wire import VerbValidator
 
-__all__ = ["Response", "VerbLike", "builder_name", "collect_verbs", "encode_verbs", "to_verb", "verb_method"]
+__all__ = [
+    "Response",
+    "VerbLike",
+    "builder_name",
+    "collect_verbs",
+    "encode_verbs",
+    "prepare_verbs",
+    "to_verb",
+    "verb_method",
+]
 
 VerbLike: TypeAlias = Verb | Mapping[str, Any]
 """A verb as a model (``Say(text="hi")``) or as a dict in either of jambonz's shapes."""
@@ -31,8 +40,30 @@ V = TypeVar("V", bound=Verb)
 V_contra = TypeVar("V_contra", bound=Verb, contravariant=True)
 
 
-# Each verb validated into its wire form where it can be (see verbs/_wire.py), else its model.
-_VALIDATORS: dict[str, VerbValidators] = {name: verb_validators(model) for name, model in VERB_MODELS.items()}
+# Each verb validated into its wire form where it can be (see verbs/_wire.py), else its model;
+# each validator is built the first time its verb is used.
+_VALIDATORS: dict[str, VerbValidator] = {name: VerbValidator(model) for name, model in VERB_MODELS.items()}
+
+
+def prepare_verbs(*names: str) -> None:
+    """Build the validators of the named verbs now rather than when each is first used.
+
+    A verb's validator is built the first time an app answers with that verb (a few
+    milliseconds for the large ones, gather or llm); an app that wants no such pause on its
+    first calls names its verbs at start-up: ``prepare_verbs("say", "gather", "dial")``.
+    Names are jambonz's (``"sip:decline"``) or the builder's (``"sip_decline"``).
+
+    Raises:
+        ValueError: a name is no verb's.
+
+    """
+    for name in names:
+        validator = _VALIDATORS.get(name)
+        if validator is None:
+            validator = next((v for verb, v in _VALIDATORS.items() if builder_name(verb) == name), None)
+        if validator is None:
+            raise ValueError(f"unknown verb {name!r}")
+        validator.prepare()
 
 
 def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
@@ -78,27 +109,26 @@ class _BoundVerbMethod(Protocol[P, V_contra]):
 def _verb_method(model: type[Verb]) -> Callable[..., Response]:
     """Make the :class:`Response` method that appends one kind of verb, validated at once."""
     name = model.verb_name
-    at_root, anywhere, canonical = validate = _VALIDATORS[name]
-    get_context = current_context.get
+    validator = _VALIDATORS[name]
 
     def append(response: Response, /, *args: Any, **fields: Any) -> Response:
         if not args:
-            # VerbValidators.validate, inlined: this runs for every verb of every answer.
-            if anywhere is not None:
-                context = get_context()
-                wire = at_root if context is not None and not context.prefix else anywhere
-                try:
-                    response._verbs.append(wire(fields))  # type: ignore[misc]
-                    return response
-                except ValidationError:
-                    pass
-            response._verbs.append(canonical(fields))
+            # VerbValidator.validate, inlined: this runs for every verb of every answer.
+            try:
+                verb = validator.wire(fields)
+            except ValidationError:
+                if not validator.mirrored:
+                    raise
+            else:
+                response._verbs.append(verb)
+                return response
+            response._verbs.append(model.__pydantic_validator__.validate_python(fields))
         elif len(args) == 1 and not fields:
             (verb,) = args
             if isinstance(verb, model):
                 response._verbs.append(verb)
             elif isinstance(verb, Mapping):
-                response._verbs.append(validate.validate(verb))
+                response._verbs.append(validator.validate(verb))
             else:
                 raise TypeError(f"{name}() takes a {model.__name__}, a dict or keywords")
         else:
@@ -147,8 +177,10 @@ class Response:
 
     A verb given as a model is kept as that model. A verb built by a method or given as a dict
     is validated against its model's fields straight into the dict jambonz receives
-    (``{"verb": "say", "text": "Hello"}``), which is what ``verbs`` then holds; inside a request
-    its hooks are already written out (``"/menu"`` for ``menu``).
+    (``{"verb": "say", "text": "Hello"}``), which is what ``verbs`` then holds. Its hooks are
+    validated but written out only when the answer is encoded, for the app's mount prefix: an
+    absolute URL stays as it is, a path, a handler or a hook object waits as a
+    :class:`~jambonz_webhooks.hooks.PendingHook` (``PendingHook(menu)`` for ``menu``).
     """
 
     __slots__ = ("_verbs",)
@@ -246,7 +278,15 @@ def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
 
 
 def encode_verbs(verbs: list[Verb | dict[str, Any]], context: HookContext | None = None) -> bytes:
-    """Write verbs as compact JSON: jambonz's field names, unset fields left out."""
+    """Write verbs as compact JSON: jambonz's field names, unset fields left out.
+
+    Their hooks are written out here, for ``context`` (the request being answered; the root of
+    an app naming no handler when None).
+
+    Raises:
+        UnroutedHandlerError: a verb names a handler no route of the app serves.
+
+    """
     if context is None:
         context = NO_CONTEXT
     try:

@@ -4,8 +4,6 @@ It mirrors the ``CallSession`` interface of jambonz's own SDK. ``env_vars`` and 
 with the first hook of a call only (PROTOCOL.md, section 3).
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +14,9 @@ __all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", 
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+    )
 
 
 class SipInvite(_Part):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -24,7 +27,8 @@ from jambonz_webhooks import (
     Target,
     UnroutedHandlerError,
 )
-from jambonz_webhooks.response import collect_verbs, encode_verbs, to_verb
+from jambonz_webhooks.hooks import NO_CONTEXT, PendingHook, write_hook
+from jambonz_webhooks.response import _VALIDATORS, collect_verbs, encode_verbs, prepare_verbs, to_verb
 
 
 def menu() -> None:
@@ -693,6 +697,42 @@ def test_the_same_response_written_under_two_prefixes() -> None:
     )
 
 
+def test_write_hook_writes_every_kind_of_hook() -> None:
+    assert write_hook("/x", VOICE) == "/voice/x"
+    assert write_hook("/x", NO_CONTEXT) == "/x"
+    assert write_hook("https://a/b", VOICE) == "https://a/b"
+    assert write_hook(menu, VOICE) == "/voice/menu"
+    hook = HookObject(url=menu, method="get", username="u", password="p")
+    assert write_hook(hook, VOICE) == {
+        "url": "/voice/menu",
+        "method": "GET",
+        "username": "u",
+        "password": "p",
+    }
+    with pytest.raises(UnroutedHandlerError, match="other"):
+        write_hook(other, VOICE)
+    with pytest.raises(UnroutedHandlerError, match="menu"):
+        write_hook(menu, NO_CONTEXT)
+
+
+def test_a_pending_hook_is_written_by_the_encoders_fallback_too() -> None:
+    # pydantic-core writes a PendingHook with its own serializer; the fallback is the safety net.
+    assert VOICE.write_pending(PendingHook(menu)) == "/voice/menu"
+    assert VOICE.write_pending(PendingHook(HookObject(url="/m"))) == {"url": "/voice/m"}
+    with pytest.raises(TypeError):
+        VOICE.write_pending(object())
+
+
+def test_a_response_built_at_module_level_is_written_for_each_mount() -> None:
+    # As the app's fallback is: built once, outside any request, answered under any prefix.
+    assert DEFAULT_FALLBACK.to_json(VOICE) == DEFAULT_FALLBACK.to_json(ROOT)
+    answer = Response().redirect(action_hook=menu)
+    assert answer.to_list(VOICE) == [{"verb": "redirect", "actionHook": "/voice/menu"}]
+    assert answer.to_list(HookContext("/other", {menu: "/m"})) == [
+        {"verb": "redirect", "actionHook": "/other/m"}
+    ]
+
+
 def test_hook_context_resolve() -> None:
     assert VOICE.resolve("/x") == "/voice/x"
     assert VOICE.resolve("wss://x/y") == "wss://x/y"
@@ -780,3 +820,72 @@ def test_unknown_verb_is_refused_when_the_answer_is_built() -> None:
 def test_server_synonyms_without_a_schema_pass_unchecked() -> None:
     answer = Response([{"voiceagent_s2s": {"vendor": "voiceagent", "llmOptions": {"x": 1}}}])
     assert answer.to_list() == [{"verb": "voiceagent_s2s", "vendor": "voiceagent", "llmOptions": {"x": 1}}]
+
+
+# --- built when first needed ---------------------------------------------------------------------
+
+
+def _run(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing built yet) and return what it prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def test_importing_the_package_builds_no_verb_or_payload_model() -> None:
+    built = _run(
+        """
+        import jambonz_webhooks
+        from pydantic import BaseModel
+        from jambonz_webhooks.response import _VALIDATORS
+
+        def subclasses(cls):
+            for sub in cls.__subclasses__():
+                yield sub
+                yield from subclasses(sub)
+
+        ours = ("verbs", "events", "session", "payload", "hooks", "rest")
+        models = sorted(
+            m.__qualname__
+            for m in set(subclasses(BaseModel))
+            if m.__module__.split(".")[1:2] and m.__module__.split(".")[1] in ours and m.__pydantic_complete__
+        )
+        validators = sorted(name for name, v in _VALIDATORS.items() if v.built)
+        print(models, validators)
+        """
+    )
+    # The default fallback (say, hangup) is a Response built when app.py is imported.
+    assert built == "[] ['hangup', 'say']"
+
+
+def test_a_verb_validator_is_built_on_first_use_or_when_prepared() -> None:
+    printed = _run(
+        """
+        from jambonz_webhooks import Response
+        from jambonz_webhooks.response import _VALIDATORS, prepare_verbs
+
+        def built():
+            return sorted(name for name, v in _VALIDATORS.items() if v.built)
+
+        Response().gather(input=["digits"])
+        prepare_verbs("dial", "sip_decline")
+        print(built())
+        """
+    )
+    assert printed == "['dial', 'gather', 'hangup', 'say', 'sip:decline']"
+
+
+def test_prepare_verbs_refuses_an_unknown_verb() -> None:
+    with pytest.raises(ValueError, match="nope"):
+        prepare_verbs("say", "nope")
+    prepare_verbs("gather")
+    validator = _VALIDATORS["gather"]
+    built = validator.wire
+    assert validator.built and validator.mirrored
+    prepare_verbs("gather")
+    assert validator.wire is built  # prepared once
+    prepare_verbs("config")  # model rules of its own: validated by its model
+    assert not _VALIDATORS["config"].mirrored
+    with pytest.raises(ValidationError, match="Config"):
+        Response().config(synthesizer=1)  # type: ignore[call-overload]

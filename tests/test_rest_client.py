@@ -20,11 +20,22 @@ import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, JambonzApp, MemoryStore, Play, Response, Say
+from jambonz_webhooks import (
+    CallSession,
+    HookContext,
+    JambonzApp,
+    MemoryStore,
+    Play,
+    Response,
+    Say,
+    UnroutedHandlerError,
+)
+from jambonz_webhooks.hooks import current_context, reraise_unrouted
 from jambonz_webhooks.rest import (
     APIConnectionError,
     APIStatusError,
@@ -43,6 +54,7 @@ from jambonz_webhooks.rest import (
     Record,
     ServerError,
     UnprocessableEntityError,
+    UpdateCall,
     Webhook,
 )
 from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, SPEC, FakeJambonzAPI, RecordedRequest
@@ -1070,3 +1082,59 @@ def test_app_json_as_json_text_is_a_validation_error() -> None:
     # Verbs are given as a Response or a list, which our models check; JSON text would not be.
     with pytest.raises(ValidationError, match="not JSON text"):
         CreateCall.model_validate({"from": "+1", "to": {"type": "phone", "number": "+2"}, "app_json": "[]"})
+
+
+# --------------------------------------------------------------------------- hooks in a body
+
+
+async def _menu() -> None:
+    """A handler of an app, named as a hook."""
+
+
+def _sent(body: CreateCall | UpdateCall, context: HookContext | None) -> dict[str, Any]:
+    """The body as the client encodes it to send it, while a request with ``context`` is answered."""
+    token = current_context.set(context)
+    try:
+        data: dict[str, Any] = json.loads(
+            body.__pydantic_serializer__.to_json(body, by_alias=True, exclude_none=True)
+        )
+    finally:
+        current_context.reset(token)
+    return data
+
+
+def test_hooks_and_verbs_of_a_body_are_written_when_it_is_sent() -> None:
+    body = CreateCall.model_validate(
+        {
+            "from": "+15551230000",
+            "to": PHONE,
+            "call_hook": _menu,
+            "call_status_hook": {"url": "/status", "method": "GET"},
+            "app_json": Response().gather(action_hook=_menu).redirect(action_hook="https://x.example/y"),
+        }
+    )
+    mounted = HookContext("/voice", {_menu: "/menu"})
+    assert _sent(body, mounted) == {
+        "from": "+15551230000",
+        "to": PHONE,
+        "call_hook": {"url": "/voice/menu"},
+        "call_status_hook": {"url": "/voice/status", "method": "get"},
+        "app_json": '[{"verb":"gather","actionHook":"/voice/menu"},'
+        '{"verb":"redirect","actionHook":"https://x.example/y"}]',
+    }
+    # The same body, sent while an app at the root answers.
+    assert _sent(body, HookContext("", {_menu: "/m"}))["call_hook"] == {"url": "/m"}
+    whisper = UpdateCall(whisper=Play(url="https://cdn.example.com/a.wav", action_hook="/played"))
+    assert _sent(whisper, mounted) == {
+        "whisper": {"verb": "play", "url": "https://cdn.example.com/a.wav", "actionHook": "/voice/played"}
+    }
+
+
+def test_a_handler_outside_a_request_fails_when_the_body_is_sent() -> None:
+    body = UpdateCall.model_validate({"call_hook": _menu})  # a handler is a hook: valid until written
+    with pytest.raises(PydanticSerializationError, match="_menu is used as a hook but no route"):
+        _sent(body, None)
+    with pytest.raises(UnroutedHandlerError, match="_menu"):
+        reraise_unrouted()  # how the client can raise it as itself
+    with pytest.raises(ValidationError):
+        UpdateCall.model_validate({"call_hook": 12})

@@ -8,6 +8,9 @@ GET query string, in bracket notation (``sip[headers][X-Foo]=bar``) and with JSO
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -753,3 +756,22 @@ def test_call_status_from_query_coerces_duration(fresh: Models) -> None:
     (result,) = fresh.statuses
     assert result.duration == 42
     assert result.is_final
+
+
+def test_payload_models_are_built_when_first_used_or_prepared() -> None:
+    # A fresh interpreter: here every model has long been built by the tests before.
+    code = """
+        from jambonz_webhooks import CallSession, GatherResult
+        from jambonz_webhooks.payload import prepare
+        print(CallSession.__pydantic_complete__, GatherResult.__pydantic_complete__)
+        prepare(CallSession)
+        prepare(CallSession)  # already built: left as it is
+        print(CallSession.__pydantic_complete__, GatherResult.__pydantic_complete__)
+        print(CallSession.model_validate(PAYLOAD).call_sid)
+        print(GatherResult.model_validate({"call_sid": "c", "digits": "1"}).digits)
+        """
+    code = f"PAYLOAD = {session_new(call_sid='c-1')!r}\n" + textwrap.dedent(code)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split("\n") == ["False False", "True False", "c-1", "1", ""]

@@ -2,14 +2,20 @@
 
 The builder validates a verb straight into the dict jambonz receives when the model can be
 mirrored, and falls back to the model otherwise. These tests hold the two paths to the same
-answer: the same bytes for every valid verb, in and out of a request, at the root and under a
-mount prefix; the same errors for invalid input; and hooks written out as the model would.
+answer: the same bytes for every valid verb, built in and out of a request, written at the root
+and under a mount prefix; the same errors for invalid input; and hooks kept until the answer is
+encoded, then written out as the model would.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +23,10 @@ from hypothesis import given, reject
 from pydantic import ValidationError
 
 from jambonz_webhooks import Gather, HookContext, Response, Say, UnroutedHandlerError, verbs
-from jambonz_webhooks.hooks import PendingHook, current_context
+from jambonz_webhooks.hooks import HookObject, PendingHook, current_context
 from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
 from jambonz_webhooks.verbs import VERB_MODELS, Verb
-from jambonz_webhooks.verbs._wire import verb_validators
+from jambonz_webhooks.verbs._wire import VerbValidator, wire_validator
 from tests.test_conformance import MODELS, PROFILE, VERBS, instances
 
 
@@ -57,7 +63,7 @@ MODEL_PATH = {"config", "gptlive_s2s", "rest:dial"}
 
 
 def test_every_verb_without_model_rules_takes_the_wire_form() -> None:
-    wire = {name for name, model in VERB_MODELS.items() if verb_validators(model).anywhere is not None}
+    wire = {name for name, model in VERB_MODELS.items() if wire_validator(model) is not None}
     assert set(VERB_MODELS) - wire == MODEL_PATH
     for name in MODEL_PATH:
         assert VERB_MODELS[name].__pydantic_decorators__.model_validators
@@ -75,7 +81,7 @@ def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
         {"verb": "say", "text": "Hi"},
         {
             "verb": "gather",
-            "actionHook": "/menu",
+            "actionHook": PendingHook(menu),  # written when the answer is encoded
             "input": ["digits"],
             "numDigits": 1,
             "say": {"text": "Press 1"},
@@ -83,6 +89,11 @@ def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
         {"verb": "hangup"},
     ]
     assert all(type(verb) is dict for verb in response.verbs)
+    assert response.to_json(ROOT) == (
+        b'[{"verb":"say","text":"Hi"},'
+        b'{"verb":"gather","actionHook":"/menu","input":["digits"],"numDigits":1,"say":{"text":"Press 1"}},'
+        b'{"verb":"hangup"}]'
+    )
 
 
 @pytest.mark.parametrize("schema_id", VERBS)
@@ -98,11 +109,12 @@ def test_both_paths_write_the_same_bytes(schema_id: str) -> None:
         except ValidationError:
             reject()
         fields = {key: value for key, value in data.items() if key != "verb"}
-        # Outside a request, at the root, and mounted under a prefix.
-        for context in (None, ROOT, MOUNTED):
-            with answering(context):
+        # Built outside a request and inside one; written at the root and under a prefix.
+        for building in (None, MOUNTED):
+            with answering(building):
                 verb = build(model, fields)
-            assert encode_verbs([verb], context) == encode_verbs([built], context)
+            for context in (None, ROOT, MOUNTED):
+                assert encode_verbs([verb], context) == encode_verbs([built], context)
 
     check()
 
@@ -168,11 +180,10 @@ def test_models_given_inside_a_built_verb_are_written_by_their_model() -> None:
     )
 
 
-def test_hooks_are_written_as_the_verb_is_built_in_a_request() -> None:
-    with answering(ROOT):
-        at_root = Response().gather(action_hook=menu).redirect(action_hook="/x").verbs
+def test_hooks_wait_for_the_encoding_even_in_a_request() -> None:
+    # The context a verb is built in does not matter: the one it is encoded with does.
     with answering(MOUNTED):
-        mounted = (
+        response = (
             Response()
             .gather(action_hook=menu)
             .redirect(action_hook="/x")
@@ -180,18 +191,30 @@ def test_hooks_are_written_as_the_verb_is_built_in_a_request() -> None:
                 target=[{"type": "phone", "number": "15551230000"}],
                 action_hook={"url": menu, "method": "get"},
             )
-            .verbs
         )
-    assert at_root == [{"verb": "gather", "actionHook": "/menu"}, {"verb": "redirect", "actionHook": "/x"}]
-    assert mounted[:2] == [
+    assert response.verbs[:2] == [
+        {"verb": "gather", "actionHook": PendingHook(menu)},
+        {"verb": "redirect", "actionHook": PendingHook("/x")},
+    ]
+    assert response.verbs[2] == {
+        "verb": "dial",
+        "target": [verbs.Target(type="phone", number="15551230000")],
+        "actionHook": PendingHook(HookObject(url=menu, method="get")),
+    }
+    assert response.to_list(ROOT) == [
+        {"verb": "gather", "actionHook": "/menu"},
+        {"verb": "redirect", "actionHook": "/x"},
+        {
+            "verb": "dial",
+            "target": [{"type": "phone", "number": "15551230000"}],
+            "actionHook": {"url": "/menu", "method": "GET"},
+        },
+    ]
+    assert response.to_list(MOUNTED)[:2] == [
         {"verb": "gather", "actionHook": "/ivr/menu"},
         {"verb": "redirect", "actionHook": "/ivr/x"},
     ]
-    assert mounted[2] == {
-        "verb": "dial",
-        "target": [verbs.Target(type="phone", number="15551230000")],
-        "actionHook": {"url": "/ivr/menu", "method": "GET"},
-    }
+    assert response.to_list(MOUNTED)[2]["actionHook"] == {"url": "/ivr/menu", "method": "GET"}
 
 
 def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None:
@@ -211,12 +234,16 @@ def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None
     )
 
 
-def test_an_unrouted_handler_fails_where_the_verb_is_built() -> None:
-    with answering(ROOT), pytest.raises(UnroutedHandlerError, match="stray"):
-        Response().gather(action_hook=stray)
-    pending = Response().gather(action_hook=stray)  # outside a request: found out when encoded
+def test_an_unrouted_handler_fails_when_the_answer_is_encoded() -> None:
+    for building in (None, ROOT):
+        with answering(building):
+            response = Response().gather(action_hook=stray).redirect(action_hook={"url": stray})
+        for context in (None, ROOT, MOUNTED):
+            with pytest.raises(UnroutedHandlerError, match="stray"):
+                response.to_json(context)
+    # Kept as a model (a verb given as one): the same error, raised as itself.
     with pytest.raises(UnroutedHandlerError, match="stray"):
-        pending.to_json(ROOT)
+        encode_verbs([Gather(action_hook=stray)], ROOT)
 
 
 def test_a_hook_the_model_refuses_is_refused() -> None:
@@ -228,7 +255,7 @@ def test_a_hook_the_model_refuses_is_refused() -> None:
         # transcribe's hooks are URLs only, not hook objects
         with pytest.raises(ValidationError, match="URLs or paths"):
             Response().transcribe(transcription_hook={"url": "/t"})  # type: ignore[call-overload]
-        assert Response().transcribe(transcription_hook=menu).verbs == [
+        assert Response().transcribe(transcription_hook=menu).to_list(ROOT) == [
             {"verb": "transcribe", "transcriptionHook": "/menu"}
         ]
 
@@ -237,3 +264,63 @@ def test_dict_verbs_take_the_wire_form_too() -> None:
     assert to_verb({"say": {"text": "a"}}) == {"verb": "say", "text": "a"}
     assert to_verb({"verb": "pause", "length": 2}) == {"verb": "pause", "length": 2}
     assert isinstance(to_verb({"verb": "config", "synthesizer": {"vendor": "google"}}), verbs.Config)
+
+
+def test_a_validator_built_by_several_threads_at_once_answers_the_same() -> None:
+    # Built on first use, with no lock: two builds at once are harmless, each answer is right.
+    validator = VerbValidator(Gather)
+    fields = {"input": ["digits"], "action_hook": "/menu", "say": {"text": "Press 1"}}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: validator.validate(fields), range(32)))
+    assert all(result == results[0] for result in results)
+    assert results[0] == {
+        "verb": "gather",
+        "actionHook": PendingHook("/menu"),
+        "input": ["digits"],
+        "say": {"text": "Press 1"},
+    }
+    assert validator.mirrored
+    with pytest.raises(ValidationError, match="Gather"):
+        validator.validate({"input": ["digit"]})
+
+
+# The wire form is derived from pydantic's public API only; this runs this module under the
+# lowest and the highest pydantic that pyproject.toml allows, fresh from PyPI. It needs the
+# network and a minute, so it runs when asked: JAMBONZ_TEST_PYDANTIC_RANGE=1.
+PYDANTIC_RANGE = ("pydantic==2.11.0", "pydantic<3")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("JAMBONZ_TEST_PYDANTIC_RANGE"), reason="JAMBONZ_TEST_PYDANTIC_RANGE unset"
+)
+@pytest.mark.parametrize("requirement", PYDANTIC_RANGE)
+def test_the_wire_form_on_each_end_of_the_pydantic_range(requirement: str, tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    assert '"pydantic>=2.11,<3"' in (repo / "pyproject.toml").read_text()  # the range tested here
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", requirement], check=True, timeout=600)
+    # Everything else (pytest, hypothesis, starlette...) from this environment, after pydantic.
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = [path for path in sys.path if path.endswith("site-packages")]
+    (Path(site) / "outer.pth").write_text("\n".join([str(repo), *ours]) + "\n")
+    done = subprocess.run(
+        [python, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", __file__],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "JAMBONZ_TEST_PYDANTIC_RANGE": ""},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    version = subprocess.run(
+        [python, "-c", "import pydantic; print(pydantic.VERSION)"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert version.startswith("2.")
+    print(f"{requirement}: pydantic {version}: {done.stdout.strip().splitlines()[-1]}")

@@ -16,7 +16,10 @@ Number = int | float
 class Detail(BaseModel):
     """A nested object of a payload; like the payloads, it keeps the keys it does not name."""
 
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True)
+    # Built when first used (or by payload.prepare): an app reads few of the events.
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+    )
 
 
 class WithoutCallInfo(CallInfo):

@@ -1,7 +1,5 @@
 """Payloads of the AI verbs: the end of an ``llm`` session, agent turns, TTS streaming events."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from ..payload import CallInfo

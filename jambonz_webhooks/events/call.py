@@ -1,7 +1,5 @@
 """Payloads about the call itself: status changes, redirects and reconnects, verb lifecycle events."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from ..payload import CallInfo, CallStatusValue, Direction

@@ -1,7 +1,5 @@
 """Payloads of ``dial`` and ``transfer``: outcomes, digits and holds during the call, REFERs, AMD."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field

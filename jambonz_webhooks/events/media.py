@@ -1,7 +1,5 @@
 """Payloads of ``play``, ``listen`` and ``message``."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from ..payload import CallInfo

@@ -1,7 +1,5 @@
 """Payloads of ``enqueue``, ``dequeue`` and ``conference``."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import ClassVar, Literal
 

@@ -1,7 +1,5 @@
 """Payloads of the SIP verbs: ``sip:refer`` outcome and progress, ``sip:request`` outcome."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from ..payload import CallInfo

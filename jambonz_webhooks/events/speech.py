@@ -1,7 +1,5 @@
 """Payloads with speech or digits: ``gather`` results, partial results, transcriptions, translations."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field

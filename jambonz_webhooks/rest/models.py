@@ -2,19 +2,38 @@
 
 Field names are the API's own, which mix styles (``call_hook``, ``timeLimit``); the Python
 names are snake_case and both spellings are accepted.
+
+Hooks (a path, a URL, a handler) and verbs are validated when a body is made and written out
+when it is encoded to be sent, by :func:`~jambonz_webhooks.hooks.write_hook` as an answer's
+verbs are: with the mount prefix of the app whose request is being answered, if any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Self
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 
-from ..hooks import current_context
-from ..response import Response, collect_verbs
-from ..verbs import Target
+from ..hooks import (
+    NO_CONTEXT,
+    HookContext,
+    UnroutedHandlerError,
+    current_context,
+    encoding_hook,
+    keep_unrouted,
+)
+from ..response import Response, collect_verbs, encode_verbs
+from ..verbs import Target, Verb
 
 __all__ = [
     "Call",
@@ -34,17 +53,50 @@ class _Body(BaseModel):
     """What the client sends: unknown fields refused, both spellings accepted."""
 
     model_config = ConfigDict(
-        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        defer_build=True,
     )
+
+
+def _sending_context() -> HookContext:
+    # A body is encoded as it is sent, from a handler while its request is answered: the route
+    # has set that request's context (an app mounted under /voice writes /voice/menu).
+    return current_context.get() or NO_CONTEXT
+
+
+def _url_or_handler(value: Any) -> str | Callable[..., Any]:
+    if isinstance(value, str) or (callable(value) and not isinstance(value, type)):
+        hook: str | Callable[..., Any] = value
+        return hook
+    raise ValueError("a hook's url is a URL, a path or a handler of this app")
+
+
+def _written_url(value: str | Callable[..., Any]) -> str:
+    written = encoding_hook(value, _sending_context())
+    assert isinstance(written, str)  # a path, a URL or a handler is written as a string
+    return written
+
+
+HookUrl = Annotated[
+    str | Callable[..., Any],
+    PlainValidator(_url_or_handler, json_schema_input_type=str),
+    PlainSerializer(_written_url, return_type=str),
+]
+"""A URL, a path or a handler, written out when the body is encoded."""
 
 
 class Webhook(_Body):
     """A hook the API server gives the call: ``{url, method, username, password}``.
 
-    A relative path (``/menu``) is resolved by jambonz against the call's application URL.
+    ``url`` is a URL, a path or a handler of the app. A path is resolved by jambonz against the
+    call's application URL, so inside a request of an app mounted under a prefix, a path or a
+    handler is written with that prefix, as the app's verbs are.
     """
 
-    url: str
+    url: HookUrl
     method: Literal["get", "post"] | None = None
     username: str | None = None
     password: str | None = None
@@ -56,38 +108,40 @@ class Webhook(_Body):
 
 
 def _webhook(value: Any) -> Any:
-    # A URL, a path or a handler, alone or as a hook object's url. Inside a request, a path or a
-    # handler is written as verbs write it: with the mount prefix (jambonz resolves a relative
-    # hook against the host only).
-    if isinstance(value, Mapping) and "url" in value:
-        return {**value, "url": _url(value["url"])}
+    # A URL, a path or a handler alone is the url of a hook object.
     if isinstance(value, str) or (callable(value) and not isinstance(value, type)):
-        return {"url": _url(value)}
+        return {"url": value}
     return value
 
 
-def _url(hook: Any) -> Any:
-    context = current_context.get()
-    if context is not None and (isinstance(hook, str) or callable(hook)):
-        return context.resolve(hook)
-    if callable(hook) and not isinstance(hook, str):
-        raise ValueError("a handler names a hook only inside a request of its app: give its URL")
-    return hook
-
-
-def _verb_dicts(verbs: Any) -> list[dict[str, Any]]:
-    """Verbs (a Response, models or dicts) validated and written as jambonz reads them."""
+def _verb_list(verbs: Any) -> list[Verb | dict[str, Any]]:
+    """Verbs (a Response, models or dicts) validated now, by our models, not later by the API server."""
     if isinstance(verbs, str | bytes):
         raise ValueError("verbs are a Response or a list of verbs, not JSON text")
     try:
-        response = verbs if isinstance(verbs, Response) else Response(collect_verbs(verbs))
+        return verbs.verbs if isinstance(verbs, Response) else collect_verbs(verbs)
     except TypeError as exc:  # not verbs at all: a validation error like any other
         raise ValueError(str(exc)) from None
-    return response.to_list(current_context.get())
 
 
-def _json_text(verbs: list[dict[str, Any]]) -> str:
-    return pydantic_core.to_json(verbs).decode()
+def _written_verbs(verbs: list[Verb | dict[str, Any]]) -> bytes:
+    try:
+        return encode_verbs(verbs, _sending_context())
+    except UnroutedHandlerError as exc:
+        keep_unrouted(exc)  # raised again as itself by whoever encodes the body
+        raise
+
+
+def _json_text(verbs: list[Verb | dict[str, Any]]) -> str:
+    return _written_verbs(verbs).decode()
+
+
+VerbList = Annotated[
+    list[Verb | dict[str, Any]],
+    PlainValidator(_verb_list, json_schema_input_type=list[dict[str, Any]]),
+    PlainSerializer(_json_text, return_type=str),
+]
+"""Verbs to run, sent as the JSON text of their array (``app_json``)."""
 
 
 class CreateCall(_Body):
@@ -98,7 +152,7 @@ class CreateCall(_Body):
     call_hook: Webhook | None = None
     call_status_hook: Webhook | None = None
     application_sid: str | None = None
-    app_json: Annotated[list[dict[str, Any]], PlainSerializer(_json_text, return_type=str)] | None = None
+    app_json: VerbList | None = None
     """Verbs to run instead of a call hook: a :class:`~jambonz_webhooks.Response` or a list of verbs."""
     answer_on_bridge: bool | None = Field(default=None, alias="answerOnBridge")
     from_host: str | None = Field(default=None, alias="fromHost")
@@ -112,12 +166,6 @@ class CreateCall(_Body):
     @classmethod
     def _hooks(cls, value: Any) -> Any:
         return _webhook(value)
-
-    @field_validator("app_json", mode="before")
-    @classmethod
-    def _verbs(cls, value: Any) -> Any:
-        # Each verb validated now, by our models, rather than by the API server later.
-        return None if value is None else _verb_dicts(value)
 
     @model_validator(mode="after")
     def _runnable(self) -> Self:
@@ -150,17 +198,32 @@ class ConferenceParticipantAction(_Body):
     tag: str | None = None
 
 
-def _whisper(value: Any) -> Any:
+def _whisper(value: Any) -> Webhook | Verb | dict[str, Any]:
     # A verb (say or play) is what the API server plays into the call; a URL or a hook object
     # (what the spec describes) is a hook whose answer is played.
+    if isinstance(value, Webhook):
+        return value
     if isinstance(value, str):
         return Webhook(url=value)
     if isinstance(value, Mapping) and "url" in value and "verb" not in value:
         return Webhook.model_validate(value)
-    if value is None or isinstance(value, Webhook):
-        return value
-    (verb,) = _verb_dicts([value] if not isinstance(value, Response) else value)
+    (verb,) = _verb_list(value.verbs if isinstance(value, Response) else [value])
     return verb
+
+
+def _written_whisper(value: Webhook | Verb | dict[str, Any]) -> Any:
+    if isinstance(value, Webhook):
+        return value  # written by its own serializer
+    (written,) = pydantic_core.from_json(_written_verbs([value]))
+    return written
+
+
+Whisper = Annotated[
+    Webhook | Verb | dict[str, Any],
+    PlainValidator(_whisper, json_schema_input_type=Webhook | dict[str, Any]),
+    PlainSerializer(_written_whisper, return_type=Any),
+]
+"""A verb played into the call, or a hook whose answer is played."""
 
 
 class UpdateCall(_Body):
@@ -174,7 +237,7 @@ class UpdateCall(_Body):
     conf_hold_status: Literal["hold", "unhold"] | None = None
     listen_status: Literal["pause", "silence", "resume"] | None = None
     mute_status: Literal["mute", "unmute"] | None = None
-    whisper: Webhook | dict[str, Any] | None = None
+    whisper: Whisper | None = None
     """A verb to play into the call (``Say(text=...)``, a dict), or a hook whose answer is played."""
     sip_request: SipRequest | None = None
     record: Record | None = None
@@ -186,11 +249,6 @@ class UpdateCall(_Body):
     @classmethod
     def _hooks(cls, value: Any) -> Any:
         return _webhook(value)
-
-    @field_validator("whisper", mode="before")
-    @classmethod
-    def _whispers(cls, value: Any) -> Any:
-        return _whisper(value)
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
@@ -212,7 +270,7 @@ class Message(_Body):
 class _Answer(BaseModel):
     """What the API answers: unknown fields kept (the server adds fields over time)."""
 
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, defer_build=True)
 
 
 class Call(_Answer):

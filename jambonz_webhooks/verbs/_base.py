@@ -44,6 +44,9 @@ class Component(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         extra="forbid",
+        # Built when first used: an app answers with a few of the verbs, and the builder
+        # validates most of those in their wire form, not with the model.
+        defer_build=True,
     )
 
     schema_id: ClassVar[str]

@@ -2,10 +2,11 @@
 
 A verb built with :class:`~jambonz_webhooks.Response` is validated and then only ever written
 out, so making a model instance and serializing it field by field is work the answer does not
-need. From each verb model's own core schema this module derives a typed-dict schema with the
-same field schemas, keyed by jambonz's JSON names, that leaves unset fields out; its output is
-written as plain JSON. The model stays the one description of a verb: nothing here restates a
-field.
+need. From each verb model's public description (``model_fields``: annotation, alias, default,
+metadata; ``model_config``) this module derives a ``TypedDict`` with the same field types, keyed
+by jambonz's JSON names, that leaves unset fields out, and validates it with a ``TypeAdapter``;
+its output is written as plain JSON. The model stays the one description of a verb: nothing here
+restates a field.
 
 The wire form is a fast path, never a second opinion. It takes only what it mirrors exactly:
 a component with model-level rules stays its model; a None or an excluded field makes it fail,
@@ -13,211 +14,324 @@ and then the model validates the same input and answers, with its own error mess
 a model instance that its serializer writes. ``tests/test_wire.py`` checks that both paths
 write the same bytes.
 
-Each verb has two wire validators. Inside a request of an app mounted at the root (the common
-case), a path hook needs no rewriting, so a string hook is checked in pydantic-core alone; a
-handler or hook object is written out by :func:`~jambonz_webhooks.hooks.wire_hook`. Elsewhere
-(mounted under a prefix, or outside a request) every hook goes through ``wire_hook``.
+Hooks are validated and kept for the encoder (:func:`~jambonz_webhooks.hooks.wire_hook`), which
+writes them with the context of the request answered. A verb's validator is built the first
+time the verb is used (:class:`VerbValidator`): an app pays only for the verbs it answers with.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import types
+import typing
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from dataclasses import is_dataclass
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import CoreConfig, SchemaValidator, core_schema
+import typing_extensions
+from pydantic import (
+    AfterValidator,
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    RootModel,
+    SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
+    WrapSerializer,
+    with_config,
+)
 
-from ..hooks import _validate_hook, current_context, resolve_now, wire_handler_hook, wire_hook
+from ..hooks import pending, validate_hook, wire_hook
 from ._base import Verb
 
-__all__ = ["VerbValidators", "WireValidator", "verb_validators"]
+__all__ = ["VerbValidator", "WireValidator", "wire_validator"]
 
 WireValidator = Callable[[Mapping[str, Any]], Any]
 """A validator of a verb's fields (Python or JSON names)."""
 
 
-class VerbValidators(NamedTuple):
-    """How the builder validates one kind of verb (see the module's docstring)."""
+class VerbValidator:
+    """How the builder validates one kind of verb; built the first time it is used.
 
-    at_root: WireValidator | None
-    """The wire form inside a request of an app mounted at the root; None if not mirrored."""
-    anywhere: WireValidator | None
-    """The wire form anywhere else; None if not mirrored."""
-    model: WireValidator
-    """The model's own validator: the answer whenever the wire form fails or is absent."""
+    ``wire`` validates into the wire form where the model can be mirrored (``mirrored``), else
+    it is the model's own validator. A ValidationError from the wire form is not an answer: the
+    model then validates the same fields (see the module's docstring).
+    """
+
+    __slots__ = ("built", "mirrored", "model", "wire")
+
+    def __init__(self, model: type[Verb]) -> None:
+        self.model = model
+        self.mirrored = True
+        self.built = False
+        # Until the first use: builds the real validator, then stands aside. Two threads may
+        # both build it; the second result replaces an identical first one.
+        self.wire: WireValidator = self._build_and_validate
+
+    def prepare(self) -> None:
+        """Build the validator now (the model's too, if it is not mirrored); once is enough."""
+        if self.built:
+            return
+        wire = wire_validator(self.model)
+        if wire is None:
+            self.mirrored = False
+            wire = self.model.__pydantic_validator__.validate_python
+        self.wire = wire
+        self.built = True
 
     def validate(self, fields: Mapping[str, Any]) -> Verb | dict[str, Any]:
         """Validate ``fields`` into the wire form if it takes them, else into the model."""
-        if self.anywhere is not None:
-            context = current_context.get()
-            wire = self.at_root if context is not None and not context.prefix else self.anywhere
-            try:
-                result: dict[str, Any] = wire(fields)  # type: ignore[misc]
-            except ValidationError:
-                pass
-            else:
-                return result
-        verb: Verb = self.model(fields)
+        try:
+            result: Verb | dict[str, Any] = self.wire(fields)
+        except ValidationError:
+            if not self.mirrored:
+                raise
+        else:
+            return result
+        verb: Verb = self.model.__pydantic_validator__.validate_python(fields)
         return verb
 
+    def _build_and_validate(self, fields: Mapping[str, Any]) -> Any:
+        self.prepare()
+        return self.wire(fields)
 
-def verb_validators(model: type[Verb]) -> VerbValidators:
-    """Derive the wire-form validators of ``model``."""
-    at_root = _wire_validator(model, root=True)
-    anywhere = _wire_validator(model, root=False) if at_root is not None else None
-    return VerbValidators(at_root, anywhere, model.__pydantic_validator__.validate_python)
+
+def wire_validator(model: type[Verb]) -> WireValidator | None:
+    """Derive the wire-form validator of ``model``; None if the model cannot be mirrored exactly."""
+    try:
+        typed_dict = _typed_dict(model, ())
+    except _NotMirrored:
+        return None
+    # The adapter's validator itself: TypeAdapter.validate_python adds a Python call per verb.
+    validate: WireValidator = TypeAdapter(typed_dict).validator.validate_python
+    return validate
 
 
 class _NotMirrored(Exception):
     """The model has something a typed dict would not reproduce exactly."""
 
 
-def _wire_validator(model: type[Verb], *, root: bool) -> Callable[[Mapping[str, Any]], Any] | None:
-    schema: Any = model.__pydantic_core_schema__
-    definitions: list[Any] = []
-    if schema["type"] == "definitions":
-        definitions = schema["definitions"]
-        schema = schema["schema"]
-    try:
-        typed_dict = _typed_dict(schema, root)
-    except _NotMirrored:
-        return None
-    validator_schema: core_schema.CoreSchema = (
-        core_schema.definitions_schema(typed_dict, definitions) if definitions else typed_dict
-    )
-    validate: Callable[[Mapping[str, Any]], Any] = SchemaValidator(
-        validator_schema, typed_dict.get("config")
-    ).validate_python
-    return validate
+# Built at run time from the models, so reached through Any: a type checker would want literals.
+_TypedDict: Any = typing_extensions.TypedDict
+_Annotated: Any = Annotated
+_Union: Any = Union
+_Required: Any = typing_extensions.Required
+_NotRequired: Any = typing_extensions.NotRequired
+
+# Model settings that change how values are validated, carried over to the typed dict; any
+# other setting than these and the ones the typed dict reproduces by construction is unknown
+# here, so the model is not mirrored.
+_VALUE_SETTINGS = frozenset(
+    {
+        "str_strip_whitespace",
+        "str_to_lower",
+        "str_to_upper",
+        "str_min_length",
+        "str_max_length",
+        "strict",
+        "coerce_numbers_to_str",
+        "use_enum_values",
+        "arbitrary_types_allowed",
+        "allow_inf_nan",
+        "regex_engine",
+        "hide_input_in_errors",
+    }
+)
+_REPRODUCED_SETTINGS = frozenset(
+    {
+        "alias_generator",  # applied to each field's name (_aliases)
+        "validate_by_name",
+        "validate_by_alias",
+        "populate_by_name",
+        "serialize_by_alias",  # the typed dict's keys are the JSON names
+        "extra",
+        "title",
+        "defer_build",
+        "frozen",  # a model's own immutability; the wire form is written, never changed
+        "json_schema_extra",
+        "protected_namespaces",
+    }
+)
+
+# Containers whose items are mapped in place (list[Synthesizer] -> list[its typed dict]).
+_CONTAINERS = frozenset(
+    {
+        list,
+        dict,
+        tuple,
+        set,
+        frozenset,
+        collections.abc.Sequence,
+        collections.abc.Mapping,
+        collections.abc.Set,
+    }
+)
+
+# The typed dict of each model mirrored so far: a component nested in several verbs is derived once.
+_derived: dict[type[BaseModel], Any] = {}
 
 
-def _typed_dict(schema: Any, root: bool) -> core_schema.TypedDictSchema:
-    """The typed dict mirroring a ``model`` core schema."""
-    if schema["type"] != "model" or schema.get("custom_init") or schema.get("post_init"):
+def _typed_dict(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> Any:
+    """The typed dict mirroring ``model`` (``outer``: the models being derived around it)."""
+    known = _derived.get(model)
+    if known is not None:
+        return known
+    if model in outer or issubclass(model, RootModel):
+        raise _NotMirrored  # a recursive component, or one that is not an object
+    decorators = model.__pydantic_decorators__
+    if (
+        decorators.model_validators
+        or decorators.field_validators
+        or decorators.model_serializers
+        or decorators.field_serializers
+        or decorators.computed_fields
+    ):
         raise _NotMirrored
-    if schema.get("root_model"):
+    if model.__init__ is not BaseModel.__init__ or model.__pydantic_post_init__ is not None:
         raise _NotMirrored
-    cls = schema["cls"]
-    decorators = cls.__pydantic_decorators__
-    if decorators.model_validators or decorators.model_serializers or decorators.field_serializers:
-        raise _NotMirrored
-    if decorators.computed_fields:
-        raise _NotMirrored
-    fields_schema = schema["schema"]
-    if fields_schema["type"] != "model-fields" or fields_schema.get("computed_fields"):
-        raise _NotMirrored
-    config: CoreConfig = dict(schema.get("config", {}))  # type: ignore[assignment]
+    config = model.model_config
     if not (config.get("validate_by_name") and config.get("validate_by_alias", True)):
         raise _NotMirrored  # the wire form's keys are the JSON names, accepted as field names
-    config["title"] = cls.__name__
-    extra = fields_schema.get("extra_behavior") or config.get("extra_fields_behavior") or "ignore"
-    if extra != "forbid":
+    if config.get("extra") != "forbid":
         raise _NotMirrored  # the wire form keeps no extras, and must not drop them silently
-    fields: dict[str, core_schema.TypedDictField] = {}
-    for name, model_field in fields_schema["fields"].items():
-        if model_field.get("serialization_exclude"):
+    if not set(config) <= _VALUE_SETTINGS | _REPRODUCED_SETTINGS:
+        raise _NotMirrored
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.exclude:
             continue  # validated but never written (a nested say's "verb"): left to the model
-        key, field = _typed_dict_field(name, model_field, root)
-        fields[key] = field
-    return core_schema.typed_dict_schema(fields, extra_behavior="forbid", config=config)
+        key, annotation = _field(name, info, config.get("alias_generator"), (*outer, model))
+        fields[key] = annotation
+    typed_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, title=model.__name__
+    )
+    typed_config.update({key: value for key, value in config.items() if key in _VALUE_SETTINGS})  # type: ignore[typeddict-item]
+    typed_dict = with_config(typed_config)(_TypedDict(model.__name__, fields))
+    _derived[model] = typed_dict
+    return typed_dict
 
 
-def _typed_dict_field(name: str, field: Any, root: bool) -> tuple[str, core_schema.TypedDictField]:
-    if field.get("frozen"):
-        raise _NotMirrored
-    alias = field.get("validation_alias", name)
-    if not isinstance(alias, str):
-        raise _NotMirrored
-    key: str = field.get("serialization_alias") or name
-    schema = field["schema"]
-    required = False
-    if schema["type"] == "default":
-        if schema.get("default") is None and "default_factory" not in schema:
-            # Unset and None are the same on the wire: no key. So the wire form takes no None
-            # and leaves it to the model, whose serializer leaves it out.
-            schema = schema["schema"]
-            if schema["type"] == "nullable":
-                schema = schema["schema"]
-            schema = _rewrite(schema, root)
+def _aliases(name: str, info: Any, generator: Any) -> tuple[Any, str | None]:
+    """The names the field is validated and written by, besides its own (None: its own)."""
+    # A generated alias is in model_fields only once the model is built (pydantic < 2.12), and
+    # models are built when first used: so the generator is applied here, as pydantic does.
+    if generator is not None and (info.alias_priority or 1) <= 1:
+        if isinstance(generator, AliasGenerator):
+            alias, validation, serialization = generator.generate_aliases(name)
         else:
-            schema = {**schema, "schema": _rewrite(schema["schema"], root)}
-    else:
-        schema = _rewrite(schema, root)
-        required = True
+            alias, validation, serialization = generator(name), None, None
+        return validation or alias, serialization or alias
+    validation = info.validation_alias if info.validation_alias is not None else info.alias
+    return validation, info.serialization_alias or info.alias
+
+
+def _field(name: str, info: Any, generator: Any, outer: tuple[type[BaseModel], ...]) -> tuple[str, Any]:
+    """The typed dict's key and annotation for the model's field ``name``."""
+    if info.frozen or info.validate_default or info.discriminator is not None:
+        raise _NotMirrored
+    if getattr(info, "exclude_if", None) is not None:  # pydantic >= 2.11: excluded by value
+        raise _NotMirrored
+    validation, serialization = _aliases(name, info, generator)
+    alias = name if validation is None else validation
+    if not isinstance(alias, str):
+        raise _NotMirrored  # AliasPath, AliasChoices
+    key = serialization or name
     # The key is the JSON name, so it is accepted as the field's name (validate_by_name); the
     # Python name, when it differs, is the field's alias.
     python_name = name if alias == key else alias
-    validation_alias = python_name if python_name != key else None
-    return key, core_schema.typed_dict_field(schema, required=required, validation_alias=validation_alias)
+    settings: dict[str, Any] = {}
+    if python_name != key:
+        settings["validation_alias"] = python_name
+    annotation = info.annotation
+    metadata = list(info.metadata)
+    if info.is_required():
+        marker = _Required
+    else:
+        marker = _NotRequired
+        if info.default is None and info.default_factory is None:
+            # Unset and None are the same on the wire: no key. So the wire form takes no None
+            # and leaves it to the model, whose serializer leaves it out.
+            annotation = _without_none(annotation)
+        elif info.default_factory is not None:
+            settings["default_factory"] = info.default_factory
+        else:
+            settings["default"] = info.default
+    mapped = _mapped(annotation, metadata, outer)
+    return key, marker[_Annotated[mapped, Field(**settings)] if settings else mapped]
 
 
-def _is_hook(schema: Any) -> bool:
-    if schema["type"] == "function-plain":
-        return schema["function"].get("function") is _validate_hook
-    if schema["type"] in ("function-after", "function-before"):
-        return _is_hook(schema["schema"])
-    return False
+def _without_none(annotation: Any) -> Any:
+    if typing.get_origin(annotation) not in (Union, types.UnionType):
+        return annotation
+    args = tuple(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return args[0] if len(args) == 1 else _Union[args]
 
 
-# A path or URL at the root needs no rewriting: checked in pydantic-core, no Python call.
-_ROOT_HOOK = core_schema.union_schema(
-    [core_schema.str_schema(strict=True), core_schema.no_info_plain_validator_function(wire_handler_hook)],
-    mode="left_to_right",
-)
-_HOOK = core_schema.no_info_plain_validator_function(wire_hook)
+def _is_hook(item: Any) -> bool:
+    return isinstance(item, PlainValidator) and item.func is validate_hook
 
 
-def _rewrite(schema: Any, root: bool) -> Any:
-    """Copy a field's schema, with nested components in wire form and hooks written out."""
-    kind = schema["type"]
-    if kind == "model":
-        try:
-            nested = _typed_dict(schema, root)
-        except _NotMirrored:
-            return schema  # kept as its model, which writes itself
-        # Else the model: it keeps an instance of its own class (written by its serializer),
-        # and makes one from a dict the wire form refused or from a subclass's instance.
-        as_model = core_schema.no_info_before_validator_function(_as_own_class(schema["cls"]), schema)
-        return core_schema.union_schema([nested, as_model], mode="left_to_right")
-    if kind == "definition-ref":
-        return schema  # a model used in several places: kept, and serialized by itself
-    if kind in ("typed-dict", "dataclass", "definitions"):
-        raise _NotMirrored  # would be written as a plain dict, without its serializer's rules
-    if _is_hook(schema):
-        if kind == "function-plain":
-            return _ROOT_HOOK if root else _HOOK
-        # A rule applied after the hook's own check sees the hook, not its written form.
-        checked = {key: value for key, value in schema.items() if key != "serialization"}
-        return core_schema.no_info_after_validator_function(resolve_now, checked)
-    if "serialization" in schema:
+def _mapped(annotation: Any, metadata: list[Any], outer: tuple[type[BaseModel], ...]) -> Any:
+    """``annotation`` with ``metadata``, nested components in wire form and hooks kept for the encoder."""
+    if typing.get_origin(annotation) is Annotated:
+        inner, *more = typing.get_args(annotation)
+        return _mapped(inner, [*more, *metadata], outer)
+    if any(_is_hook(item) for item in metadata):
+        # The hook's own check and the rules after it (a URL-only hook) see the hook given;
+        # what is kept is the hook for the encoder. The model's serializer goes: the encoder
+        # writes a pending hook itself.
+        rules = [item for item in metadata if not _is_hook(item) and not isinstance(item, PlainSerializer)]
+        if not rules:
+            return _Annotated[Any, PlainValidator(wire_hook)]
+        return _Annotated[(Any, PlainValidator(validate_hook), *rules, AfterValidator(pending))]
+    if any(isinstance(item, PlainSerializer | WrapSerializer | SerializeAsAny) for item in metadata):
         raise _NotMirrored  # a custom serializer the wire form would skip
-    return {
-        key: value if key in _NOT_SCHEMAS else _rewrite_part(value, root) for key, value in schema.items()
-    }
+    mapped = _mapped_type(annotation, outer)
+    return _Annotated[(mapped, *metadata)] if metadata else mapped
 
 
-def _as_own_class(cls: type[BaseModel]) -> Callable[[Any], Any]:
-    def own_class(value: Any) -> Any:
+def _mapped_type(annotation: Any, outer: tuple[type[BaseModel], ...]) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _component(annotation, outer)
+    if origin in (Union, types.UnionType):
+        return _Union[tuple(_mapped(arg, [], outer) for arg in args)]
+    if origin is Literal or not args:
+        if typing_extensions.is_typeddict(annotation) or is_dataclass(annotation):
+            raise _NotMirrored  # would be written as a plain dict, without its serializer's rules
+        return annotation
+    if origin in _CONTAINERS:
+        mapped = tuple(arg if arg is Ellipsis else _mapped(arg, [], outer) for arg in args)
+        return origin[mapped]
+    raise _NotMirrored  # a generic this module does not know how to map
+
+
+def _component(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> Any:
+    """A nested component: its wire form if it has one, else (or when that refuses) its model."""
+    # The model validates through its own validator, reached when needed: the wire form's
+    # schema does not carry a copy of it, and a component no answer uses is never built.
+    as_model = _Annotated[Any, PlainValidator(_as_model(model))]
+    try:
+        typed_dict = _typed_dict(model, outer)
+    except _NotMirrored:
+        return as_model  # kept as its model, which writes itself
+    # The model keeps an instance of its own class (written by its serializer), and makes one
+    # from a dict the wire form refused or from a subclass's instance.
+    return _Annotated[_Union[typed_dict, as_model], Field(union_mode="left_to_right")]
+
+
+def _as_model(cls: type[BaseModel]) -> Callable[[Any], Any]:
+    def as_model(value: Any) -> Any:
         # A Say where a SayPrompt goes: a model field would write it by the field's class (no
         # verb key), but a wire-form dict is written by the value's own class, so convert it.
         if isinstance(value, cls) and type(value) is not cls:
-            return {name: getattr(value, name) for name in value.model_fields_set if name in cls.model_fields}
-        return value
+            fields = cls.model_fields
+            value = {name: getattr(value, name) for name in value.model_fields_set if name in fields}
+        return cls.__pydantic_validator__.validate_python(value)
 
-    return own_class
-
-
-# Keys whose values are data or description, never a schema to validate with.
-_NOT_SCHEMAS = frozenset({"default", "expected", "metadata", "json_schema_input_schema", "ref", "cls"})
-
-
-def _rewrite_part(value: Any, root: bool) -> Any:
-    # Inner schemas sit under many keys (schema, items_schema, choices, steps, ...); any dict
-    # with a "type" among them is one.
-    if isinstance(value, dict) and isinstance(value.get("type"), str):
-        return _rewrite(value, root)
-    if isinstance(value, list | tuple):
-        return type(value)(_rewrite_part(item, root) for item in value)
-    if isinstance(value, dict):
-        return {key: _rewrite_part(item, root) for key, item in value.items()}
-    return value
+    return as_model

@@ -4,9 +4,7 @@ Also the parts they share: :class:`LlmBase` (the fields of jambonz's ``component
 :class:`Handoff` (transfer to a human) and :class:`LlmHangup` (the hangup tool).
 """
 
-from __future__ import annotations
-
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -290,7 +288,7 @@ class GptliveDelegation(_Open):
     responses: Part[GptliveResponses] | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> GptliveDelegation:
+    def _check(self) -> Self:
         if self.type == "responses" and self.responses is None:
             raise ValueError("gptlive_s2s: delegation of type 'responses' needs responses")
         if self.model_extra and "tools" in self.model_extra:
@@ -304,7 +302,7 @@ class GptliveSessionUpdate(_Open):
     delegation: Part[GptliveDelegation] | None = None
 
     @model_validator(mode="after")
-    def _no_model(self) -> GptliveSessionUpdate:
+    def _no_model(self) -> Self:
         if self.model_extra and "model" in self.model_extra:
             raise ValueError("gptlive_s2s: session_update takes no model; set the verb's model instead")
         return self
@@ -331,7 +329,7 @@ class GptliveS2s(LlmBase, _LlmVerb):
     llm_options: Part[GptliveLlmOptions]  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _tools_need_responses(self) -> GptliveS2s:
+    def _tools_need_responses(self) -> Self:
         tools = [
             name
             for name, value in (
@@ -420,7 +418,7 @@ class VoiceliveAuth(LlmAuth):
     access_token: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _one_credential(self) -> VoiceliveAuth:
+    def _one_credential(self) -> Self:
         if self.api_key is None and self.access_token is None:
             raise ValueError("voicelive_s2s: auth needs api_key or access_token")
         return self
@@ -552,7 +550,7 @@ class ToolFiller(Component):
     escalation_secs: Number | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _audio_needs_url(self) -> ToolFiller:
+    def _audio_needs_url(self) -> Self:
         if self.type == "audio" and self.url is None:
             raise ValueError("agent: tool_filler of type 'audio' needs url")
         return self

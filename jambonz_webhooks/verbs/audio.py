@@ -4,8 +4,6 @@ Each can also be nested in another verb (``dial(listen=...)``, ``config(transcri
 ``listen(transcribe=...)``); nested, it is written without its ``verb`` key, as in media.py.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 

@@ -4,10 +4,8 @@ Field names and rules follow jambonz's schemas (``components/*.schema.json``). T
 and its vendor option blocks live in :mod:`.recognizer` and are re-exported here.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeAlias
 
 from pydantic import Field, SerializeAsAny, StrictFloat, StrictInt, WithJsonSchema, model_validator
 
@@ -112,7 +110,7 @@ class Target(Component):
     proxy: str | None = None
 
     @model_validator(mode="after")
-    def _check_address(self) -> Target:
+    def _check_address(self) -> Self:
         needed = _TARGET_ADDRESS[self.type]
         if getattr(self, needed) is None:
             raise ValueError(f"target: a {self.type!r} target needs {needed}")

@@ -1,7 +1,5 @@
 """Verbs that put the caller with others: ``conference``/``room``, ``enqueue``, ``dequeue``, ``leave``."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from ..hooks import HookRef

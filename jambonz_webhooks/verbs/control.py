@@ -1,7 +1,5 @@
 """Verbs that steer the call: ``hangup``, ``redirect``, ``tag``, ``config``."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import ConfigDict, model_validator

@@ -1,7 +1,5 @@
 """The ``dial`` verb: place an outbound call and bridge it to the caller."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field

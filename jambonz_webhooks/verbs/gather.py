@@ -1,7 +1,5 @@
 """The ``gather`` verb: collect digits or speech, then call its action hook."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from ..hooks import HookRef

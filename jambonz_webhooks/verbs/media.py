@@ -1,7 +1,5 @@
 """Verbs that play audio to the caller: ``say``, ``play``, ``pause``."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field

@@ -4,9 +4,7 @@ Also :class:`TransferOptions`, the transfer settings ``transfer`` shares with th
 component of conversational verbs.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, WithJsonSchema, model_validator
 
@@ -114,7 +112,7 @@ class TransferDisposition(Component):
     voicemail_url: str | None = None
 
     @model_validator(mode="after")
-    def _voicemail_needs_url(self) -> TransferDisposition:
+    def _voicemail_needs_url(self) -> Self:
         if self.voicemail_url is None:
             wanted = [
                 name
@@ -205,7 +203,7 @@ class RestDial(Verb):
     codecs: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _dialog_hook_is_a_string(self) -> RestDial:
+    def _dialog_hook_is_a_string(self) -> Self:
         if isinstance(self.sip_request_within_dialog_hook, HookObject):
             raise ValueError(
                 "rest:dial: sip_request_within_dialog_hook must be a URL, path or handler, not a hook object"

@@ -6,9 +6,7 @@ own API spells them (``turn_detection``, Speechmatics' ``transcription_config``)
 their snake_case on the wire.
 """
 
-from __future__ import annotations
-
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -313,7 +311,7 @@ class MistralTurnDetection(Component):
     end_timeout_ms: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _check_order(self) -> MistralTurnDetection:
+    def _check_order(self) -> Self:
         # The schema states these orderings in prose; only the values given can be compared.
         start, eager, end = self.start_threshold, self.eager_end_threshold, self.end_threshold
         if start is not None and eager is not None and start < eager:
@@ -348,7 +346,7 @@ class MistralOptions(Component):
     mistral_stt_uri: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> MistralOptions:
+    def _check(self) -> Self:
         delay = self.streaming_delay_ms
         if delay is not None and not (80 <= delay <= 1200 or delay == 2400):
             raise ValueError("mistralOptions: streaming_delay_ms must be 80 to 1200, or 2400")
@@ -425,7 +423,7 @@ class OpenaiOptions(Component):
     vad_voice_ms: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _check(self) -> OpenaiOptions:
+    def _check(self) -> Self:
         if self.language is not None and self.languages is not None:
             raise ValueError("openaiOptions: give language or languages, not both")
         return self

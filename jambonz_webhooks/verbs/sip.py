@@ -1,7 +1,5 @@
 """Verbs that speak SIP directly: ``sip:decline``, ``sip:refer``, ``sip:request``."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from ..hooks import HookRef
