@@ -60,7 +60,7 @@ from .events import (
 from .hooks import HookContext, HookObject, UnroutedHandlerError
 from .injection import HookKind
 from .payload import CallInfo, Payload
-from .response import Response
+from .response import Response, prepare_verbs
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
 from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
@@ -147,5 +147,6 @@ __all__ = [
     "VerbStatus",
     "__version__",
     "compute_signature",
+    "prepare_verbs",
     "verify_signature",
 ]

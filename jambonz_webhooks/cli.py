@@ -752,7 +752,7 @@ def _check_source(checker: _Checker, mounted: MountedApp, route: HookRoute, entr
     context = mounted.app.hook_settings.context(mounted.prefix)
     for key, value in _source_references(route.handler):
         if isinstance(value, str):
-            resolved = context.prefix + value if value.startswith("/") else value
+            resolved = context.resolve(value)  # write_hook, as the answer's hooks are written
             checker.check(entry.path, entry.handler, key, resolved, "POST", "source")
         elif callable(value) and not isinstance(value, type):
             try:

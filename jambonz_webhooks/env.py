@@ -39,7 +39,12 @@ class EnvVar(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        defer_build=True,  # built by the first declaration, not at import
     )
 
     description: StrictStr
@@ -123,7 +128,7 @@ class EnvVars(BaseModel):
     not fit is an :class:`EnvVarError` naming it. On every hook of the call, not only the first.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def declarations(cls) -> dict[str, EnvVar]:

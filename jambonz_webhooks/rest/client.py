@@ -22,6 +22,7 @@ import httpx2
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
+from ..hooks import reraise_unrouted
 from .errors import APIConnectionError, APITimeoutError, status_error
 from .models import Call, CreateCall, Message, MessageResult, Queue, UpdateCall
 
@@ -63,7 +64,11 @@ class _Operation(Generic[T]):
 
 
 def _body(model: BaseModel) -> bytes:
-    return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True)
+    try:
+        return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True)
+    except pydantic_core.PydanticSerializationError:
+        reraise_unrouted()  # a handler no route serves, named as a hook: raised as itself
+        raise
 
 
 def _nothing(_: bytes) -> None:
