@@ -610,11 +610,10 @@ def _http_outcome(exc: HTTPException, call: CallInfo | None) -> Outcome:
 
 
 def _verb_names(verbs: Sequence[Any]) -> tuple[str, ...]:
-    names: list[str] = []
-    for verb in verbs:
-        name = verb.get("verb") if isinstance(verb, dict) else getattr(verb, "verb_name", None)
-        names.append(name if isinstance(name, str) else "?")
-    return tuple(names)
+    # A built verb is its wire dict (the common case, checked first), else a verb model.
+    return tuple(
+        [verb.get("verb", "?") if type(verb) is dict else getattr(verb, "verb_name", "?") for verb in verbs]
+    )
 
 
 def _repeatable(outcome: Outcome) -> bool:
