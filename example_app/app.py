@@ -22,7 +22,6 @@ from jambonz_webhooks import (
     GatherResult,
     JambonzApp,
     Response,
-    prepare_verbs,
 )
 from jambonz_webhooks.logs import configure_logging
 
@@ -37,11 +36,13 @@ COMPANY_NAME = EnvVar(description="The company the IVR names when it greets call
 
 # Reads JAMBONZ_WEBHOOK_SECRET, JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD, and
 # JAMBONZ_REDIS_URL (calls' state in Redis, for several workers; in memory without it).
-app = JambonzApp(env_vars={"COMPANY_NAME": COMPANY_NAME}, health_path="/health")
-
-# Validators are built when a verb is first used; build this IVR's now, so that the first call
-# does not wait for them.
-prepare_verbs("say", "gather", "dial", "hangup")
+# The verbs this IVR answers with: their validators are built when the server starts, so that
+# neither the import nor the first call waits for them.
+app = JambonzApp(
+    env_vars={"COMPANY_NAME": COMPANY_NAME},
+    health_path="/health",
+    prepare_verbs=("say", "gather", "dial", "hangup"),
+)
 
 
 def company_of(env_vars: dict[str, object] | None) -> str:

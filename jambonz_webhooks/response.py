@@ -57,13 +57,30 @@ def prepare_verbs(*names: str) -> None:
         ValueError: a name is no verb's.
 
     """
-    for name in names:
-        validator = _VALIDATORS.get(name)
-        if validator is None:
-            validator = next((v for verb, v in _VALIDATORS.items() if builder_name(verb) == name), None)
-        if validator is None:
-            raise ValueError(f"unknown verb {name!r}")
+    for validator in [_validator_named(name) for name in names]:
         validator.prepare()
+
+
+def check_verb_names(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, each checked to be a verb's (as :func:`prepare_verbs` takes them).
+
+    Raises:
+        ValueError: a name is no verb's.
+
+    """
+    checked = tuple(names)
+    for name in checked:
+        _validator_named(name)
+    return checked
+
+
+def _validator_named(name: str) -> VerbValidator:
+    validator = _VALIDATORS.get(name)
+    if validator is None:
+        validator = next((v for verb, v in _VALIDATORS.items() if builder_name(verb) == name), None)
+    if validator is None:
+        raise ValueError(f"unknown verb {name!r}")
+    return validator
 
 
 def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:

@@ -622,3 +622,23 @@ def test_what_start_up_built_is_kept_out_of_the_collectors_sweeps() -> None:
         started = time.perf_counter()
         gc.collect()
         assert time.perf_counter() - started < 0.05
+
+
+def test_the_verbs_an_app_names_are_built_when_it_starts_not_at_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jambonz_webhooks import verbs
+    from jambonz_webhooks.response import _VALIDATORS
+    from jambonz_webhooks.verbs._wire import VerbValidator
+
+    # Fresh validators, whatever other tests built before this one.
+    dequeue, decline = VerbValidator(verbs.Dequeue), VerbValidator(verbs.SipDecline)
+    monkeypatch.setitem(_VALIDATORS, "dequeue", dequeue)
+    monkeypatch.setitem(_VALIDATORS, "sip:decline", decline)
+    app = JambonzApp(webhook_secret=[], prepare_verbs=("dequeue", "sip_decline"))
+    assert dequeue.wire == dequeue._build_and_validate and decline.wire == decline._build_and_validate
+    with TestClient(app):
+        assert dequeue.wire != dequeue._build_and_validate
+        assert decline.wire != decline._build_and_validate
+    with pytest.raises(ValueError, match="unknown verb 'sya'"):
+        JambonzApp(webhook_secret=[], prepare_verbs=("say", "sya"))
