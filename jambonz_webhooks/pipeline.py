@@ -328,24 +328,8 @@ class HookPipeline:
         token = current_context.set(context)  # REST calls from the handler write hooks with it
         deadline = deadlines.start(self.deadline)
         try:
-            settings = self.settings
-            if call is not None and settings.uses_state and self.kind is HookKind.CALL:
-                session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
-                await keep_session(settings.state, str(call.call_sid), session)
-            arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
-            result = await self._call(arguments)
-            if type(result) is EncodedVerbs:
-                return Outcome(200, JSON_HEADERS, result.data, call, (), "resumed")
-            verbs = collect_verbs(result)
-            if not verbs and self.kind is HookKind.CALL:
-                raise _EmptyCallHookAnswer()
-            return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs)
-        except HookError as exc:
-            return Outcome.refusal(exc, call)
-        except HTTPException as exc:
-            if self.settings.app_handles_http_errors:
-                raise  # the app's own exception handler answers it, as in Starlette
-            return _http_outcome(exc, call)
+            data, verbs = await self._produce(decoded, body, path_params, context, request)
+            return Outcome(200, JSON_HEADERS, data, call, verbs)
         except asyncio.CancelledError as exc:
             if deadline.finish():
                 self._log_deadline(call, "the fallback answered")
@@ -355,7 +339,7 @@ class HookPipeline:
                 raise  # the server is cancelling this request: let it
             return self._failed(exc, call, prefix)  # the handler raised it itself
         except Exception as exc:
-            return self._failed(exc, call, prefix)
+            return self._error_outcome(exc, call, prefix)
         finally:
             deadline.finish()
             current_context.reset(token)
@@ -367,9 +351,13 @@ class HookPipeline:
         path_params: Mapping[str, Any],
         context: HookContext,
         request: Callable[[], Request] | None,
-        continuation: Continuation,
+        continuation: Continuation | None = None,
     ) -> tuple[bytes, list[Any]]:
-        """The handler's encoded verbs, run as a task of its own (it may outlive the request)."""
+        """Keep the session, build the arguments, run the handler, encode its verbs.
+
+        Awaited by the request itself, or run as a task of its own when the hook may continue
+        in the background (it may then outlive the request).
+        """
         call = decoded.call
         settings = self.settings
         if call is not None and settings.uses_state and self.kind is HookKind.CALL:
@@ -435,12 +423,16 @@ class HookPipeline:
         if exc is None:
             data, verbs = work.result()
             return Outcome(200, JSON_HEADERS, data, call, verbs)
+        return self._error_outcome(exc, call, prefix)
+
+    def _error_outcome(self, exc: BaseException, call: CallInfo | None, prefix: str) -> Outcome:
+        """The answer to a hook whose handler (or what came before it) raised ``exc``."""
         if isinstance(exc, HookError):
-            return Outcome.refusal(exc, call)
+            return Outcome.refusal(exc, call)  # a path parameter that does not convert
         if isinstance(exc, HTTPException):
             if self.settings.app_handles_http_errors:
-                raise exc
-            return _http_outcome(exc, call)
+                raise exc  # the app's own exception handler answers it, as in Starlette
+            return _http_outcome(exc, call)  # the handler chose its answer (a 403, say)
         return self._failed(exc, call, prefix)
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
