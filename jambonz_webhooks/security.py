@@ -266,15 +266,10 @@ class HookSecurity:
                 "a GET hook cannot be verified (jambonz signs a body it does not send): "
                 "configure this hook to use POST",
             )
-        if signature is None:
-            raise HookError(401, "missing Jambonz-Signature header")
         try:
-            parsed = parse_signature_header(signature)
+            return self._fresh(signature)
         except SignatureError as exc:
             raise HookError(401, str(exc)) from None
-        if abs(self.clock() - parsed.timestamp) > self.tolerance:
-            raise HookError(401, "the signature's timestamp is outside the tolerance")
-        return parsed
 
     def verify_body(self, signature: ParsedSignature, body: bytes) -> None:
         """Check an authenticated request's signature over the exact bytes of its body.
@@ -293,13 +288,17 @@ class HookSecurity:
             SignatureError: as :func:`verify_signature`.
 
         """
+        if not self._matches(self._fresh(header), body):
+            raise SignatureError("the signature does not match")
+
+    def _fresh(self, header: str | None) -> ParsedSignature:
+        """The header's signature, present, well-formed and within the tolerance."""
         if header is None:
             raise SignatureError("missing Jambonz-Signature header")
         parsed = parse_signature_header(header)
         if abs(self.clock() - parsed.timestamp) > self.tolerance:
             raise SignatureError("the signature's timestamp is outside the tolerance")
-        if not self._matches(parsed, body):
-            raise SignatureError("the signature does not match")
+        return parsed
 
     def _matches(self, signature: ParsedSignature, body: bytes) -> bool:
         prefix = b"%d." % signature.timestamp
