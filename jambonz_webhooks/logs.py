@@ -8,13 +8,15 @@ attributes of the log record (``record.call_sid``, ``record.duration_ms``, ...),
 
     configure_logging(json=True)   # or LOG_FORMAT=json in the environment
 
-A line per hook is on the hot path, so the access log has its own writer, :data:`access_log`.
-When an access line would reach nothing but the framework's own :class:`BufferedStreamHandler`
-(what :func:`configure_logging` installs) with no filter on the way, the writer keeps the raw
-:class:`AccessEntry` and the handler formats and writes the kept entries in batches, with a
-write per 64 KiB or so. As soon as anything else would see the line (a handler or filter of the
-application's, pytest's ``caplog``, or no :func:`configure_logging` at all), each entry becomes
-a ``LogRecord`` handled at once by the standard ``logging``, exactly as ``logger.info`` would.
+A line per hook is on the hot path, so the access log has its own writer, :data:`access_log`,
+and each hook its own :class:`HookLog` made at registration. When an access line would reach
+nothing but the framework's own :class:`BufferedStreamHandler` (what :func:`configure_logging`
+installs) with no filter on the way, the request keeps a plain tuple of the line's raw fields
+and the handler formats and writes the kept lines in batches, with a write per 64 KiB or so; what
+is the same from line to line (the hook's part of the text, a list of verbs) is formatted once.
+As soon as anything else would see the line (a handler or filter of the application's, pytest's
+``caplog``, or no :func:`configure_logging` at all), each line becomes a ``LogRecord`` handled
+at once by the standard ``logging``, exactly as ``logger.info`` would.
 
 Whatever a request sent is bounded in length and, in the text of the message, has its control
 characters escaped (``\n``, ``\x1b``), so a hostile call_sid or path can neither forge a log line
@@ -24,14 +26,17 @@ nor drive a terminal.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
+import operator
 import os
 import re
 import sys
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -43,9 +48,11 @@ __all__ = [
     "AccessEntry",
     "AccessLog",
     "BufferedStreamHandler",
+    "HookLog",
     "JsonFormatter",
     "access_log",
     "configure_logging",
+    "verb_names",
 ]
 
 ACCESS_LOGGER = "jambonz_webhooks.access"
@@ -247,23 +254,136 @@ def _failure(name: str, what: str) -> logging.LogRecord:
     return logging.LogRecord(name, INFO, "", 0, what, None, None)
 
 
+# One access line as a request keeps it: a plain tuple (the cheapest thing to make on the hot
+# path), in this order. Its hook part is the HookLog that wrote it.
+_Line = tuple[
+    "HookLog",
+    str,  # method
+    str,  # path
+    int,  # status
+    float,  # duration, seconds
+    "str | None",  # call_sid
+    "str | None",  # trace_id
+    tuple[str, ...],  # verb names
+    str,  # outcome
+    float,  # created
+]
+_CREATED: Final = 9  # the index of created in a _Line
+
+# How many texts of one hook's request line (per method and path) are kept formatted: a hook
+# with path parameters has many paths, and they come from the requests.
+_HEADS_MAX = 64
+
+_VERB_NAME = operator.itemgetter("verb")
+_MILLIS = [f"{millis:03d}" for millis in range(1000)]  # a line's milliseconds, as "%03d" writes them
+
+
+def verb_names(verbs: Sequence[Any]) -> tuple[str, ...]:
+    """The names of the verbs of an answer, as the access line lists them.
+
+    A built verb is its wire dict (one C call for a list of them), else a verb model.
+    """
+    try:
+        return tuple(map(_VERB_NAME, verbs))
+    except (TypeError, KeyError):
+        return tuple(
+            [
+                verb.get("verb", "?") if isinstance(verb, dict) else getattr(verb, "verb_name", "?")
+                for verb in verbs
+            ]
+        )
+
+
+class HookLog:
+    """The access log of one hook (made once, at registration, by :meth:`AccessLog.hook`).
+
+    What is the same on every line of the hook (its kind and path, the logger's name) is held
+    here, and the text the batch writer makes of it is kept, so that a request only hands over
+    what is its own.
+    """
+
+    __slots__ = ("_heads", "_json_head", "_levelname", "hook_path", "kind", "log")
+
+    def __init__(self, log: AccessLog, kind: str, hook_path: str) -> None:
+        self.log = log
+        self.kind = kind
+        self.hook_path = hook_path
+        self._levelname = ""
+        self._heads: dict[tuple[str, str], str] = {}
+        self._json_head = (
+            f'"hook_kind": {encode_basestring(kind)}, "hook_path": {encode_basestring(hook_path)}, '
+        )
+
+    def write(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        call_sid: str | None,
+        trace_id: str | None,
+        verbs: tuple[str, ...],
+        outcome: str,
+    ) -> None:
+        """Log one request's line: the hot path, no formatting here (see :class:`AccessEntry`)."""
+        log = self.log
+        handler = log._sole_handler()
+        line = (self, method, path, status, duration, call_sid, trace_id, verbs, outcome, time.time())
+        if handler is None:
+            log.logger.handle(log.record(_entry(line)))
+        else:
+            handler.keep(line)
+
+    def text_head(self, levelname: str, method: str, path: str) -> str:
+        """The text of a line between its time and its status: ``INFO <logger>: call hook POST /p -> ``."""
+        if levelname != self._levelname:  # logging.addLevelName changed INFO's name
+            self._heads.clear()
+            self._levelname = levelname
+        key = (method, path)
+        head = self._heads.get(key)
+        if head is None:
+            head = (
+                f"{levelname} {self.log.name}: {self.kind} hook "
+                f"{_safe(method, _METHOD_MAX)} {_safe(path, _PATH_MAX)} -> "
+            )
+            if len(self._heads) < _HEADS_MAX:
+                self._heads[key] = head
+        return head
+
+
+def _entry(line: _Line) -> AccessEntry:
+    hook, method, path, status, duration, call_sid, trace_id, verbs, outcome, created = line
+    return AccessEntry(
+        hook.kind, method, path, hook.hook_path, status, duration, call_sid, trace_id, verbs, outcome, created
+    )
+
+
+def _record_factory() -> Callable[..., logging.LogRecord]:
+    return logging.getLogRecordFactory()
+
+
+# logging.getLogRecordFactory() returns this module global: read it directly, a call fewer per line.
+if "_logRecordFactory" in vars(logging):
+    _record_factory = functools.partial(vars(logging).__getitem__, "_logRecordFactory")
+
+
 # Every framework handler, for AccessLog.flush and for a forked child.
 _HANDLERS: weakref.WeakSet[BufferedStreamHandler] = weakref.WeakSet()
 
 
 class BufferedStreamHandler(logging.StreamHandler[TextIO]):
-    """A ``StreamHandler`` that also takes raw access entries and writes them in batches.
+    """A ``StreamHandler`` that also takes raw access lines and writes them in batches.
 
-    Records reach it as with any handler. Access entries (from :class:`AccessLog`, when this
-    handler is the only one on the way) are kept, then formatted together and written in a few
-    large writes: ``interval`` seconds after the first is kept (a timer on the running event
+    Records reach it as with any handler. Access lines (from :class:`AccessLog`, when this
+    handler is the only one on the way) are kept raw, then formatted together and written in a
+    few large writes: ``interval`` seconds after the first is kept (a timer on the running event
     loop; with no running loop, at once), when ``max_entries`` are kept, before any record this
     handler emits (so lines keep their order), and on :meth:`flush` and :meth:`close` (so
     ``logging.shutdown`` at exit writes them).
 
     With the formatter :func:`configure_logging` sets (:data:`TEXT_FORMAT` or
     :class:`JsonFormatter`) a batch is formatted without LogRecords, byte for byte as the
-    formatter would; with any other, each entry becomes a LogRecord for the formatter (its
+    formatter would; with any other, each line becomes a LogRecord for the formatter (its
     thread and process are then those of the writing thread).
     """
 
@@ -278,7 +398,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         lock = self.lock
         assert lock is not None
         self._lock = lock
-        self._kept: list[tuple[AccessLog, AccessEntry]] = []
+        self._kept: list[_Line] = []
         # The loop whose timer will write what is kept; None when no timer is pending.
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         # The date and time text of the last second formatted, for text and for JSON.
@@ -286,12 +406,12 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         self._json_second, self._json_time = -1, ""
         _HANDLERS.add(self)
 
-    def keep(self, log: AccessLog, entry: AccessEntry) -> None:
-        """Keep one access entry for the next batch: the hot path, no formatting here."""
+    def keep(self, line: _Line) -> None:
+        """Keep one access line for the next batch: the hot path, no formatting here."""
         with self._lock:
             kept = self._kept
-            kept.append((log, entry))
-            if len(kept) >= self.max_entries or entry.created - kept[0][1].created > _STALE:
+            kept.append(line)
+            if len(kept) >= self.max_entries or line[_CREATED] - kept[0][_CREATED] > _STALE:
                 self._write_kept()
                 return
             timer_loop = self._timer_loop
@@ -341,6 +461,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         lines = self._format_batch(batch)
         if not lines:
             return
+        name = batch[0][0].log.name
         stream, terminator = self.stream, self.terminator
         try:
             # One write per _WRITE_SIZE characters or so: a much larger string costs more to build
@@ -357,57 +478,67 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
                         try:
                             stream.write(line + terminator)
                         except UnicodeError:
-                            self.handleError(
-                                _failure(batch[0][0].name, "an access line the stream cannot encode")
-                            )
+                            self.handleError(_failure(name, "an access line the stream cannot encode"))
             if hasattr(stream, "flush"):
                 stream.flush()
         except RecursionError:
             raise
         except Exception:
-            self.handleError(_failure(batch[0][0].name, f"{len(lines)} access lines not written"))
+            self.handleError(_failure(name, f"{len(lines)} access lines not written"))
 
-    def _format_batch(self, batch: list[tuple[AccessLog, AccessEntry]]) -> list[str]:
+    def _format_batch(self, batch: list[_Line]) -> list[str]:
         layout = _layout(self.formatter)
         line_of = self._text_line if layout is _TEXT else self._json_line if layout is _JSON else None
         levelname = logging.getLevelName(INFO)
         lines: list[str] = []
         append = lines.append
-        for log, entry in batch:
+        for line in batch:
             try:
                 if line_of is not None:
                     try:
-                        append(line_of(log, entry, levelname))
+                        append(line_of(line, levelname))
                         continue
                     except (TypeError, ValueError, AttributeError):
                         pass  # a field of an unexpected type: the formatter knows what to do with it
-                append(self.format(log.record(entry)))
+                append(self.format(line[0].log.record(_entry(line))))
             except RecursionError:
                 raise
             except Exception:
-                self.handleError(_failure(log.name, "an access entry that could not be formatted"))
+                self.handleError(_failure(line[0].log.name, "an access line that could not be formatted"))
         return lines
 
-    def _text_line(self, log: AccessLog, entry: AccessEntry, levelname: str) -> str:
-        """The line ``logging.Formatter(TEXT_FORMAT)`` makes of ``log.record(entry)``."""
-        created = entry.created
+    def _text_line(self, line: _Line, levelname: str) -> str:
+        """The line ``logging.Formatter(TEXT_FORMAT)`` makes of the record of ``line``."""
+        hook, method, path, status, duration, call_sid, _, verbs, _, created = line
         second = int(created)
         if second != self._text_second:
             self._text_time = time.strftime(_DATE_FORMAT, time.localtime(second))
             self._text_second = second
-        # LogRecord.msecs, formatted by "%03d": truncated, not rounded.
-        msecs = int((created - second) * 1000)
-        message = _MESSAGE % _message_args(entry, _verbs(entry.verbs))
-        return f"{self._text_time},{msecs:03d} {levelname} {log.name}: {message}"
+        # LogRecord.msecs, formatted by "%03d": truncated, not rounded. The status as "%d" takes
+        # it ("{:d}" refuses what "%d" would turn into a number: the formatter then writes it).
+        # What repeats from line to line is looked up here before any call is made for it.
+        head = hook._heads.get((method, path)) if levelname == hook._levelname else None
+        if head is None:
+            head = hook.text_head(levelname, method, path)
+        names = _VERBS_SEEN.get(verbs) if type(verbs) is tuple else None
+        if names is None:
+            names = _verbs(verbs)
+        if call_sid is None:
+            call_sid = "None"
+        elif len(call_sid) > _ID_MAX or not call_sid.isprintable():
+            call_sid = _safe(call_sid, _ID_MAX)
+        return (
+            f"{self._text_time},{_MILLIS[int((created - second) * 1000)]} "
+            f"{head}{status:d} in {duration * 1000:.1f} ms, verbs {names.text}, call_sid={call_sid}"
+        )
 
-    def _json_line(self, log: AccessLog, entry: AccessEntry, levelname: str) -> str:
-        """The line :class:`JsonFormatter` makes of ``log.record(entry)``, built directly."""
-        status = entry.status
-        duration_ms = round(entry.duration * 1000, 3)
+    def _json_line(self, line: _Line, levelname: str) -> str:
+        """The line :class:`JsonFormatter` makes of the record of ``line``, built directly."""
+        hook, method, _, status, duration, call_sid, trace_id, verb_names, outcome, created = line
+        duration_ms = round(duration * 1000, 3)
         if type(status) is not int or type(duration_ms) is not float or not math.isfinite(duration_ms):
             raise TypeError("only ints and finite floats are written here as json writes them")
         # datetime.fromtimestamp rounds to the microsecond, half to even, carrying into the second.
-        created = entry.created
         second = int(created)
         micros = round((created - second) * 1e6)
         if micros >= 1_000_000:
@@ -415,21 +546,20 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         if second != self._json_second:
             self._json_time = datetime.fromtimestamp(second, UTC).isoformat()[:19]
             self._json_second = second
-        verbs = _verbs(entry.verbs)
-        call_sid, trace_id = entry.call_sid, entry.trace_id
-        line = (
+        verbs = _verbs(verb_names)
+        entry = _entry(line)
+        text = (
             f'{{"time": "{self._json_time}.{micros // 1000:03d}+00:00", '
-            f'"level": {encode_basestring(levelname)}, "logger": {log._json_name}, '
+            f'"level": {encode_basestring(levelname)}, "logger": {hook.log._json_name}, '
             f'"message": {encode_basestring(_MESSAGE % _message_args(entry, verbs))}, '
             f'"call_sid": {"null" if call_sid is None else encode_basestring(_bound(call_sid, _ID_MAX))}, '
             f'"trace_id": {"null" if trace_id is None else encode_basestring(_bound(trace_id, _ID_MAX))}, '
-            f'"hook_kind": {encode_basestring(entry.kind)}, '
-            f'"hook_path": {encode_basestring(entry.hook_path)}, '
-            f'"method": {encode_basestring(_bound(entry.method, _METHOD_MAX))}, '
+            f"{hook._json_head}"
+            f'"method": {encode_basestring(_bound(method, _METHOD_MAX))}, '
             f'"status": {status!r}, "duration_ms": {duration_ms!r}, "verbs": {verbs.json}, '
-            f'"outcome": {encode_basestring(_bound(entry.outcome, _OUTCOME_MAX))}}}'
+            f'"outcome": {encode_basestring(_bound(outcome, _OUTCOME_MAX))}}}'
         )
-        return _json_safe(line)
+        return _json_safe(text)
 
 
 class AccessLog:
@@ -437,14 +567,16 @@ class AccessLog:
 
     ::
 
+        hook_log = access_log.hook("call", "/incoming")   # once, when the hook is registered
         if access_log.enabled():
-            access_log.write(AccessEntry(...))
+            hook_log.write("POST", "/incoming", 200, 0.0012, call_sid, trace_id, ("say",), "handler")
     """
 
     def __init__(self, name: str = ACCESS_LOGGER) -> None:
         self.name = name
         self.logger = logging.getLogger(name)
         self._json_name = encode_basestring(name)
+        self._hooks: dict[tuple[str, str], HookLog] = {}
         cls = type(self.logger)
         # A Logger subclass may make or route records its own way: its lines all take stdlib's path.
         self._plain = all(
@@ -456,15 +588,35 @@ class AccessLog:
         """Whether an INFO line on this logger is wanted at all (stdlib caches the answer)."""
         return self.logger.isEnabledFor(INFO)
 
+    def hook(self, kind: str, hook_path: str) -> HookLog:
+        """The log of the hook of this kind at this path template (one per pair)."""
+        key = (kind, hook_path)
+        hook = self._hooks.get(key)
+        if hook is None:
+            hook = self._hooks[key] = HookLog(self, kind, hook_path)
+        return hook
+
     def write(self, entry: AccessEntry) -> None:
         """Log one hook's line: kept for a batch when only the framework's handler would see it."""
         if not self.logger.isEnabledFor(INFO):
             return
+        line = (
+            self.hook(entry.kind, entry.hook_path),
+            entry.method,
+            entry.path,
+            entry.status,
+            entry.duration,
+            entry.call_sid,
+            entry.trace_id,
+            entry.verbs,
+            entry.outcome,
+            entry.created,
+        )
         handler = self._sole_handler()
         if handler is None:
             self.logger.handle(self.record(entry))
         else:
-            handler.keep(self, entry)
+            handler.keep(line)
 
     def flush(self) -> None:
         """Write out every kept line (at shutdown; ``logging.shutdown`` does it too)."""
@@ -513,7 +665,7 @@ class AccessLog:
         A handful of attribute reads, done on every write: handlers and filters may be added
         at any moment.
         """
-        if not self._plain or logging.getLogRecordFactory() is not logging.LogRecord:
+        if not self._plain or _record_factory() is not logging.LogRecord:
             return None
         found: BufferedStreamHandler | None = None
         logger: logging.Logger | None = self.logger
