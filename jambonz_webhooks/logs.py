@@ -266,9 +266,10 @@ _Line = tuple[
     "str | None",  # trace_id
     tuple[str, ...],  # verb names
     str,  # outcome
-    float,  # created
+    "float | None",  # created: the wall-clock time, when the writer was given it
+    float,  # at: time.perf_counter() when the answer was sent (the line's time when created is None)
 ]
-_CREATED: Final = 9  # the index of created in a _Line
+_AT: Final = 10  # the index of at in a _Line
 
 # How many texts of one hook's request line (per method and path) are kept formatted: a hook
 # with path parameters has many paths, and they come from the requests.
@@ -324,13 +325,18 @@ class HookLog:
         trace_id: str | None,
         verbs: tuple[str, ...],
         outcome: str,
+        at: float,
     ) -> None:
-        """Log one request's line: the hot path, no formatting here (see :class:`AccessEntry`)."""
+        """Log one request's line: the hot path, no formatting here (see :class:`AccessEntry`).
+
+        ``at`` is ``time.perf_counter()`` when the answer was sent: the line's time, turned into
+        the wall clock's when the line is formatted (a loaded server pays for every clock read).
+        """
         log = self.log
         handler = log._sole_handler()
-        line = (self, method, path, status, duration, call_sid, trace_id, verbs, outcome, time.time())
+        line = (self, method, path, status, duration, call_sid, trace_id, verbs, outcome, None, at)
         if handler is None:
-            log.logger.handle(log.record(_entry(line)))
+            log.logger.handle(log.record(_entry(line, _clock_offset())))
         else:
             handler.keep(line)
 
@@ -351,10 +357,25 @@ class HookLog:
         return head
 
 
-def _entry(line: _Line) -> AccessEntry:
-    hook, method, path, status, duration, call_sid, trace_id, verbs, outcome, created = line
+def _clock_offset() -> float:
+    """What to add to a ``time.perf_counter()`` reading to make it ``time.time()``'s, now."""
+    return time.time() - time.perf_counter()
+
+
+def _entry(line: _Line, offset: float) -> AccessEntry:
+    hook, method, path, status, duration, call_sid, trace_id, verbs, outcome, created, at = line
     return AccessEntry(
-        hook.kind, method, path, hook.hook_path, status, duration, call_sid, trace_id, verbs, outcome, created
+        hook.kind,
+        method,
+        path,
+        hook.hook_path,
+        status,
+        duration,
+        call_sid,
+        trace_id,
+        verbs,
+        outcome,
+        at + offset if created is None else created,
     )
 
 
@@ -411,7 +432,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         with self._lock:
             kept = self._kept
             kept.append(line)
-            if len(kept) >= self.max_entries or line[_CREATED] - kept[0][_CREATED] > _STALE:
+            if len(kept) >= self.max_entries or line[_AT] - kept[0][_AT] > _STALE:
                 self._write_kept()
                 return
             timer_loop = self._timer_loop
@@ -490,26 +511,31 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
         layout = _layout(self.formatter)
         line_of = self._text_line if layout is _TEXT else self._json_line if layout is _JSON else None
         levelname = logging.getLevelName(INFO)
+        # The lines' times, taken on the monotonic clock, are put on the wall clock as it is now
+        # (a step of the wall clock moves the lines of the batch it falls in, by 0.1 s at most).
+        offset = _clock_offset()
         lines: list[str] = []
         append = lines.append
         for line in batch:
             try:
                 if line_of is not None:
                     try:
-                        append(line_of(line, levelname))
+                        append(line_of(line, levelname, offset))
                         continue
                     except (TypeError, ValueError, AttributeError):
                         pass  # a field of an unexpected type: the formatter knows what to do with it
-                append(self.format(line[0].log.record(_entry(line))))
+                append(self.format(line[0].log.record(_entry(line, offset))))
             except RecursionError:
                 raise
             except Exception:
                 self.handleError(_failure(line[0].log.name, "an access line that could not be formatted"))
         return lines
 
-    def _text_line(self, line: _Line, levelname: str) -> str:
+    def _text_line(self, line: _Line, levelname: str, offset: float) -> str:
         """The line ``logging.Formatter(TEXT_FORMAT)`` makes of the record of ``line``."""
-        hook, method, path, status, duration, call_sid, _, verbs, _, created = line
+        hook, method, path, status, duration, call_sid, _, verbs, _, created, at = line
+        if created is None:
+            created = at + offset
         second = int(created)
         if second != self._text_second:
             self._text_time = time.strftime(_DATE_FORMAT, time.localtime(second))
@@ -532,9 +558,11 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             f"{head}{status:d} in {duration * 1000:.1f} ms, verbs {names.text}, call_sid={call_sid}"
         )
 
-    def _json_line(self, line: _Line, levelname: str) -> str:
+    def _json_line(self, line: _Line, levelname: str, offset: float) -> str:
         """The line :class:`JsonFormatter` makes of the record of ``line``, built directly."""
-        hook, method, _, status, duration, call_sid, trace_id, verb_names, outcome, created = line
+        hook, method, _, status, duration, call_sid, trace_id, verb_names, outcome, created, at = line
+        if created is None:
+            created = at + offset
         duration_ms = round(duration * 1000, 3)
         if type(status) is not int or type(duration_ms) is not float or not math.isfinite(duration_ms):
             raise TypeError("only ints and finite floats are written here as json writes them")
@@ -547,7 +575,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             self._json_time = datetime.fromtimestamp(second, UTC).isoformat()[:19]
             self._json_second = second
         verbs = _verbs(verb_names)
-        entry = _entry(line)
+        entry = _entry(line, offset)
         text = (
             f'{{"time": "{self._json_time}.{micros // 1000:03d}+00:00", '
             f'"level": {encode_basestring(levelname)}, "logger": {hook.log._json_name}, '
@@ -569,7 +597,9 @@ class AccessLog:
 
         hook_log = access_log.hook("call", "/incoming")   # once, when the hook is registered
         if access_log.enabled():
-            hook_log.write("POST", "/incoming", 200, 0.0012, call_sid, trace_id, ("say",), "handler")
+            hook_log.write(
+                "POST", "/incoming", 200, 0.0012, call_sid, trace_id, ("say",), "handler", time.perf_counter()
+            )
     """
 
     def __init__(self, name: str = ACCESS_LOGGER) -> None:
@@ -611,6 +641,7 @@ class AccessLog:
             entry.verbs,
             entry.outcome,
             entry.created,
+            time.perf_counter(),
         )
         handler = self._sole_handler()
         if handler is None:

@@ -220,7 +220,6 @@ class HookPipeline:
         # Logger.isEnabledFor, held bound: one call fewer on every request, a loaded server's
         # dearest thing (stdlib caches its answer, and clears the cache when a level changes).
         self._log_enabled = access_log.logger.isEnabledFor
-        self._last_verbs: tuple[str, ...] = ()
 
     # -- the HTTP transport ------------------------------------------------------------------
 
@@ -266,7 +265,7 @@ class HookPipeline:
         after, outcome.after = outcome.after, None
         how = outcome.how if after is None else await after()
         if self._log_enabled(logging.INFO):
-            self._log(scope, outcome, how, answered - started)
+            self._log(scope, outcome, how, started, answered)
 
     async def _respond(self, scope: Scope, receive: Receive, body: bytes) -> Outcome:
         """Decode an authenticated request's payload and answer it."""
@@ -280,24 +279,23 @@ class HookPipeline:
         path_params: Mapping[str, Any] = scope.get("path_params") or {}
         return await self.answer(decoded, body, path_params, scope.get("root_path", ""), request)
 
-    def _log(self, scope: Scope, outcome: Outcome, how: str, seconds: float) -> None:
+    def _log(self, scope: Scope, outcome: Outcome, how: str, started: float, answered: float) -> None:
         call = outcome.call
         if call is None:
             call_sid = trace_id = None
         else:
             call_sid, trace_id = call.call_sid, call.trace_id
-        # The writer keeps the line's fields until its batch is written: what this request made
-        # (its path, its list of names) is swapped for the same value made before where it can
-        # be, since every object a loaded server keeps alive makes the next requests slower.
-        path = scope["path"]
-        if path == self.path:
-            path = self.path
-        names = verb_names(outcome.verbs)
-        if names == self._last_verbs:
-            names = self._last_verbs
-        else:
-            self._last_verbs = names
-        self._access_log.write(scope["method"], path, outcome.status, seconds, call_sid, trace_id, names, how)
+        self._access_log.write(
+            scope["method"],
+            scope["path"],
+            outcome.status,
+            answered - started,
+            call_sid,
+            trace_id,
+            verb_names(outcome.verbs),
+            how,
+            answered,
+        )
 
     # -- after the transport: a decoded payload to an answer ---------------------------------
 

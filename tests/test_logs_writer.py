@@ -10,8 +10,10 @@ import logging
 import re
 import sys
 import threading
+import time
 import weakref
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -503,3 +505,36 @@ def test_an_entry_is_plain_data() -> None:
     item = entry()
     assert replace(item, status=404).status == 404
     assert not hasattr(item, "__dict__")  # slotted: cheap to build per request
+
+
+@pytest.mark.parametrize("formatter", [logging.Formatter(TEXT_FORMAT), JsonFormatter()], ids=["text", "json"])
+def test_a_hook_line_is_timed_on_the_monotonic_clock_and_written_on_the_wall_clock(
+    formatter: logging.Formatter,
+) -> None:
+    iso = _isolated(formatter)
+    hook = iso.log.hook("call", "/incoming")
+    before = time.time()
+    # Sent 2.5 s ago by the monotonic clock: the line says so on the wall clock.
+    hook.write(
+        "POST", "/incoming", 200, 0.001, "CA-clock", None, ("say",), "handler", time.perf_counter() - 2.5
+    )
+    iso.handler.flush()
+    (line,) = iso.lines()
+    if isinstance(formatter, JsonFormatter):
+        written = datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+    else:
+        written = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")) + int(line[20:23]) / 1000
+    assert before - 2.5 - 0.05 <= written <= time.time() - 2.5 + 0.05
+
+
+def test_a_hook_line_through_stdlib_logging_has_the_wall_clock_time() -> None:
+    iso = _isolated()
+    user = Collect()
+    iso.logger.addHandler(user)  # another handler: the line becomes a record at once
+    hook = iso.log.hook("action", "/menu")
+    before = time.time()
+    hook.write("POST", "/menu", 200, 0.001, "CA-record", None, (), "handler", time.perf_counter() - 1.0)
+    (record,) = user.records
+    assert before - 1.0 - 0.05 <= record.created <= time.time() - 1.0 + 0.05
+    assert record.hook_kind == "action"  # type: ignore[attr-defined]
+    assert record.hook_path == "/menu"  # type: ignore[attr-defined]
