@@ -94,6 +94,11 @@ class HandlerPlan:
         return any(param.source == "continuation" for param in self.params)
 
     @property
+    def reads_env(self) -> bool:
+        """Whether a parameter asks for the call's env vars (read from its state: the one wait)."""
+        return any(param.source == "env" for param in self.params)
+
+    @property
     def uses_state(self) -> bool:
         """Whether the handler reads the call's state (directly, or through its env vars)."""
         return any(param.source in ("state", "env") for param in self.params)
@@ -203,6 +208,9 @@ async def build_arguments(
 ) -> dict[str, Any]:
     """The handler's arguments for one request, as its plan says.
 
+    The call's env vars are read from its state first when the handler asks for them (the only
+    step that waits); the rest is :func:`arguments_now`.
+
     Args:
         plan: the handler's plan.
         payload: the request's decoded payload.
@@ -217,6 +225,27 @@ async def build_arguments(
         StateStoreError: the store failed while env vars were read from the call's state.
         EnvVarError: an env var does not fit its declared type.
 
+    """
+    env_values = None
+    if plan.reads_env:
+        assert payload.call is not None  # required: a request without a payload was refused
+        env_values = await _env_values(payload.call, store)
+    return arguments_now(plan, payload, path_params, store, request, continuation, env_values)
+
+
+def arguments_now(
+    plan: HandlerPlan,
+    payload: Decoded,
+    path_params: Mapping[str, Any],
+    store: StateStore,
+    request: Callable[[], Request] | None = None,
+    continuation: Continuation | None = None,
+    env_values: Any = None,
+) -> dict[str, Any]:
+    """:func:`build_arguments` without waiting, for a plan that reads no env vars.
+
+    Or given the call's ``env_values`` already read. A hook's pipeline calls it directly when
+    it can: an ``await`` fewer on every request.
     """
     arguments: dict[str, Any] = {}
     models = payload.models
@@ -233,8 +262,8 @@ async def build_arguments(
             assert payload.call is not None  # required: a request without a payload was refused
             arguments[param.name] = CallState(store, str(payload.call.call_sid))
         elif source == "env":
-            assert param.env is not None and payload.call is not None
-            arguments[param.name] = param.env.from_values(await _env_values(payload.call, store))
+            assert param.env is not None
+            arguments[param.name] = param.env.from_values(env_values)
         elif source == "continuation":
             arguments[param.name] = continuation if continuation is not None else Continuation()
         else:
