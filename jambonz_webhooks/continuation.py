@@ -111,6 +111,8 @@ class _Entry:
     stored: bool = False  # the outcome is in the store: hand it out from there (once)
     store_error_logged: bool = False
     timer: asyncio.TimerHandle | None = None
+    recorded: bool = False  # the pending record was written: its disappearance means the call ended
+    ended: bool = False  # the call ended: the work was cancelled, and nobody will ask for it
 
     @property
     def key(self) -> str:
@@ -142,6 +144,9 @@ class Continuations:
         limit: seconds the work may run in all; then it is cancelled and fails.
         grace: seconds a worker keeps looking for a token it does not find, since a resume may
             reach it before the owner wrote the pending record.
+        check_interval: seconds between two looks at the store by a running work's owner: when
+            its pending record is gone (the call ended, and a worker dropped its state), the
+            work is cancelled.
 
     Use it from the event loop that serves the hooks; :meth:`aclose` it at shutdown.
 
@@ -154,14 +159,22 @@ class Continuations:
         poll_interval: float = 0.05,
         limit: float = 60.0,
         grace: float = DEFAULT_GRACE,
+        check_interval: float = 1.0,
     ) -> None:
-        for name, value in (("poll_interval", poll_interval), ("limit", limit), ("grace", grace)):
+        checked = (
+            ("poll_interval", poll_interval),
+            ("limit", limit),
+            ("grace", grace),
+            ("check_interval", check_interval),
+        )
+        for name, value in checked:
             if not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
         self.store = store
         self.poll_interval = poll_interval
         self.limit = limit
         self.grace = grace
+        self.check_interval = check_interval
         self._entries: dict[str, _Entry] = {}
         # Strong references: the event loop keeps only weak ones to tasks.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -193,6 +206,21 @@ class Continuations:
         entry.runner = self._spawn(self._run(entry))
         return token
 
+    def end_call(self, call_sid: str) -> int:
+        """The call is over: cancel the work of its continuations running in this process.
+
+        Their records are dropped, not written: nobody will resume them. Returns how many were
+        cancelled. (A worker that runs a continuation of a call whose status hook reached
+        another worker finds its pending record gone with the call's state, and stops too.)
+        """
+        ended = 0
+        for entry in list(self._entries.values()):
+            if entry.call_sid == call_sid and not entry.work.done():
+                entry.ended = True
+                entry.work.cancel()
+                ended += 1
+        return ended
+
     def pending(self) -> int:
         """Continuations whose task (the work, then its store writes) still runs in this process."""
         return sum(1 for entry in self._entries.values() if entry.runner and not entry.runner.done())
@@ -212,13 +240,29 @@ class Continuations:
         """Record the continuation, see its work to the end or the limit, record the outcome."""
         loop = asyncio.get_running_loop()
         try:
-            await self._put(entry, _encode(_Record("pending", entry.expires)))
-            remaining = entry.deadline - loop.time()
-            if remaining > 0:
-                await asyncio.wait({entry.work}, timeout=remaining)
+            entry.recorded = await self._put(entry, _encode(_Record("pending", entry.expires)))
+            while not entry.work.done():
+                remaining = entry.deadline - loop.time()
+                if remaining <= 0:
+                    break
+                await asyncio.wait({entry.work}, timeout=min(remaining, self.check_interval))
+                if not entry.work.done() and entry.recorded and await self._record_gone(entry):
+                    entry.ended = True
+                    entry.work.cancel()
         except asyncio.CancelledError:
             entry.work.cancel()  # shutdown cut the bookkeeping short: the work goes with it
             raise
+        if entry.ended:
+            if not entry.work.done():
+                await asyncio.wait({entry.work}, timeout=CLOSE_TIMEOUT)
+            logger.info(
+                "call %s ended: its continuation was cancelled",
+                entry.call_sid,
+                extra={"call_sid": entry.call_sid},
+            )
+            await self._drop(entry)
+            self._forget(entry)
+            return
         if not entry.work.done():
             entry.expired = True
             entry.work.cancel()
@@ -248,6 +292,14 @@ class Continuations:
         if entry.timer is not None:
             entry.timer.cancel()
             entry.timer = None
+
+    async def _record_gone(self, entry: _Entry) -> bool:
+        """Whether the pending record has left the store (the call's state was dropped)."""
+        try:
+            async with asyncio.timeout(self.check_interval):
+                return await self.store.get(entry.call_sid, entry.key) is None
+        except Exception:  # a store that fails (or a timeout) says nothing about the call
+            return False
 
     async def _put(self, entry: _Entry, value: bytes) -> bool:
         try:
@@ -353,12 +405,16 @@ class Continuations:
                 else:
                     seen = True
                     record = _decode(raw, call_sid)
-                    if record.state == "done":
-                        await self._take(call_sid, key)
+                    if record.state in ("done", "failed"):
+                        # Taken, not just read: of two workers resuming the same token at once,
+                        # one gets the record and the other hears it was handed out.
+                        taken = await self._take(call_sid, key, raw)
+                        if taken is None:
+                            raise ContinuationError(f"call {call_sid}'s continuation was handed out already")
+                        record = _decode(taken, call_sid)
+                        if record.state == "failed":
+                            raise ContinuationFailed(record.error)
                         return record.verbs
-                    if record.state == "failed":
-                        await self._take(call_sid, key)
-                        raise ContinuationFailed(record.error)
                     if time.time() >= record.expires:
                         # Its owner cancels it at this moment, or died: either way it is over.
                         raise ContinuationFailed(f"call {call_sid}'s continuation passed its limit")
@@ -382,18 +438,28 @@ class Continuations:
         except TimeoutError as exc:
             raise StateStoreError("the state store did not answer within the wait") from exc
 
-    async def _take(self, call_sid: str, key: str) -> None:
-        """Delete a record being handed out, before answering: jambonz asks again only after."""
+    async def _take(self, call_sid: str, key: str, read: bytes) -> bytes | None:
+        """Take a finished record out of the store, before answering with it.
+
+        With the store's atomic ``take`` (both stores here): the record, or None when another
+        worker took it first. A store without one gets a delete after the read (two workers
+        could then both hand it out). If the store fails, the record read is handed out: the
+        answer matters more than the record, which goes with the call's state.
+        """
+        take = getattr(self.store, "take", None)
         try:
+            if take is not None:
+                taken: bytes | None = await take(call_sid, key)
+                return taken
             await self.store.delete(call_sid, key)
         except StateStoreError as exc:
-            # The answer matters more than the record, which goes with the call's state.
             logger.warning(
-                "could not delete call %s's continuation after handing it out: %s",
+                "could not take call %s's continuation out of the state store: %s",
                 call_sid,
                 exc,
                 extra={"call_sid": call_sid},
             )
+        return read
 
     # --- shutdown -------------------------------------------------------------------------------
 

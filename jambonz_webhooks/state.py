@@ -64,7 +64,13 @@ class StateStoreError(RuntimeError):
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Where calls' state lives. Every value is a JSON text; every call's data has a TTL."""
+    """Where calls' state lives. Every value is a JSON text; every call's data has a TTL.
+
+    A store may also have ``async take(call_sid, key) -> bytes | None``: the value removed in
+    the same step, so that of several workers taking it at once exactly one gets it. Both
+    stores here have it; a hook continuing in the background hands its verbs out with it (with
+    a store that has none, with a read and a delete, which two workers could both pass).
+    """
 
     async def get(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text stored at ``key`` for the call, or None."""
@@ -152,6 +158,11 @@ class MemoryStore:
             if expiry > now:
                 break
             del self._calls[oldest]
+
+    async def take(self, call_sid: str, key: str) -> bytes | None:
+        """The JSON text at ``key``, removed in the same step; None if it is not there."""
+        values = self._live(call_sid)
+        return None if values is None else values.pop(key, None)
 
     async def delete(self, call_sid: str, *keys: str) -> None:
         """Remove these keys of the call."""
@@ -263,6 +274,19 @@ class RedisStore:
         """Remove these keys of the call."""
         if keys:
             await self._run("delete from a call's state", self._redis.hdel(self.prefix + call_sid, *keys))
+
+    async def take(self, call_sid: str, key: str) -> bytes | None:
+        """The JSON text at ``key``, removed in the same step; None if it is not there.
+
+        One transaction (HGET and HDEL in MULTI/EXEC): of several workers taking the same key
+        at once, exactly one gets it.
+        """
+        name = self.prefix + call_sid
+        pipeline = self._redis.pipeline(transaction=True)
+        pipeline.hget(name, key)
+        pipeline.hdel(name, key)
+        value, removed = await self._run("take from a call's state", pipeline.execute())
+        return _as_bytes(value) if removed and value is not None else None
 
     async def drop(self, call_sid: str) -> None:
         """Remove everything of the call."""

@@ -278,6 +278,85 @@ async def test_two_waits_on_the_owner_at_once_hand_the_result_to_one(workers: Wo
     assert verbs("one of you") in outcomes
 
 
+async def test_workers_resuming_the_same_finished_token_at_once_hand_it_out_once(
+    make_store: StoreFactory,
+) -> None:
+    # The owner is done and has stored the outcome; then several other workers (each its own
+    # store client, as separate processes would be) resume the same token at the same moment.
+    owner = Continuations(make_store(), poll_interval=POLL, grace=GRACE)
+    others = [Continuations(make_store(), poll_interval=POLL, grace=GRACE) for _ in range(6)]
+    try:
+        sid = new_sid()
+        token = owner.start(sid, asyncio.sleep(0, verbs("exactly once")))
+        await settled(owner)
+        outcomes = await asyncio.gather(
+            *(other.wait(sid, token, timeout=1.0) for other in others), return_exceptions=True
+        )
+        assert outcomes.count(verbs("exactly once")) == 1, outcomes
+        refused = [outcome for outcome in outcomes if outcome != verbs("exactly once")]
+        assert all(isinstance(outcome, ContinuationError) for outcome in refused), refused
+        assert await owner.store.get(sid, KEY_PREFIX + token) is None
+    finally:
+        await close(owner, *others)
+
+
+async def test_the_stores_take_a_value_once(make_store: StoreFactory) -> None:
+    store = make_store()
+    try:
+        sid = new_sid()
+        await store.set(sid, {"a": b"1", "b": b"2"})
+        takes = await asyncio.gather(*(store.take(sid, "a") for _ in range(5)))  # type: ignore[attr-defined]
+        assert sorted(takes, key=repr) == sorted([b"1", None, None, None, None], key=repr)
+        assert await store.get_all(sid) == {"b": b"2"}
+        assert await store.take(sid, "missing") is None  # type: ignore[attr-defined]
+        assert await store.take(new_sid(), "a") is None  # type: ignore[attr-defined]
+    finally:
+        await store.aclose()
+
+
+async def test_the_call_ending_on_the_owner_cancels_its_work_and_drops_its_record(
+    workers: Workers, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid, other_sid = new_sid(), new_sid()
+    gate, other_gate = Gate(verbs("never")), Gate(verbs("the other call's"))
+    token = workers.owner.start(sid, gate.work())
+    other_token = workers.owner.start(other_sid, other_gate.work())
+    await asyncio.sleep(0.05)  # the pending records are written
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert workers.owner.end_call(sid) == 1
+        await asyncio.sleep(0.1)
+    assert gate.cancelled and not other_gate.cancelled
+    assert await workers.owner.store.get(sid, KEY_PREFIX + token) is None  # dropped, not "failed"
+    assert [r.getMessage() for r in records(caplog, sid, logging.INFO)] == [
+        f"call {sid} ended: its continuation was cancelled"
+    ]
+    assert not records(caplog, sid, logging.ERROR)
+    await raises_timed(workers.other.wait(sid, token, timeout=0.2), ContinuationError)
+    other_gate.opened.set()  # the other call's work goes on and is handed out
+    assert await workers.other.wait(other_sid, other_token, timeout=5.0) == verbs("the other call's")
+
+
+async def test_a_worker_stops_a_continuation_whose_call_state_another_worker_dropped(
+    make_store: StoreFactory,
+) -> None:
+    # The status hook of the call reached another worker, which dropped the call's state: the
+    # owner sees its pending record gone at its next look, and cancels the work.
+    owner = Continuations(make_store(), poll_interval=POLL, grace=GRACE, check_interval=0.05)
+    elsewhere = make_store()
+    try:
+        sid, gate = new_sid(), Gate(verbs("too late"))
+        token = owner.start(sid, gate.work())
+        await asyncio.sleep(0.1)
+        assert await elsewhere.get(sid, KEY_PREFIX + token) is not None  # pending
+        await elsewhere.drop(sid)
+        await settled(owner, timeout=2.0)
+        assert gate.cancelled
+        assert await elsewhere.get_all(sid) == {}  # nothing written back after the call ended
+    finally:
+        await close(owner)
+        await elsewhere.aclose()
+
+
 # --- the store: what it holds, and a resume that comes first -----------------------------------
 
 
