@@ -111,6 +111,8 @@ class HookSettings:
         self.deadline = deadline_from(deadline)
         self.uses_state = False
         """Whether any hook reads the call's state: only then is the call hook's payload kept."""
+        self.may_continue = False
+        """Whether any hook may continue in the background (decided at registration)."""
         self.app_handles_http_errors = False
         """Whether the app has its own handler for HTTPException: a handler's is then raised to it."""
         self.background = background or Background()
@@ -130,6 +132,18 @@ class HookSettings:
         if self._continuations is not None:
             await self._continuations.aclose()
             self._continuations = None
+
+    async def end_call(self, call_sid: str) -> None:
+        """A status hook said the call is over: stop its background work, drop its state.
+
+        The state is dropped when a hook reads it or may continue in the background (the
+        continuations' records are there, and a worker running one stops when they go).
+        """
+        continuations = self._continuations
+        if continuations is not None:
+            continuations.end_call(call_sid)
+        if self.uses_state or self.may_continue:
+            await forget_call(self.state, call_sid)
 
     def context(self, prefix: str) -> HookContext:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
@@ -214,6 +228,8 @@ class HookPipeline:
         """Set when the hook continues in the background at its soft deadline whatever the handler says."""
         # Such a handler runs as a task of its own, so that it can go on after the answer.
         self.continues = background is not None or plan.wants_continuation
+        if self.continues:
+            settings.may_continue = True
         self._wants_request = any(param.source == "request" for param in plan.params)
         self._reads_env = plan.reads_env
         self._fallbacks: dict[str, bytes | None] = {}
@@ -489,8 +505,8 @@ class HookPipeline:
         finally:
             deadline.finish()
             current_context.reset(token)
-        if call is not None and settings.uses_state and call.call_status in FINAL_CALL_STATUSES:
-            await forget_call(settings.state, str(call.call_sid))
+        if call is not None and call.call_status in FINAL_CALL_STATUSES:
+            await settings.end_call(str(call.call_sid))
         return how
 
     def _log_deadline(self, call: CallInfo | None, what: str) -> None:

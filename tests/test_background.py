@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import Background, Continuation, GatherResult, JambonzApp, Response
+from jambonz_webhooks import Background, CallStatus, Continuation, GatherResult, JambonzApp, Response
 from jambonz_webhooks.continuation import RESUME_PATH
 from tests import payloads
 from tests.conftest import REPO_ROOT, LiveServer, _free_port, _inherited_env, _port_answers, _stop
@@ -180,6 +180,37 @@ def test_an_app_without_background_hooks_serves_no_resume_hook() -> None:
     assert [route.path for route in app.hooks] == ["/menu"]
     response = TestClient(app).post(RESUME_PREFIX + "x" * 43, content=gather("abc"), headers=JSON)
     assert response.status_code == 404
+
+
+def test_a_final_call_status_cancels_the_work_still_continuing() -> None:
+    app = JambonzApp(webhook_secret=[], background=Background(after=0.2, limit=30))
+    events: list[str] = []
+
+    @app.action_hook("/think", background=True)
+    async def think(result: GatherResult) -> Response:
+        try:
+            await asyncio.sleep(20)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        return Response().hangup()
+
+    @app.status_hook("/status")
+    async def status(event: CallStatus) -> None:
+        events.append("status")
+
+    sid = str(uuid.uuid4())
+    with TestClient(app) as client:
+        answer = client.post("/think", content=gather(sid), headers=JSON)
+        assert answer.status_code == 200 and answer.json()[-1]["verb"] == "redirect"
+        ended = json.dumps(payloads.call_info(call_sid=sid, call_status="completed")).encode()
+        assert client.post("/status", content=ended, headers=JSON).status_code == 204
+        deadline = time.monotonic() + 2
+        while "cancelled" not in events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert events == ["status", "cancelled"]
+        resumed = client.post(resume_hook(answer.json()), content=gather(sid), headers=JSON)
+        assert resumed.status_code == 404  # nothing left to resume: the call is over
 
 
 def test_background_settings_are_checked() -> None:
