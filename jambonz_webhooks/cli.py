@@ -47,7 +47,7 @@ from .app import JambonzApp
 from .decoding import Decoded
 from .events import SpeechResult
 from .hooks import HookContext, UnroutedHandlerError, current_context
-from .injection import HookKind, build_arguments
+from .injection import HookKind, build_arguments, env_values
 from .payload import CallInfo
 from .response import collect_verbs, encode_verbs
 from .routing import HookRoute
@@ -578,8 +578,9 @@ async def _arguments(
     if call is None and route.plan.uses_state:
         call = CallInfo.model_validate(payload)
     decoded = Decoded(models, dict(payload), call)
-    return await build_arguments(
-        route.plan, decoded, path_params, store, lambda: _request(route, prefix, body, path_params)
+    env = await env_values(call, store) if route.plan.reads_env and call is not None else None
+    return build_arguments(
+        route.plan, decoded, path_params, store, lambda: _request(route, prefix, body, path_params), env=env
     )
 
 

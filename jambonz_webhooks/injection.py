@@ -41,7 +41,7 @@ from .errors import HookError
 from .payload import CallInfo, prepare
 from .state import CallState, StateStore
 
-__all__ = ["HandlerPlan", "HookKind", "Param", "build_arguments", "plan_handler"]
+__all__ = ["HandlerPlan", "HookKind", "Param", "build_arguments", "env_values", "plan_handler"]
 
 
 class HookKind(StrEnum):
@@ -198,18 +198,19 @@ def _path_param(handler: str, name: str, annotation: Any, converted: Mapping[str
     return Param(name, "path", convert=convert)
 
 
-async def build_arguments(
+def build_arguments(
     plan: HandlerPlan,
     payload: Decoded,
     path_params: Mapping[str, Any],
     store: StateStore,
     request: Callable[[], Request] | None = None,
     continuation: Continuation | None = None,
+    env: Any = None,
 ) -> dict[str, Any]:
     """The handler's arguments for one request, as its plan says.
 
-    The call's env vars are read from its state first when the handler asks for them (the only
-    step that waits); the rest is :func:`arguments_now`.
+    Nothing here waits: a handler that asks for env vars (``plan.reads_env``) is given them as
+    ``env``, read first with :func:`env_values` (the one step that may wait on the store).
 
     Args:
         plan: the handler's plan.
@@ -219,33 +220,12 @@ async def build_arguments(
         request: makes the Starlette request, for a handler that asks for it (None where there
             is no HTTP request).
         continuation: the handle given to a handler that asks for one.
+        env: the call's env vars, from :func:`env_values`.
 
     Raises:
         HookError: 422 for a path parameter that does not convert.
-        StateStoreError: the store failed while env vars were read from the call's state.
         EnvVarError: an env var does not fit its declared type.
 
-    """
-    env_values = None
-    if plan.reads_env:
-        assert payload.call is not None  # required: a request without a payload was refused
-        env_values = await _env_values(payload.call, store)
-    return arguments_now(plan, payload, path_params, store, request, continuation, env_values)
-
-
-def arguments_now(
-    plan: HandlerPlan,
-    payload: Decoded,
-    path_params: Mapping[str, Any],
-    store: StateStore,
-    request: Callable[[], Request] | None = None,
-    continuation: Continuation | None = None,
-    env_values: Any = None,
-) -> dict[str, Any]:
-    """:func:`build_arguments` without waiting, for a plan that reads no env vars.
-
-    Or given the call's ``env_values`` already read. A hook's pipeline calls it directly when
-    it can: an ``await`` fewer on every request.
     """
     arguments: dict[str, Any] = {}
     models = payload.models
@@ -263,7 +243,7 @@ def arguments_now(
             arguments[param.name] = CallState(store, str(payload.call.call_sid))
         elif source == "env":
             assert param.env is not None
-            arguments[param.name] = param.env.from_values(env_values)
+            arguments[param.name] = param.env.from_values(env)
         elif source == "continuation":
             arguments[param.name] = continuation if continuation is not None else Continuation()
         else:
@@ -273,8 +253,13 @@ def arguments_now(
     return arguments
 
 
-async def _env_values(call: CallInfo, store: StateStore) -> Any:
-    """The call's env vars: its own payload's (a call hook's), else the ones its state kept."""
+async def env_values(call: CallInfo, store: StateStore) -> Any:
+    """The call's env vars: its own payload's (a call hook's), else the ones its state kept.
+
+    Raises:
+        StateStoreError: the store failed while they were read from the call's state.
+
+    """
     values: Any = getattr(call, "env_vars", None)
     if values is None:
         values = await CallState(store, str(call.call_sid)).env_vars()

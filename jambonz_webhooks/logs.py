@@ -26,7 +26,6 @@ nor drive a terminal.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import math
@@ -36,7 +35,7 @@ import re
 import sys
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -332,13 +331,7 @@ class HookLog:
         ``at`` is ``time.perf_counter()`` when the answer was sent: the line's time, turned into
         the wall clock's when the line is formatted (a loaded server pays for every clock read).
         """
-        log = self.log
-        handler = log._sole_handler()
-        line = (self, method, path, status, duration, call_sid, trace_id, verbs, outcome, None, at)
-        if handler is None:
-            log.logger.handle(log.record(_entry(line, _clock_offset())))
-        else:
-            handler.keep(line)
+        self.log._handle((self, method, path, status, duration, call_sid, trace_id, verbs, outcome, None, at))
 
     def text_head(self, levelname: str, method: str, path: str) -> str:
         """The text of a line between its time and its status: ``INFO <logger>: call hook POST /p -> ``."""
@@ -377,15 +370,6 @@ def _entry(line: _Line, offset: float) -> AccessEntry:
         outcome,
         at + offset if created is None else created,
     )
-
-
-def _record_factory() -> Callable[..., logging.LogRecord]:
-    return logging.getLogRecordFactory()
-
-
-# logging.getLogRecordFactory() returns this module global: read it directly, a call fewer per line.
-if "_logRecordFactory" in vars(logging):
-    _record_factory = functools.partial(vars(logging).__getitem__, "_logRecordFactory")
 
 
 # Every framework handler, for AccessLog.flush and for a forked child.
@@ -542,20 +526,10 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
             self._text_second = second
         # LogRecord.msecs, formatted by "%03d": truncated, not rounded. The status as "%d" takes
         # it ("{:d}" refuses what "%d" would turn into a number: the formatter then writes it).
-        # What repeats from line to line is looked up here before any call is made for it.
-        head = hook._heads.get((method, path)) if levelname == hook._levelname else None
-        if head is None:
-            head = hook.text_head(levelname, method, path)
-        names = _VERBS_SEEN.get(verbs) if type(verbs) is tuple else None
-        if names is None:
-            names = _verbs(verbs)
-        if call_sid is None:
-            call_sid = "None"
-        elif len(call_sid) > _ID_MAX or not call_sid.isprintable():
-            call_sid = _safe(call_sid, _ID_MAX)
         return (
             f"{self._text_time},{_MILLIS[int((created - second) * 1000)]} "
-            f"{head}{status:d} in {duration * 1000:.1f} ms, verbs {names.text}, call_sid={call_sid}"
+            f"{hook.text_head(levelname, method, path)}{status:d} in {duration * 1000:.1f} ms, "
+            f"verbs {_verbs(verbs).text}, call_sid={None if call_sid is None else _safe(call_sid, _ID_MAX)}"
         )
 
     def _json_line(self, line: _Line, levelname: str, offset: float) -> str:
@@ -630,22 +604,27 @@ class AccessLog:
         """Log one hook's line: kept for a batch when only the framework's handler would see it."""
         if not self.logger.isEnabledFor(INFO):
             return
-        line = (
-            self.hook(entry.kind, entry.hook_path),
-            entry.method,
-            entry.path,
-            entry.status,
-            entry.duration,
-            entry.call_sid,
-            entry.trace_id,
-            entry.verbs,
-            entry.outcome,
-            entry.created,
-            time.perf_counter(),
+        self._handle(
+            (
+                self.hook(entry.kind, entry.hook_path),
+                entry.method,
+                entry.path,
+                entry.status,
+                entry.duration,
+                entry.call_sid,
+                entry.trace_id,
+                entry.verbs,
+                entry.outcome,
+                entry.created,
+                time.perf_counter(),
+            )
         )
+
+    def _handle(self, line: _Line) -> None:
+        """Keep ``line`` for a batch when only the framework's handler would see it, else log it."""
         handler = self._sole_handler()
         if handler is None:
-            self.logger.handle(self.record(entry))
+            self.logger.handle(self.record(_entry(line, _clock_offset())))
         else:
             handler.keep(line)
 
@@ -696,7 +675,7 @@ class AccessLog:
         A handful of attribute reads, done on every write: handlers and filters may be added
         at any moment.
         """
-        if not self._plain or _record_factory() is not logging.LogRecord:
+        if not self._plain or logging.getLogRecordFactory() is not logging.LogRecord:
             return None
         found: BufferedStreamHandler | None = None
         logger: logging.Logger | None = self.logger

@@ -37,7 +37,7 @@ from .deliveries import DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
-from .injection import HandlerPlan, HookKind, arguments_now, build_arguments, plan_handler
+from .injection import HandlerPlan, HookKind, build_arguments, env_values, plan_handler
 from .logs import access_log, verb_names
 from .payload import CallInfo
 from .response import Response as VerbResponse
@@ -234,9 +234,6 @@ class HookPipeline:
         self._reads_env = plan.reads_env
         self._fallbacks: dict[str, bytes | None] = {}
         self._access_log = access_log.hook(kind.value, path)
-        # Logger.isEnabledFor, held bound: one call fewer on every request, a loaded server's
-        # dearest thing (stdlib caches its answer, and clears the cache when a level changes).
-        self._log_enabled = access_log.logger.isEnabledFor
 
     # -- the HTTP transport ------------------------------------------------------------------
 
@@ -281,7 +278,7 @@ class HookPipeline:
         answered = time.perf_counter()
         after, outcome.after = outcome.after, None
         how = outcome.how if after is None else await after()
-        if self._log_enabled(logging.INFO):
+        if access_log.enabled():
             self._log(scope, outcome, how, started, answered)
 
     def _respond(self, scope: Scope, receive: Receive, body: bytes) -> Awaitable[Outcome]:
@@ -388,13 +385,10 @@ class HookPipeline:
         if call is not None and settings.uses_state and self.kind is HookKind.CALL:
             session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
             await keep_session(settings.state, str(call.call_sid), session)
-        plan = self.plan
-        if self._reads_env:
-            arguments = await build_arguments(
-                plan, decoded, path_params, settings.state, request, continuation
-            )
-        else:
-            arguments = arguments_now(plan, decoded, path_params, settings.state, request, continuation)
+        env = await self._env(decoded) if self._reads_env else None
+        arguments = build_arguments(
+            self.plan, decoded, path_params, settings.state, request, continuation, env
+        )
         # An async handler is awaited here rather than through _call: one coroutine fewer a request.
         result = await (self.handler(**arguments) if self.plan.is_async else self._call(arguments))
         if type(result) is EncodedVerbs:
@@ -465,6 +459,11 @@ class HookPipeline:
             return _http_outcome(exc, call)  # the handler chose its answer (a 403, say)
         return self._failed(exc, call, prefix)
 
+    def _env(self, decoded: Decoded) -> Awaitable[Any]:
+        """The call's env vars, for a handler that asks for them (``_reads_env``)."""
+        assert decoded.call is not None  # required: a request without a payload was refused
+        return env_values(decoded.call, self.settings.state)
+
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.plan.is_async:
             return await self.handler(**arguments)
@@ -487,7 +486,8 @@ class HookPipeline:
         token = current_context.set(settings.context(prefix))
         deadline = deadlines.start(self.deadline)
         try:
-            arguments = await build_arguments(self.plan, decoded, path_params, settings.state, request)
+            env = await self._env(decoded) if self._reads_env else None
+            arguments = build_arguments(self.plan, decoded, path_params, settings.state, request, env=env)
             await self._call(arguments)
         except asyncio.CancelledError as exc:
             if deadline.finish():
