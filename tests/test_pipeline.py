@@ -9,6 +9,7 @@ import logging
 import signal
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -498,6 +499,23 @@ async def test_a_finished_deadline_never_fires_and_the_watch_stops() -> None:
     assert not deadline.expired
     watch = deadlines._last
     assert watch is not None and watch.handle is None and not watch.queues  # idle: no timer left
+
+
+async def test_a_finished_deadline_frees_its_task_at_once() -> None:
+    """Nothing of a request that ended waits for the watch's next tick to be freed."""
+    from jambonz_webhooks.deadline import deadlines
+
+    async def work() -> None:
+        deadlines.start(10).finish()
+
+    task = asyncio.ensure_future(work())
+    await task
+    await asyncio.sleep(0)  # the loop's own reference (the done callbacks) goes
+    freed = weakref.ref(task)
+    del task
+    assert freed() is None  # by reference counting: no collector, no tick
+    watch = deadlines._last
+    assert watch is not None and not any(watch.queues.values())
 
 
 async def test_deadlines_of_several_durations_fire_in_their_own_time() -> None:
