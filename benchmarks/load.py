@@ -52,7 +52,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -146,9 +146,10 @@ class Sample:
 class Server:
     """One uvicorn process serving one app; its stdout and stderr go to ``benchmarks/out/<name>.log``."""
 
-    def __init__(self, spec: AppSpec, cpu: int | None = None) -> None:
+    def __init__(self, spec: AppSpec, cpu: int | None = None, wrapper: Sequence[str] = ()) -> None:
         self.spec = spec
         self.cpu = cpu
+        self.wrapper = tuple(wrapper)  # a command uvicorn runs under (valgrind, for instructions.py)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}{PATH}"
         self.log_path = OUT_DIR / f"{spec.name}.log"
@@ -160,7 +161,7 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self._log_offset = 0
-        command = uvicorn_command(self.spec, str(self.port))
+        command = [*self.wrapper, *uvicorn_command(self.spec, str(self.port))]
         # Like uvicorn's --no-access-log: the app's own per-hook log line is off too (LOG_LEVEL),
         # unless the spec turns it on.
         env = {**os.environ, "LOG_LEVEL": "WARNING", **self.spec.env}
