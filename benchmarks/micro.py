@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import timeit
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from bare_app import app as bare
 from payload import body as make_body
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, from a checkout
+# The framework with its access log off, as load.py's "framework" (the example logs at INFO).
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from example_app.app import app as framework
 from example_app.app import incoming
