@@ -1,6 +1,7 @@
 """Instructions and cache misses per request under uvicorn, counted by valgrind: load.py's apps, noise-free.
 
-    python benchmarks/instructions.py [--requests 2000] [--connections 32] [--rounds 2] [--write]
+    python benchmarks/instructions.py [APP ...] [--base DIR] [--requests 2000] [--connections 32]
+                                      [--rounds 2] [--write]
 
 load.py's requests/s move by 10-20% between two runs of the same app on this shared machine, and
 the whole machine can run three times slower one day than another. callgrind counts what each
@@ -10,7 +11,9 @@ machine's sizes, and a last level of 512 KiB, the size of one core's L2 here, so
 level miss" is an access that leaves the core's own caches. Counted instructions miss that part
 of the cost; load.py's figures include it.
 
-Each of load.py's apps (bare, framework with its log off, framework as shipped) runs in one
+APP names load.py's apps as pair.py does (default ``bare framework shipped``; ``base:NAME`` is
+the same app from the checkout ``--base``, a ``git worktree`` of another commit, so that what a
+change saves is counted exactly); ratios are over the first. Each app runs in one
 uvicorn process under ``valgrind --tool=callgrind --instr-atstart=no --cache-sim=yes
 --LL=524288,8,64``: start-up is not counted. The server is checked as load.py checks it (signed
 -> 200 with the same JSON, unsigned or wrongly signed -> 401), gets ``--warmup`` requests, then
@@ -40,7 +43,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from load import (
-    APPS,
     ENV_DROPPED,
     ENV_SECRET,
     OUT_DIR,
@@ -57,6 +59,7 @@ from load import (
     signature,
     write_results,
 )
+from pair import app_spec
 from payload import body as make_body
 
 LAST_LEVEL = "524288,8,64"  # bytes, ways, line: one core's L2 on the machine measured
@@ -182,7 +185,7 @@ def measure(
     return Counts.from_dump(dumps[0], round_, spec.name, args.requests), answer
 
 
-def report(counts: list[Counts]) -> str:
+def report(counts: list[Counts], first: str) -> str:
     lines = [
         "| round | app | instructions / request | first-level misses / request "
         "| last-level (512 KiB) misses / request |",
@@ -196,10 +199,11 @@ def report(counts: list[Counts]) -> str:
     by_app: dict[str, list[Counts]] = {}
     for item in counts:
         by_app.setdefault(item.app, []).append(item)
-    bare = by_app[APPS[0].name]
+    bare = by_app[first]
     lines += [
         "",
-        "| app | instructions, over bare | first-level misses, over bare | last-level misses, over bare "
+        f"| app | instructions, over {first} | first-level misses, over {first} "
+        f"| last-level misses, over {first} "
         "| instructions, spread between rounds |",
         "|-----|---:|---:|---:|---:|",
     ]
@@ -221,12 +225,17 @@ def report(counts: list[Counts]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("apps", nargs="*", default=["bare", "framework", "shipped"], help="load.py's apps")
+    parser.add_argument("--base", type=Path, help="the other checkout, for base:NAME")
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per app and round")
     parser.add_argument("--warmup", type=int, default=300, help="requests before counting starts")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="record the run in RESULTS.md")
     args = parser.parse_args(argv)
+    specs = [app_spec(name, args.base.resolve() if args.base else None) for name in args.apps]
+    if len({spec.name for spec in specs}) != len(specs):
+        parser.error("name each app once")
     if subprocess.run(["valgrind", "--version"], capture_output=True, check=False).returncode != 0:
         print("valgrind is missing: apt-get install -y valgrind", file=sys.stderr)
         return 2
@@ -243,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     answers: dict[str, object] = {}
     try:
         for round_ in range(1, args.rounds + 1):
-            shift = (round_ - 1) % len(APPS)
-            for spec in APPS[shift:] + APPS[:shift]:
+            shift = (round_ - 1) % len(specs)
+            for spec in specs[shift:] + specs[:shift]:
                 begun = time.monotonic()
                 item, answers[spec.name] = measure(spec, round_, body, secret, args)
                 counts.append(item)
@@ -260,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if len({repr(answer) for answer in answers.values()}) != 1:
         print(f"error: the apps answer differently: {answers}", file=sys.stderr)
         return 1
-    text = report(counts)
+    text = report(counts, specs[0].name)
     print()
     print(text)
     if args.write:
