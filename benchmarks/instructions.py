@@ -22,10 +22,10 @@ uvicorn process under ``valgrind --tool=callgrind --instr-atstart=no --cache-sim
 200), ``callgrind_control -d`` writes the counts, and the server stops. Rounds alternate the
 apps (A B C, B C A, ...). Two things weigh differently than at full speed: what runs on a timer
 (the deadline's tick, the access log's batch writes) runs far more often per request in a server
-slowed down some fifty times, and the HMAC of both apps is computed without the CPU's SHA
-instructions, which valgrind does not offer. Needs valgrind (``apt-get install -y valgrind``).
-``--write`` records the run in RESULTS.md. Exits 1 when a server fails or answers wrongly, 2
-when valgrind is missing.
+slowed down some fifty times, and the HMAC both apps compute counts some 85k instructions a
+request there where the CPU's SHA instructions take a few microseconds (see CAVEATS). Needs
+valgrind (``apt-get install -y valgrind``). ``--write`` records the run in RESULTS.md. Exits 1
+when a server fails or answers wrongly, 2 when valgrind is missing.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from load import (
     check_signatures,
     command_line,
     environment,
+    rotation,
     signature,
     write_results,
 )
@@ -67,8 +68,9 @@ EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 CAVEATS = (
     "Under valgrind a server answers some 80 requests a second, so what runs on a timer (the "
     "deadline's 50 ms tick, the access log's batch writes) weighs more per request than at full "
-    "speed; and OpenSSL cannot use the CPU's SHA instructions there, so the HMAC both apps compute "
-    "counts some 85k instructions a request, which brings the ratios nearer 1 than the work itself"
+    "speed; and OpenSSL's SHA-256 takes a path there that counts some 85k instructions a request "
+    "for the HMAC both apps compute (a few microseconds natively, on the CPU's SHA instructions), "
+    "which brings the ratios nearer 1 than the work itself"
 )
 
 
@@ -199,7 +201,7 @@ def report(counts: list[Counts], first: str) -> str:
     by_app: dict[str, list[Counts]] = {}
     for item in counts:
         by_app.setdefault(item.app, []).append(item)
-    bare = by_app[first]
+    reference = by_app[first]
     lines += [
         "",
         f"| app | instructions, over {first} | first-level misses, over {first} "
@@ -211,7 +213,7 @@ def report(counts: list[Counts], first: str) -> str:
 
         def ratio(field: str, items: list[Counts] = items) -> float:
             mine: float = statistics.median(getattr(item, field) for item in items)
-            theirs: float = statistics.median(getattr(item, field) for item in bare)
+            theirs: float = statistics.median(getattr(item, field) for item in reference)
             return mine / theirs
 
         values = [item.instructions for item in items]
@@ -252,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     answers: dict[str, object] = {}
     try:
         for round_ in range(1, args.rounds + 1):
-            shift = (round_ - 1) % len(specs)
-            for spec in specs[shift:] + specs[:shift]:
+            for spec in rotation(specs, round_):
                 begun = time.monotonic()
                 item, answers[spec.name] = measure(spec, round_, body, secret, args)
                 counts.append(item)

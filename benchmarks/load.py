@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from payload import write_body
 
@@ -491,10 +491,13 @@ def measure(server: Server, load: Load, duration: int, number: int) -> Sample:
     return Sample(number, server.spec.name, result, max(highest, after.rss_kib), cpu, after, lines)
 
 
-def rotation(servers: list[Server], number: int) -> list[Server]:
+_T = TypeVar("_T")
+
+
+def rotation(items: list[_T], number: int) -> list[_T]:
     """Round ``number``'s order: A B C, then B C A, then C A B, ..."""
-    shift = (number - 1) % len(servers)
-    return servers[shift:] + servers[:shift]
+    shift = (number - 1) % len(items)
+    return items[shift:] + items[:shift]
 
 
 def mib(kib: int) -> str:
