@@ -43,7 +43,7 @@ from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
 from .security import HookSecurity
-from .state import MemoryStore, StateStore, forget_call, keep_session
+from .state import MemoryStore, StateStore, forget_call, keep_session, keep_session_at_once
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -384,7 +384,9 @@ class HookPipeline:
         settings = self.settings
         if call is not None and settings.uses_state and self.kind is HookKind.CALL:
             session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
-            await keep_session(settings.state, str(call.call_sid), session)
+            call_sid = str(call.call_sid)
+            if not keep_session_at_once(settings.state, call_sid, session):
+                await keep_session(settings.state, call_sid, session)
         env = await self._env(decoded) if self._reads_env else None
         arguments = build_arguments(
             self.plan, decoded, path_params, settings.state, request, continuation, env

@@ -121,6 +121,8 @@ class MemoryStore:
         self._clock = clock
         # call_sid -> (expiry, values), in the order of their last write.
         self._calls: OrderedDict[str, tuple[float, dict[str, bytes]]] = OrderedDict()
+        # No call expires before this (the expiry of the call at the front when last swept).
+        self._sweep_at = 0.0
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -145,19 +147,36 @@ class MemoryStore:
 
     async def set(self, call_sid: str, values: Mapping[str, bytes]) -> None:
         """Store JSON texts at these keys, and restart the call's TTL."""
+        self.put(call_sid, values)
+
+    def put(self, call_sid: str, values: Mapping[str, bytes]) -> None:
+        """:meth:`set`, without a coroutine: this store never waits (a call hook keeps its session so)."""
         now = self._clock()
-        current = self._live(call_sid) or {}
-        current.update(values)
-        self._calls[call_sid] = (now + self.ttl, current)
-        self._calls.move_to_end(call_sid)
-        while len(self._calls) > self.max_calls:
-            self._calls.popitem(last=False)
+        calls = self._calls
+        entry = calls.pop(call_sid, None)  # and in again below: the call becomes the newest
+        if entry is not None and entry[0] > now:
+            current = entry[1]
+            current.update(values)
+        else:
+            current = dict(values)
+        calls[call_sid] = (now + self.ttl, current)
+        while len(calls) > self.max_calls:
+            calls.popitem(last=False)
+        if now >= self._sweep_at:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
         # Expired calls at the front go as new ones come, so memory is bounded by live calls.
-        while self._calls:
-            oldest, (expiry, _) = next(iter(self._calls.items()))
+        # Calls are in the order of their expiry (one TTL for all), so the front's is the next
+        # to come: nothing to look at before then.
+        calls = self._calls
+        while calls:
+            oldest, (expiry, _) = next(iter(calls.items()))
             if expiry > now:
-                break
-            del self._calls[oldest]
+                self._sweep_at = expiry
+                return
+            del calls[oldest]
+        self._sweep_at = 0.0
 
     async def take(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text at ``key``, removed in the same step; None if it is not there."""
@@ -395,6 +414,17 @@ def _check_key(key: str) -> None:
         raise TypeError("a state key is a non-empty string")
     if key.startswith("jambonz:"):
         raise ValueError(f"{key!r}: keys starting with 'jambonz:' are the framework's")
+
+
+def keep_session_at_once(store: StateStore, call_sid: str, session: bytes) -> bool:
+    """Keep a call hook's payload without awaiting when ``store`` is this process's memory.
+
+    True if it was kept; False for any other store, which :func:`keep_session` awaits.
+    """
+    if type(store) is MemoryStore:
+        store.put(call_sid, {SESSION_KEY: session})
+        return True
+    return False
 
 
 async def keep_session(store: StateStore, call_sid: str, session: bytes) -> None:

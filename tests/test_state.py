@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +40,7 @@ from jambonz_webhooks import (
     StateStore,
     StateStoreError,
 )
-from jambonz_webhooks.state import DEFAULT_TTL, SESSION_KEY
+from jambonz_webhooks.state import DEFAULT_TTL, SESSION_KEY, keep_session, keep_session_at_once
 from tests.conftest import HOST, REPO_ROOT, LiveServer, _free_port, _inherited_env, _port_answers, _stop
 from tests.payloads import call_info, session_new
 from tests.redis_server import RedisServer
@@ -212,6 +212,44 @@ async def test_memory_store_forgets_expired_calls_as_new_ones_come() -> None:
     # Memory is bounded by live calls: the expired ones went without being read again.
     assert len(store) == 1
     assert await store.get_all("new") == {"k": b"2"}
+
+
+async def test_memory_store_forgets_each_call_once_its_own_ttl_has_passed() -> None:
+    now = [0.0]
+    store = MemoryStore(ttl=10, clock=lambda: now[0])
+    await store.set("a", {"k": b"1"})  # expires at 10
+    now[0] = 5.0
+    await store.set("b", {"k": b"1"})  # at 15
+    await store.drop("a")  # the front goes another way: sweeping still finds the next
+    await store.set("c", {"k": b"1"})  # at 15
+    now[0] = 12.0
+    await store.set("d", {"k": b"1"})  # at 22: nothing has expired yet
+    assert len(store) == 3
+    now[0] = 15.5
+    store.put("e", {"k": b"1"})  # b and c have
+    assert [sid for sid in ("b", "c", "d", "e") if await store.get_all(sid)] == ["d", "e"]
+    assert len(store) == 2
+    now[0] = 40.0
+    await store.set("d", {"k2": b"2"})  # d had expired: it starts again, without its old keys
+    assert await store.get_all("d") == {"k2": b"2"}
+    assert len(store) == 1
+
+
+async def test_a_call_hook_keeps_its_session_in_memory_without_awaiting() -> None:
+    memory = MemoryStore()
+    assert keep_session_at_once(memory, "c1", b'{"call_sid":"c1"}')
+    assert await memory.get("c1", SESSION_KEY) == b'{"call_sid":"c1"}'
+
+    class Logged(MemoryStore):
+        """A store of the user's own: its set() may do more, so it is awaited."""
+
+        async def set(self, call_sid: str, values: Mapping[str, bytes]) -> None:
+            await super().set(call_sid, {**values, "seen": b"1"})
+
+    logged = Logged()
+    assert not keep_session_at_once(logged, "c1", b"{}")
+    await keep_session(logged, "c1", b"{}")
+    assert await logged.get_all("c1") == {SESSION_KEY: b"{}", "seen": b"1"}
 
 
 # --- CallState ----------------------------------------------------------------------------------
