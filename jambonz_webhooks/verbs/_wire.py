@@ -47,6 +47,7 @@ from pydantic import (
 
 from ..hooks import pending, validate_hook, wire_hook
 from ._base import Verb
+from ._quick import Build, QuickValidator, Unsure, quick_validator, unsure
 
 __all__ = ["VerbValidator", "WireValidator", "wire_validator"]
 
@@ -57,23 +58,27 @@ WireValidator = Callable[[Mapping[str, Any]], Any]
 class VerbValidator:
     """How the builder validates one kind of verb; built the first time it is used.
 
-    ``wire`` validates into the wire form where the model can be mirrored (``mirrored``), else
-    it is the model's own validator. A ValidationError from the wire form is not an answer: the
-    model then validates the same fields (see the module's docstring).
+    ``quick`` checks plain fields in Python (``_quick.py``), keeping a builder per shape in
+    ``builds``, and raises ``Unsure`` for the rest; ``wire`` validates into the wire form where
+    the model can be mirrored (``mirrored``), else it is the model's own validator. A
+    ValidationError from the wire form is not an answer: the model then validates the same
+    fields (see the module's docstring).
     """
 
-    __slots__ = ("built", "mirrored", "model", "wire")
+    __slots__ = ("builds", "built", "mirrored", "model", "quick", "wire")
 
     def __init__(self, model: type[Verb]) -> None:
         self.model = model
         self.mirrored = True
         self.built = False
-        # Until the first use: builds the real validator, then stands aside. Two threads may
-        # both build it; the second result replaces an identical first one.
+        self.builds: dict[tuple[Any, ...], Build] = {}
+        # Until the first use: build the real validators, then stand aside. Two threads may
+        # both build them; the second result replaces an identical first one.
+        self.quick: QuickValidator = self._build_and_check
         self.wire: WireValidator = self._build_and_validate
 
     def prepare(self) -> None:
-        """Build the validator now (the model's too, if it is not mirrored); once is enough."""
+        """Build the validators now (the model's too, if it is not mirrored); once is enough."""
         if self.built:
             return
         wire = wire_validator(self.model)
@@ -81,10 +86,23 @@ class VerbValidator:
             self.mirrored = False
             wire = self.model.__pydantic_validator__.validate_python
         self.wire = wire
+        if self.mirrored:
+            quick = quick_validator(self.model, field_names, mirrored)
+            self.builds = quick.builds
+            self.quick = quick.quick
+        else:
+            self.quick = unsure
         self.built = True
 
     def validate(self, fields: Mapping[str, Any]) -> Verb | dict[str, Any]:
         """Validate ``fields`` into the wire form if it takes them, else into the model."""
+        try:
+            return self.quick(fields)
+        except Unsure:
+            return self.checked(fields)
+
+    def checked(self, fields: Mapping[str, Any]) -> Verb | dict[str, Any]:
+        """:meth:`validate` without the quick path: pydantic's validators decide."""
         try:
             result: Verb | dict[str, Any] = self.wire(fields)
         except ValidationError:
@@ -94,6 +112,10 @@ class VerbValidator:
             return result
         verb: Verb = self.model.__pydantic_validator__.validate_python(fields)
         return verb
+
+    def _build_and_check(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        self.prepare()
+        return self.quick(fields)
 
     def _build_and_validate(self, fields: Mapping[str, Any]) -> Any:
         self.prepare()
@@ -235,14 +257,7 @@ def _field(name: str, info: Any, generator: Any, outer: tuple[type[BaseModel], .
         raise _NotMirrored
     if getattr(info, "exclude_if", None) is not None:  # pydantic >= 2.11: excluded by value
         raise _NotMirrored
-    validation, serialization = _aliases(name, info, generator)
-    alias = name if validation is None else validation
-    if not isinstance(alias, str):
-        raise _NotMirrored  # AliasPath, AliasChoices
-    key = serialization or name
-    # The key is the JSON name, so it is accepted as the field's name (validate_by_name); the
-    # Python name, when it differs, is the field's alias.
-    python_name = name if alias == key else alias
+    key, python_name = _names(name, info, generator)
     settings: dict[str, Any] = {}
     if python_name != key:
         settings["validation_alias"] = python_name
@@ -262,6 +277,32 @@ def _field(name: str, info: Any, generator: Any, outer: tuple[type[BaseModel], .
             settings["default"] = info.default
     mapped = _mapped(annotation, metadata, outer)
     return key, marker[_Annotated[mapped, Field(**settings)] if settings else mapped]
+
+
+def _names(name: str, info: Any, generator: Any) -> tuple[str, str]:
+    """The typed dict's key for the model's field ``name`` (its JSON name), and its other name."""
+    validation, serialization = _aliases(name, info, generator)
+    alias = name if validation is None else validation
+    if not isinstance(alias, str):
+        raise _NotMirrored  # AliasPath, AliasChoices
+    key = serialization or name
+    # The key is the JSON name, so it is accepted as the field's name (validate_by_name); the
+    # Python name, when it differs, is the field's alias.
+    return key, name if alias == key else alias
+
+
+def field_names(model: type[BaseModel], name: str, info: Any) -> tuple[str, str]:
+    """The JSON name the wire form writes ``model``'s field under, and the other name it takes."""
+    return _names(name, info, model.model_config.get("alias_generator"))
+
+
+def mirrored(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> bool:
+    """Whether the wire form takes ``model`` (nested in ``outer``) as a dict of its own."""
+    try:
+        _typed_dict(model, outer)
+    except _NotMirrored:
+        return False
+    return True
 
 
 def _without_none(annotation: Any) -> Any:
