@@ -65,19 +65,6 @@ class _Watch:
         self.queues: dict[float, dict[Deadline, None]] = {}
         self.handle: asyncio.TimerHandle | None = None
 
-    def add(self, seconds: float) -> Deadline:
-        task = asyncio.current_task(self.loop)
-        if task is None:
-            raise RuntimeError("a hook deadline needs a running task")
-        queue = self.queues.get(seconds)
-        if queue is None:
-            queue = self.queues[seconds] = {}
-        deadline = Deadline(task, self.loop.time() + seconds, queue)
-        queue[deadline] = None
-        if self.handle is None:
-            self.handle = self.loop.call_at(min(deadline.when, self.loop.time() + TICK), self.check)
-        return deadline
-
     def check(self) -> None:
         now = self.loop.time()
         watching = False
@@ -119,7 +106,18 @@ class Deadlines:
             if watch is None:
                 watch = self._watches[loop] = _Watch(loop)
             self._last = watch
-        return watch.add(seconds)
+        # _Watch.add, inlined: this runs for every hook request, and a call fewer shows under load.
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("a hook deadline needs a running task")
+        queue = watch.queues.get(seconds)
+        if queue is None:
+            queue = watch.queues[seconds] = {}
+        deadline = Deadline(task, loop.time() + seconds, queue)
+        queue[deadline] = None
+        if watch.handle is None:
+            watch.handle = loop.call_at(min(deadline.when, loop.time() + TICK), watch.check)
+        return deadline
 
 
 deadlines = Deadlines()

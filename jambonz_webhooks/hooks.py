@@ -107,7 +107,16 @@ class PendingHook:
 
 def _write_pending(value: PendingHook, info: SerializationInfo) -> Any:
     context = info.context if isinstance(info.context, HookContext) else NO_CONTEXT
-    return encoding_hook(value.hook, context)
+    hook = value.hook
+    # write_hook's two common cases first, without its two calls: this runs for every hook of
+    # every answer. A handler no route serves, and everything else, take the full path.
+    if type(hook) is FunctionType:
+        path = context.paths.get(hook)
+        if path is not None:
+            return context.prefix + path
+    elif type(hook) is str and hook.startswith("/"):
+        return context.prefix + hook
+    return encoding_hook(hook, context)
 
 
 PendingHook.__pydantic_serializer__ = SchemaSerializer(

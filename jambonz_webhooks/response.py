@@ -284,7 +284,7 @@ def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
     if result is None:
         return []
     if isinstance(result, Response):
-        return result.verbs
+        return result._verbs
     if isinstance(result, Verb | Mapping):
         return [to_verb(result)]
     if isinstance(result, list | tuple):
