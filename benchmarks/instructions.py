@@ -7,9 +7,13 @@ load.py's requests/s move by 10-20% between two runs of the same app on this sha
 the whole machine can run three times slower one day than another. callgrind counts what each
 server executes instead: the same to within half a percent run after run, whatever else the
 machine does. It also simulates the caches a request goes through: first-level caches of the
-machine's sizes, and a last level of 512 KiB, the size of one core's L2 here, so that a "last
-level miss" is an access that leaves the core's own caches. Counted instructions miss that part
-of the cost; load.py's figures include it.
+machine's sizes, and a last level of 512 KiB, so that a "last level miss" is an access that
+leaves the core's own caches. The hosts here have had 512 KiB and 1 MiB of L2 a core; the
+simulation leaves out the kernel and everything else that shares the core between two requests,
+so 512 KiB stands for the part of an L2 a request keeps (with 1 MiB both apps' requests fit
+whole: ~190 misses against ~100). A model, then: what it counts is checked by the CPU time of
+real runs (pair.py, load.py) and by cold.py. Counted instructions miss that part of the cost;
+load.py's figures include it.
 
 APP names load.py's apps as pair.py does (default ``bare framework shipped``; ``base:NAME`` is
 the same app from the checkout ``--base``, a ``git worktree`` of another commit, so that what a
@@ -63,7 +67,7 @@ from load import (
 from pair import app_spec
 from payload import body as make_body
 
-LAST_LEVEL = "524288,8,64"  # bytes, ways, line: one core's L2 on the machine measured
+LAST_LEVEL = "524288,8,64"  # bytes, ways, line: what of a core's L2 a request keeps (see above)
 EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 CAVEATS = (
     "Under valgrind a server answers some 80 requests a second, so what runs on a timer (the "
