@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from jambonz_webhooks import HookContext, Response
 from jambonz_webhooks.hooks import HookObject
 from jambonz_webhooks.response import _VALIDATORS, encode_verbs
-from jambonz_webhooks.verbs import VERB_MODELS, SayPrompt
+from jambonz_webhooks.verbs import VERB_MODELS, SayPrompt, Verb
 from jambonz_webhooks.verbs._quick import MAX_SHAPES, Unsure
 from jambonz_webhooks.verbs._wire import VerbValidator
 
@@ -263,3 +263,17 @@ def test_plans_are_kept_for_a_bounded_number_of_shapes() -> None:
     assert validator.wire(fields) == {"verb": "gather", "timeout": 5, "dtmfBargein": False, "bargein": True}
     # Names no field has are never kept.
     assert not any("notAField" in shape for shape in builds)
+
+
+def test_a_model_whose_names_collide_has_no_quick_path_and_still_validates() -> None:
+    class Odd(Verb):
+        verb_name: ClassVar[str] = "odd"
+        schema_id: ClassVar[str] = "verbs/odd"
+        say_it: str | None = None
+        sayIt: str | None = Field(default=None, alias="sayItToo")  # the Python name of the other field
+
+    validator = VerbValidator(Odd)
+    validator.prepare()
+    with pytest.raises(Unsure):
+        validator.quick({"say_it": "hi"})
+    assert validator.validate({"say_it": "hi"}) == {"sayIt": "hi"}

@@ -86,12 +86,15 @@ class VerbValidator:
             self.mirrored = False
             wire = self.model.__pydantic_validator__.validate_python
         self.wire = wire
+        self.quick = unsure
         if self.mirrored:
-            quick = quick_validator(self.model, field_names, mirrored)
-            self.builds = quick.builds
-            self.quick = quick.quick
-        else:
-            self.quick = unsure
+            try:
+                quick = quick_validator(self.model, field_names, mirrored)
+            except ValueError:
+                pass  # two fields taken by one name: the wire validator alone knows which is meant
+            else:
+                self.builds = quick.builds
+                self.quick = quick.quick
         self.built = True
 
     def validate(self, fields: Mapping[str, Any]) -> Verb | dict[str, Any]:
