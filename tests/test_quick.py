@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from jambonz_webhooks import HookContext, Response
 from jambonz_webhooks.hooks import HookObject
@@ -24,6 +24,7 @@ from jambonz_webhooks.response import _VALIDATORS, encode_verbs
 from jambonz_webhooks.verbs import VERB_MODELS, SayPrompt, Verb
 from jambonz_webhooks.verbs._quick import MAX_SHAPES, Unsure
 from jambonz_webhooks.verbs._wire import VerbValidator
+from jambonz_webhooks.verbs.components import Number
 
 
 async def menu() -> None:
@@ -277,3 +278,35 @@ def test_a_model_whose_names_collide_has_no_quick_path_and_still_validates() -> 
     with pytest.raises(Unsure):
         validator.quick({"say_it": "hi"})
     assert validator.validate({"say_it": "hi"}) == {"sayIt": "hi"}
+
+
+def test_a_model_whose_settings_change_values_has_no_quick_path() -> None:
+    class Stripped(Verb):
+        model_config = ConfigDict(str_strip_whitespace=True)
+        verb_name: ClassVar[str] = "stripped"
+        schema_id: ClassVar[str] = "verbs/stripped"
+        text: str | None = None
+
+    validator = VerbValidator(Stripped)
+    validator.prepare()
+    with pytest.raises(Unsure):
+        validator.quick({"text": "  hi  "})
+    assert validator.validate({"text": "  hi  "}) == {"text": "hi"}
+
+
+def test_a_model_refusing_nan_refuses_it_on_the_quick_path_too() -> None:
+    class Finite(Verb):
+        model_config = ConfigDict(allow_inf_nan=False)
+        verb_name: ClassVar[str] = "finite"
+        schema_id: ClassVar[str] = "verbs/finite"
+        length: Number | None = None
+
+    validator = VerbValidator(Finite)
+    validator.prepare()
+    assert validator.quick({"length": 1.5}) == {"length": 1.5}
+    assert validator.quick({"length": 2}) == {"length": 2}
+    for value in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(Unsure):
+            validator.quick({"length": value})
+        with pytest.raises(ValidationError):
+            validator.validate({"length": value})

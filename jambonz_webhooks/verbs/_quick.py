@@ -22,6 +22,7 @@ text, a constraint, an unknown name), which the wire validator then answers. It 
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -69,7 +70,27 @@ def unsure(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 # What a field takes, checked by the value's exact type (a subclass is Unsure).
 _STR, _BOOL, _NUMBER, _ANY, _LITERAL, _STRS = range(6)
-_LITERALS, _STR_OR_STRS, _DICT, _HOOK, _NESTED, _CONST = range(6, 12)
+_LITERALS, _STR_OR_STRS, _DICT, _HOOK, _NESTED, _CONST, _FINITE = range(6, 13)
+
+# Model settings that do not change what a value validates to: a model with any other (a
+# str_strip_whitespace, say, which would make the wire form's value differ from the one given)
+# has no quick path. allow_inf_nan is mirrored: set False, NaN and the infinities are Unsure here.
+_NEUTRAL_SETTINGS = frozenset(
+    {
+        "alias_generator",
+        "validate_by_name",
+        "validate_by_alias",
+        "populate_by_name",
+        "serialize_by_alias",
+        "extra",
+        "title",
+        "defer_build",
+        "frozen",
+        "json_schema_extra",
+        "protected_namespaces",
+        "allow_inf_nan",
+    }
+)
 
 _NUMBER_TYPES = (
     Union[StrictInt, StrictFloat],  # noqa: UP007 - compared with the annotation pydantic keeps
@@ -104,6 +125,7 @@ _CHECKS: dict[int, tuple[str, ...]] = {
     _STR: ("if type({v}) is not str: raise Unsure",),
     _BOOL: ("if type({v}) is not bool: raise Unsure",),
     _NUMBER: ("if type({v}) is not int and type({v}) is not float: raise Unsure",),
+    _FINITE: ("if type({v}) is not int and (type({v}) is not float or not isfinite({v})): raise Unsure",),
     _ANY: (),
     _LITERAL: ("if type({v}) is not str or {v} not in {A}: raise Unsure",),
     _STRS: (
@@ -199,7 +221,7 @@ class _Model:
         steps = self.plan(shape)
         if steps is None:
             return _unsure
-        namespace: dict[str, Any] = {"Unsure": Unsure, "wire_hook": wire_hook}
+        namespace: dict[str, Any] = {"Unsure": Unsure, "wire_hook": wire_hook, "isfinite": math.isfinite}
         lines = ["def build(f):"]
         items = []
         for index, (name, key, kind, arg) in enumerate(steps):
@@ -234,12 +256,18 @@ def quick_validator(model: type[BaseModel], names: Names, takes: Takes) -> Quick
 
 def _model(model: type[BaseModel], outer: tuple[type[BaseModel], ...], names: Names, takes: Takes) -> _Model:
     """What the quick path knows of ``model``'s fields (``outer``: the models around it)."""
+    unknown = set(model.model_config) - _NEUTRAL_SETTINGS
+    if unknown:
+        raise ValueError(f"{model.__name__}: settings that change values ({', '.join(sorted(unknown))})")
+    finite = model.model_config.get("allow_inf_nan", True) is False
     checked = _Model(model.__name__)
     for index, (name, info) in enumerate(model.model_fields.items()):
         if info.exclude:
             continue  # not in the wire form: a value for it is an unknown name here
         key, other = names(model, name, info)
         kind, arg = _kind(info, (*outer, model), names, takes)
+        if kind == _NUMBER and finite:
+            kind = _FINITE
         if info.is_required():
             default: Any = _UNSURE
         elif info.default is None and info.default_factory is None:
@@ -307,7 +335,10 @@ def _kind_of(
         and annotation not in outer
         and takes(annotation, outer)
     ):
-        return _NESTED, _model(annotation, outer, names, takes)
+        try:
+            return _NESTED, _model(annotation, outer, names, takes)
+        except ValueError:
+            return None, None  # a component the quick path cannot mirror: a value for it is Unsure
     return None, None
 
 
