@@ -10,7 +10,7 @@ import signal
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,46 @@ def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogC
         response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
     assert response.status_code == 200 and response.json() == FALLBACK
     assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: Response().pause(length=float("nan")),  # a typed field: refused when built
+        lambda: Response().pause(length=float("inf")),
+        lambda: Response().tag(data={"score": float("-inf")}),  # free-form: refused when encoded
+        lambda: Response([{"verb": "tag", "data": {"nested": [1.0, float("nan")]}}]),
+    ],
+)
+def test_nan_or_an_infinity_in_the_answer_gets_the_fallback(
+    answer: Callable[[], Response], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(call: CallInfo) -> Response:
+        return answer()
+
+    with caplog.at_level(logging.ERROR):
+        response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
+    assert response.status_code == 200 and response.json() == FALLBACK
+    assert b"NaN" not in response.content and b"Infinity" not in response.content
+    (failure,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "call_sid=" in failure.getMessage()
+
+
+def test_nan_and_infinity_as_text_are_answered_as_they_are() -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.action_hook("/menu")
+    async def menu(call: CallInfo) -> Response:
+        return Response().say(text="NaN, Infinity and -Infinity").tag(data={"NaN": "Infinity"})
+
+    response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
+    assert response.json() == [
+        {"verb": "say", "text": "NaN, Infinity and -Infinity"},
+        {"verb": "tag", "data": {"NaN": "Infinity"}},
+    ]
 
 
 def test_a_handler_raising_timeout_error_is_a_failure_not_a_deadline(

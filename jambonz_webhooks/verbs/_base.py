@@ -44,6 +44,9 @@ class Component(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         extra="forbid",
+        # JSON has no NaN or infinity: jambonz cannot parse an answer that holds one, so such a
+        # number is refused when the verb is built, and the hook's fallback answers.
+        allow_inf_nan=False,
         # Built when first used: an app answers with a few of the verbs, and the builder
         # validates most of those in their wire form, not with the model.
         defer_build=True,
