@@ -92,10 +92,17 @@ def declare(env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars]) 
 
 
 def env_schema(declared: Mapping[str, EnvVar]) -> bytes:
-    """The answer to the portal's discovery request: ``{"NAME": {"type": ..., ...}, ...}``."""
+    """The answer to the portal's discovery request: ``{"NAME": {"type": ..., ...}, ...}``.
+
+    The discovery request is unsigned and unauthenticated (jambonz sends it so): an ``obscure``
+    variable's default, which is a secret's value, is left out of it. The app still uses it
+    when the portal sets no value.
+    """
     return pydantic_core.to_json(
         {
-            name: var.model_dump(mode="json", by_alias=True, exclude_none=True)
+            name: var.model_dump(
+                mode="json", by_alias=True, exclude_none=True, exclude={"default"} if var.obscure else None
+            )
             for name, var in declared.items()
         }
     )

@@ -62,7 +62,8 @@ DEFAULT_DEADLINE = 8.0
 
 ENV_DEADLINE = "JAMBONZ_HOOK_DEADLINE"
 
-_ALLOW = ((b"allow", b"GET, POST, OPTIONS"),)
+_ALLOW_CALL_HOOK = ((b"allow", b"GET, POST, OPTIONS"),)
+_ALLOW = ((b"allow", b"GET, POST"),)
 _NO_HEADERS: Sequence[tuple[bytes, bytes]] = ()
 
 
@@ -234,6 +235,7 @@ class HookPipeline:
         self._reads_env = plan.reads_env
         self._fallbacks: dict[str, bytes | None] = {}
         self._access_log = access_log.hook(kind.value, path)
+        self._allow = _ALLOW_CALL_HOOK if kind is HookKind.CALL else _ALLOW
 
     # -- the HTTP transport ------------------------------------------------------------------
 
@@ -242,14 +244,16 @@ class HookPipeline:
         started = time.perf_counter()
         method: str = scope["method"]
         settings = self.settings
-        if method == "OPTIONS":
-            # The portal's env-var discovery: unsigned and without credentials by design, so it
-            # is answered before any check; it reveals the declarations only, and reads no body.
+        if method == "OPTIONS" and self.kind is HookKind.CALL:
+            # The portal's env-var discovery, sent to the call hook only: unsigned and without
+            # credentials by design, so it is answered before any check; it reveals the
+            # declarations only (no obscure default), and reads no body.
             await send_answer(send, 200, JSON_HEADERS, settings.env_schema)
             return
         try:
             if method != "POST" and method != "GET":
-                raise HookError(405, "method not allowed", headers=_ALLOW)
+                # Other hooks answer no OPTIONS: which paths are hooks is not told to anyone.
+                raise HookError(405, "method not allowed", headers=self._allow)
             headers = RequestHeaders(scope["headers"])
             limit = settings.max_body_size
             if limit is not None and headers.content_length > limit:

@@ -96,6 +96,33 @@ def test_an_envvars_class_is_declared_to_the_portal_in_its_shape() -> None:
     assert set(app.env_vars) == set(Settings.model_fields)
 
 
+class Secrets(EnvVars):
+    API_TOKEN: str = Field("default-token-7f3a", description="CRM token", json_schema_extra={"obscure": True})
+
+
+def test_an_obscure_variables_default_is_never_served_but_still_used() -> None:
+    app = JambonzApp(env_vars=Secrets, webhook_secret=[])
+    seen: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, env: Secrets) -> Response:
+        seen.append(env.API_TOKEN)
+        return Response().hangup()
+
+    client = TestClient(app)
+    response = client.options("/incoming", headers={"accept": "application/json"})
+    assert response.json() == {"API_TOKEN": {"description": "CRM token", "type": "string", "obscure": True}}
+    assert b"default-token-7f3a" not in response.content
+    # By name too.
+    token = EnvVar(description="t", obscure=True, default="x-default-token")
+    by_name = JambonzApp(env_vars={"API_TOKEN": token}, webhook_secret=[])
+    by_name.call_hook("/incoming")(incoming)
+    assert b"x-default-token" not in TestClient(by_name).options("/incoming").content
+    # The portal set no value: the default is what the handler gets.
+    assert client.post("/incoming", json={**payloads.session_new(), "env_vars": {}}).status_code == 200
+    assert seen == ["default-token-7f3a"]
+
+
 def test_declarations_by_name_are_declared_as_given() -> None:
     app = JambonzApp(
         env_vars={

@@ -859,12 +859,13 @@ def test_app_options_on_call_hook_needs_neither_signature_nor_credentials() -> N
 
 
 @pytest.mark.parametrize("path", ["/menu", "/status"])
-def test_app_options_on_other_hooks_answers_the_same_unchecked(path: str) -> None:
-    # Only the call hook gets the portal's request, but OPTIONS is one answer on every hook.
+def test_app_options_on_other_hooks_is_405_and_tells_nothing(path: str) -> None:
+    # Only the call hook gets the portal's request: other hooks do not answer it, so an
+    # unauthenticated client cannot list an app's hooks by asking each path.
     app, calls = build_app(webhook_secret=SECRET, basic_auth=("user", "pw"))
     response = TestClient(app).options(path)
-    assert response.status_code == 200
-    assert response.json() == {}
+    assert_error(response, 405, "method")
+    assert response.headers["allow"] == "GET, POST"
     assert calls == []
 
 
@@ -875,7 +876,7 @@ def test_app_other_methods_are_405_with_allow(method: str, path: str) -> None:
     client = TestClient(app)
     response = client.request(method, path, content=SESSION, headers=signed_headers(SESSION, SECRET))
     assert_error(response, 405, "method")
-    assert response.headers["allow"] == "GET, POST, OPTIONS"
+    assert response.headers["allow"] == ("GET, POST, OPTIONS" if path == "/incoming" else "GET, POST")
     assert calls == []
     assert_still_serves(client, calls)
 
