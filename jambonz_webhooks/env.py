@@ -167,12 +167,24 @@ class EnvVars(BaseModel):
         try:
             return cls.model_validate(values or {})
         except ValidationError as exc:
+            obscure = {
+                name
+                for name, field in cls.model_fields.items()
+                if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("obscure")
+            }
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-                + (f" (got {error['input']!r})" if error["type"] != "missing" else "")
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" + _got(error, obscure)
                 for error in exc.errors(include_url=False)
             )
             raise EnvVarError(f"the call's env_vars do not match {cls.__name__}: {problems}") from None
+
+
+def _got(error: Any, obscure: set[str]) -> str:
+    """What value a variable was given, for the error: never an obscure one's, and only its start."""
+    if error["type"] == "missing" or (error["loc"] and error["loc"][0] in obscure):
+        return ""
+    shown = repr(error["input"])
+    return f" (got {shown[:60]}...)" if len(shown) > 60 else f" (got {shown})"
 
 
 def _portal_type(

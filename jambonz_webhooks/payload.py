@@ -25,8 +25,14 @@ class Payload(BaseModel):
     """
 
     # Built when first used, or at registration by prepare(): an app reads few of the payloads.
+    # Errors name fields, never values: a payload is the caller's data.
     model_config = ConfigDict(
-        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        defer_build=True,
+        hide_input_in_errors=True,
     )
 
     def get(self, key: str, default: Any = None) -> Any:

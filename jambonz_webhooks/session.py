@@ -15,7 +15,12 @@ __all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", 
 
 class _Part(BaseModel):
     model_config = ConfigDict(
-        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        defer_build=True,
+        hide_input_in_errors=True,
     )
 
 

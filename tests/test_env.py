@@ -196,6 +196,19 @@ def test_a_value_that_does_not_fit_is_a_clear_error(values: dict[str, Any], name
         assert repr(values[named]) in message  # the value received, to find it in the portal
 
 
+class Keys(EnvVars):
+    API_TOKEN: int = Field(description="A numeric key", json_schema_extra={"obscure": True})
+    LABEL: int = Field(0, description="A label")
+
+
+def test_an_obscure_variables_value_is_never_in_the_error_and_others_are_cut() -> None:
+    with pytest.raises(EnvVarError) as caught:
+        Keys.from_values({"API_TOKEN": "sk-live-0123456789", "LABEL": "x" * 500})
+    message = str(caught.value)
+    assert "API_TOKEN" in message and "sk-live" not in message
+    assert "LABEL" in message and "'xxxx" in message and "x" * 100 not in message
+
+
 def _app(seen: list[Settings]) -> JambonzApp:
     app = JambonzApp(env_vars=Settings, webhook_secret=[], state=MemoryStore())
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -700,3 +701,29 @@ def test_the_verbs_an_app_names_are_built_when_it_starts_not_at_import(
         assert decline.wire != decline._build_and_validate
     with pytest.raises(ValueError, match="unknown verb 'sya'"):
         JambonzApp(webhook_secret=[], prepare_verbs=("say", "sya"))
+
+
+def test_a_handler_failing_on_caller_data_logs_the_field_not_the_data(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = JambonzApp(webhook_secret=[])
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        fields: dict[str, Any] = {"length": call.caller_name}  # the mistake tested: text for a number
+        return Response().pause(**fields)
+
+    session = {**payloads.session_new(), "caller_name": "Alice Example"}
+    with caplog.at_level(logging.DEBUG):
+        response = TestClient(app).post("/incoming", content=body(session), headers=JSON)
+    assert response.json() == FALLBACK
+    (failure,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    text = logging.Formatter().format(failure)  # the message and its traceback, as a handler writes them
+    assert "length" in text and "Traceback" in text
+    assert "Alice Example" not in text
+
+
+def test_payload_validation_errors_never_hold_the_payloads_values() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CallSession.model_validate({**payloads.session_new(), "sip_status": "Alice Example"})
+    assert "sip_status" in str(caught.value) and "Alice Example" not in str(caught.value)

@@ -18,7 +18,12 @@ class Detail(BaseModel):
 
     # Built when first used (or by payload.prepare): an app reads few of the events.
     model_config = ConfigDict(
-        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        defer_build=True,
+        hide_input_in_errors=True,
     )
 
 

@@ -47,6 +47,9 @@ class Component(BaseModel):
         # JSON has no NaN or infinity: jambonz cannot parse an answer that holds one, so such a
         # number is refused when the verb is built, and the hook's fallback answers.
         allow_inf_nan=False,
+        # A verb's values are often the caller's (a name, a transcript): an error names the
+        # field and the problem, never the value, so that a failing handler logs no caller data.
+        hide_input_in_errors=True,
         # Built when first used: an app answers with a few of the verbs, and the builder
         # validates most of those in their wire form, not with the model.
         defer_build=True,

@@ -89,6 +89,7 @@ _NEUTRAL_SETTINGS = frozenset(
         "json_schema_extra",
         "protected_namespaces",
         "allow_inf_nan",
+        "hide_input_in_errors",
     }
 )
 
