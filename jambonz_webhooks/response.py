@@ -7,7 +7,6 @@ writes it as the JSON array jambonz expects.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
 
@@ -20,7 +19,6 @@ from .verbs._quick import Unsure
 from .verbs._wire import VerbValidator
 
 __all__ = [
-    "NonFiniteNumberError",
     "Response",
     "VerbLike",
     "builder_name",
@@ -304,32 +302,14 @@ def encode_verbs(verbs: list[Verb | dict[str, Any]], context: HookContext | None
 
     Raises:
         UnroutedHandlerError: a verb names a handler no route of the app serves.
-        NonFiniteNumberError: a value is a NaN or an infinity (JSON has none).
 
     """
     if context is None:
         context = NO_CONTEXT
     try:
-        data = pydantic_core.to_json(
+        return pydantic_core.to_json(
             verbs, exclude_none=True, by_alias=True, context=context, fallback=context.write_pending
         )
     except pydantic_core.PydanticSerializationError:
         reraise_unrouted()
         raise
-    # pydantic-core writes a float NaN or infinity as a bare NaN or Infinity, which is not JSON
-    # (a typed field refuses them when the verb is built; a free-form one, tag's data say, does
-    # not). Two substring searches on every answer; a parse only when one of them matches.
-    if b"NaN" in data or b"Infinity" in data:
-        json.loads(data, parse_constant=_refuse_constant)
-    return data
-
-
-def _refuse_constant(name: str) -> Any:
-    raise NonFiniteNumberError(
-        f"the answer holds {name}, which JSON cannot carry (jambonz would fail the call): "
-        "check the numbers given to the verbs"
-    )
-
-
-class NonFiniteNumberError(ValueError):
-    """An answer holds a NaN or an infinity, which JSON cannot carry; the hook's fallback answers."""

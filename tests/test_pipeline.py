@@ -232,8 +232,8 @@ def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogC
     [
         lambda: Response().pause(length=float("nan")),  # a typed field: refused when built
         lambda: Response().pause(length=float("inf")),
-        lambda: Response().tag(data={"score": float("-inf")}),  # free-form: refused when encoded
-        lambda: Response([{"verb": "tag", "data": {"nested": [1.0, float("nan")]}}]),
+        lambda: Response([{"verb": "pause", "length": float("-inf")}]),
+        lambda: Response().gather(say={"text": "hi", "loop": float("nan")}),  # nested
     ],
 )
 def test_nan_or_an_infinity_in_the_answer_gets_the_fallback(
