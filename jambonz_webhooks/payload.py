@@ -9,12 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from .rest.call import CallControl
 
-__all__ = ["CallInfo", "CallStatusValue", "Direction", "Payload", "prepare"]
+__all__ = ["PAYLOAD_CONFIG", "CallInfo", "CallStatusValue", "Direction", "Payload", "prepare"]
 
 Direction = Literal["inbound", "outbound"]
 CallStatusValue = Literal[
     "trying", "ringing", "early-media", "in-progress", "completed", "failed", "busy", "no-answer", "queued"
 ]
+
+
+PAYLOAD_CONFIG = ConfigDict(
+    extra="allow",  # jambonz adds fields over time: kept, readable
+    validate_by_name=True,
+    validate_by_alias=True,
+    frozen=True,
+    # Built when first used, or at registration by prepare(): an app reads few of the payloads.
+    defer_build=True,
+    # Errors name fields, never values: a payload is the caller's data.
+    hide_input_in_errors=True,
+)
+"""The settings of every model of what jambonz sends, and of the objects nested in them."""
 
 
 class Payload(BaseModel):
@@ -24,16 +37,7 @@ class Payload(BaseModel):
     :meth:`get`, or in ``model_extra``.
     """
 
-    # Built when first used, or at registration by prepare(): an app reads few of the payloads.
-    # Errors name fields, never values: a payload is the caller's data.
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=True,
-        defer_build=True,
-        hide_input_in_errors=True,
-    )
+    model_config = PAYLOAD_CONFIG
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value jambonz sent under ``key`` (its JSON name), or ``default``."""

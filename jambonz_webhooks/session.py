@@ -6,22 +6,15 @@ with the first hook of a call only (PROTOCOL.md, section 3).
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from .payload import CallInfo, Direction
+from .payload import PAYLOAD_CONFIG, CallInfo, Direction
 
 __all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", "SynthesizerDefaults"]
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=True,
-        defer_build=True,
-        hide_input_in_errors=True,
-    )
+    model_config = PAYLOAD_CONFIG
 
 
 class SipInvite(_Part):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from ..payload import CallInfo
+from ..payload import PAYLOAD_CONFIG, CallInfo
 
 __all__ = ["Detail", "Number", "WithoutCallInfo"]
 
@@ -17,14 +17,7 @@ class Detail(BaseModel):
     """A nested object of a payload; like the payloads, it keeps the keys it does not name."""
 
     # Built when first used (or by payload.prepare): an app reads few of the events.
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=True,
-        defer_build=True,
-        hide_input_in_errors=True,
-    )
+    model_config = PAYLOAD_CONFIG
 
 
 class WithoutCallInfo(CallInfo):
