@@ -41,8 +41,10 @@ __all__ = [
     "QuickValidator",
     "Takes",
     "Unsure",
+    "is_hook",
     "quick_validator",
     "unsure",
+    "without_none",
 ]
 
 MAX_SHAPES = 64
@@ -93,10 +95,7 @@ _NEUTRAL_SETTINGS = frozenset(
     }
 )
 
-_NUMBER_TYPES = (
-    Union[StrictInt, StrictFloat],  # noqa: UP007 - compared with the annotation pydantic keeps
-    StrictInt | StrictFloat,
-)
+_NUMBER_TYPE = StrictInt | StrictFloat  # the verbs' Number, as the annotation pydantic keeps
 
 
 class _Field:
@@ -164,10 +163,6 @@ _CHECKS: dict[int, tuple[str, ...]] = {
 }
 
 
-def _unsure(fields: dict[str, Any]) -> dict[str, Any]:
-    raise Unsure
-
-
 class _Model:
     """A model's fields by every name they are taken under, and a builder for each shape seen."""
 
@@ -190,7 +185,7 @@ class _Model:
             if len(self.builds) >= MAX_SHAPES:
                 raise Unsure
             build = self.build(shape)
-            if build is _unsure:
+            if build is None:
                 raise Unsure
             self.builds[shape] = build
         return build(fields)
@@ -212,16 +207,16 @@ class _Model:
             steps[field.index] = ("", field.key, _CONST, field.default)
         return [steps[index] for index in sorted(steps)]
 
-    def build(self, shape: tuple[Any, ...]) -> Build:
+    def build(self, shape: tuple[Any, ...]) -> Build | None:
         """A function that checks fields of this shape and writes their wire form, as straight code.
 
         Each step's check is written out in turn and the result is one dict display, so a
         verb costs about what the dict literal of its wire form costs. Names, keys and values
-        are bound in the function's globals, never written into its source.
+        are bound in the function's globals, never written into its source. None: Unsure.
         """
         steps = self.plan(shape)
         if steps is None:
-            return _unsure
+            return None
         namespace: dict[str, Any] = {"Unsure": Unsure, "wire_hook": wire_hook, "isfinite": math.isfinite}
         lines = ["def build(f):"]
         items = []
@@ -290,16 +285,15 @@ def _kind(
     """How a field's value is checked here (None: it is not), and what the check needs."""
     annotation = info.annotation
     if info.default is None and info.default_factory is None and not info.is_required():
-        annotation = _without_none(annotation)  # as the wire form does: None goes to the model
+        annotation = without_none(annotation)  # as the wire form does: None goes to the model
     metadata = list(info.metadata)
     while typing.get_origin(annotation) is Annotated:
         annotation, *more = typing.get_args(annotation)
         metadata = [*more, *metadata]
     if metadata:
-        hooks = [item for item in metadata if isinstance(item, PlainValidator) and item.func is validate_hook]
-        rules = [item for item in metadata if item not in hooks and not isinstance(item, PlainSerializer)]
+        rules = [item for item in metadata if not is_hook(item) and not isinstance(item, PlainSerializer)]
         # A hook with no rule beyond its own check: the wire form runs wire_hook on it, as here.
-        return (_HOOK, None) if hooks and not rules else (None, None)
+        return (_HOOK, None) if any(is_hook(item) for item in metadata) and not rules else (None, None)
     return _kind_of(annotation, outer, names, takes)
 
 
@@ -312,7 +306,7 @@ def _kind_of(
         return _BOOL, None
     if annotation is Any:
         return _ANY, None
-    if annotation in _NUMBER_TYPES:
+    if annotation == _NUMBER_TYPE:
         return _NUMBER, None
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -343,7 +337,13 @@ def _kind_of(
     return None, None
 
 
-def _without_none(annotation: Any) -> Any:
+def is_hook(item: Any) -> bool:
+    """Whether a field's metadata item is the hook check (``HookRef``'s validator)."""
+    return isinstance(item, PlainValidator) and item.func is validate_hook
+
+
+def without_none(annotation: Any) -> Any:
+    """``annotation`` without None among its members (``str | None`` -> ``str``)."""
     if typing.get_origin(annotation) not in (Union, types.UnionType):
         return annotation
     args = tuple(arg for arg in typing.get_args(annotation) if arg is not type(None))

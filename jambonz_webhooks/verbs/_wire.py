@@ -47,7 +47,7 @@ from pydantic import (
 
 from ..hooks import pending, validate_hook, wire_hook
 from ._base import Verb
-from ._quick import Build, QuickValidator, Unsure, quick_validator, unsure
+from ._quick import Build, QuickValidator, Unsure, is_hook, quick_validator, unsure, without_none
 
 __all__ = ["VerbValidator", "WireValidator", "wire_validator"]
 
@@ -273,7 +273,7 @@ def _field(name: str, info: Any, generator: Any, outer: tuple[type[BaseModel], .
         if info.default is None and info.default_factory is None:
             # Unset and None are the same on the wire: no key. So the wire form takes no None
             # and leaves it to the model, whose serializer leaves it out.
-            annotation = _without_none(annotation)
+            annotation = without_none(annotation)
         elif info.default_factory is not None:
             settings["default_factory"] = info.default_factory
         else:
@@ -308,27 +308,16 @@ def mirrored(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> bool
     return True
 
 
-def _without_none(annotation: Any) -> Any:
-    if typing.get_origin(annotation) not in (Union, types.UnionType):
-        return annotation
-    args = tuple(arg for arg in typing.get_args(annotation) if arg is not type(None))
-    return args[0] if len(args) == 1 else _Union[args]
-
-
-def _is_hook(item: Any) -> bool:
-    return isinstance(item, PlainValidator) and item.func is validate_hook
-
-
 def _mapped(annotation: Any, metadata: list[Any], outer: tuple[type[BaseModel], ...]) -> Any:
     """``annotation`` with ``metadata``, nested components in wire form and hooks kept for the encoder."""
     if typing.get_origin(annotation) is Annotated:
         inner, *more = typing.get_args(annotation)
         return _mapped(inner, [*more, *metadata], outer)
-    if any(_is_hook(item) for item in metadata):
+    if any(is_hook(item) for item in metadata):
         # The hook's own check and the rules after it (a URL-only hook) see the hook given;
         # what is kept is the hook for the encoder. The model's serializer goes: the encoder
         # writes a pending hook itself.
-        rules = [item for item in metadata if not _is_hook(item) and not isinstance(item, PlainSerializer)]
+        rules = [item for item in metadata if not is_hook(item) and not isinstance(item, PlainSerializer)]
         if not rules:
             return _Annotated[Any, PlainValidator(wire_hook)]
         return _Annotated[(Any, PlainValidator(validate_hook), *rules, AfterValidator(pending))]
