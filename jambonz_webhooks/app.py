@@ -18,6 +18,7 @@ from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope,
 from .background import Background
 from .continuation import RESUME_PATH
 from .deliveries import DeliveryCache
+from .draining import is_draining
 from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .injection import HookKind, plan_handler
@@ -176,7 +177,9 @@ class JambonzApp(Starlette, _HookRegistry):
             a child of jambonz's own span when it sends a ``traceparent``, with the call_sid,
             the hook and jambonz's trace_id as attributes.
         health_path: a path (``"/health"``) answering ``GET`` with ``{"status": "ok"}`` and 200,
-            for a container's or a load balancer's health check; it needs no signature.
+            for a container's or a load balancer's health check; it needs no signature. While
+            the process drains before it stops (:mod:`jambonz_webhooks.draining`), it answers
+            ``{"status": "draining"}`` and 503.
         deadline: seconds a call or action hook's handler has to answer before the fallback
             answers instead (and the handler is cancelled, or abandoned if it is sync); a status
             hook's handler is cancelled then. None reads ``JAMBONZ_HOOK_DEADLINE``, default 8
@@ -348,7 +351,9 @@ class JambonzApp(Starlette, _HookRegistry):
 
 
 async def _health(request: Request) -> StarletteResponse:
-    """Liveness: the process answers HTTP."""
+    """The process answers HTTP (200), or is draining before it stops (503: take it out of service)."""
+    if is_draining():
+        return StarletteResponse(b'{"status":"draining"}', 503, media_type="application/json")
     return StarletteResponse(b'{"status":"ok"}', media_type="application/json")
 
 
