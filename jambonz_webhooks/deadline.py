@@ -85,6 +85,20 @@ class _Watch:
                 del self.queues[seconds]
         self.handle = self.loop.call_at(now + TICK, self.check) if watching else None
 
+    def expire_all(self, reason: str) -> int:
+        """Expire every deadline in flight now, as if its time had come; how many there were."""
+        count = 0
+        for queue in self.queues.values():
+            for deadline in queue:
+                deadline.expired = True
+                deadline.task.cancel(reason)
+                count += 1
+        self.queues.clear()
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        return count
+
 
 class Deadlines:
     """Starts hook deadlines on the running event loop (one watch per loop)."""
@@ -118,6 +132,16 @@ class Deadlines:
         if watch.handle is None:
             watch.handle = loop.call_at(min(deadline.when, loop.time() + TICK), watch.check)
         return deadline
+
+    def expire_all(self) -> int:
+        """Expire every deadline in flight on the running event loop now; how many there were.
+
+        The server calls it when its graceful shutdown runs out of time: each hook still running
+        is answered as at its own deadline (a call or action hook with its fallback verbs, a
+        status hook's handler cancelled), rather than cut off without an answer.
+        """
+        watch = self._watches.get(asyncio.get_running_loop())
+        return 0 if watch is None else watch.expire_all("the server is shutting down")
 
 
 deadlines = Deadlines()
