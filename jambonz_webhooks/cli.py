@@ -23,6 +23,7 @@ import functools
 import importlib
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -150,8 +151,8 @@ def _check_port(port: int) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    """Serve APP with uvicorn (it imports APP itself, in each worker)."""
-    import uvicorn
+    """Serve APP with uvicorn through :mod:`jambonz_webhooks.serving` (it imports APP in each worker)."""
+    from . import serving
 
     _split_spec(args.app)
     port: int = args.port if args.port is not None else _default_port()
@@ -161,6 +162,18 @@ def command_run(args: argparse.Namespace) -> int:
         raise CliError("--workers must be at least 1")
     if args.reload and workers is not None and workers > 1:
         raise CliError("--reload and --workers go separately: reloading runs one worker")
+    try:
+        limits = serving.Limits(
+            max_header_bytes=args.max_header_bytes,
+            max_headers=args.max_headers,
+            timeout_idle=args.timeout_idle,
+            timeout_head=args.timeout_head,
+            timeout_body=args.timeout_body or None,
+            timeout_keep_alive=args.timeout_keep_alive,
+        )
+        shutdown = serving.Shutdown(drain=args.drain, grace=args.timeout_graceful_shutdown)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     shown = f"[{args.host}]" if ":" in args.host else args.host
     if args.reload:
         how = "reloading on changes"
@@ -170,22 +183,47 @@ def command_run(args: argparse.Namespace) -> int:
         count = workers if workers is not None else int(concurrency) if concurrency.isdigit() else 1
         how = f"{count} worker{'' if count == 1 else 's'}"
     _note(f"serving {args.app} on http://{shown}:{port} ({how}); Ctrl+C stops it")
-    uvicorn.run(
+    if args.app_dir is not None:
+        sys.path.insert(0, args.app_dir)
+    config = serving.ServingConfig(
         args.app,
+        limits=limits,
+        shutdown=shutdown,
         host=args.host,
         port=port,
         workers=workers,
         reload=args.reload,
         reload_dirs=args.reload_dir or None,
         log_level=args.log_level,
+        access_log=args.access_log,
         loop="auto",
-        http="auto",
-        app_dir=args.app_dir,
         factory=args.factory,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
-    return EXIT_OK
+    if not config.reload and config.workers == 1:
+        config.load_app()  # an app that cannot be imported fails here, before the socket is bound
+    return serving.run(config)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"seconds are a finite number, at least 0: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
 
 
 # -- routes -------------------------------------------------------------------------------------
@@ -1246,8 +1284,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="serve APP with uvicorn",
         description=(
-            "Serve APP with uvicorn (uvloop and httptools when installed). The port is --port, else "
-            f"the PORT environment variable, else {DEFAULT_PORT}. In a container, give --host 0.0.0.0."
+            "Serve APP with uvicorn (uvloop and httptools), with bounds on slow and idle clients and a "
+            "drain on SIGTERM. The port is --port, else the PORT environment variable, else "
+            f"{DEFAULT_PORT}. In a container, give --host 0.0.0.0."
         ),
     )
     _add_app_arguments(run)
@@ -1271,6 +1310,83 @@ def build_parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         default=None,
         help="proxies whose X-Forwarded-* headers are trusted (default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
+    run.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no uvicorn access log line per request",
+    )
+    from .serving import Limits, Shutdown
+
+    limits, shutdown = Limits(), Shutdown()
+    bounds = run.add_argument_group(
+        "bounds on clients",
+        "What one connection may take: a request over a size bound is answered 431, one over a time "
+        "bound 408, and the connection is closed (an idle one without an answer).",
+    )
+    bounds.add_argument(
+        "--max-header-bytes",
+        type=_count,
+        default=limits.max_header_bytes,
+        metavar="BYTES",
+        help="the most bytes of a request's line and header fields (default: %(default)s)",
+    )
+    bounds.add_argument(
+        "--max-headers",
+        type=_count,
+        default=limits.max_headers,
+        metavar="N",
+        help="the most header fields of a request (default: %(default)s)",
+    )
+    bounds.add_argument(
+        "--timeout-idle",
+        type=_seconds,
+        default=limits.timeout_idle,
+        metavar="S",
+        help="seconds a new connection may stay silent (default: %(default)s)",
+    )
+    bounds.add_argument(
+        "--timeout-head",
+        type=_seconds,
+        default=limits.timeout_head,
+        metavar="S",
+        help="seconds a request's line and header fields may take to arrive (default: %(default)s)",
+    )
+    bounds.add_argument(
+        "--timeout-body",
+        type=_seconds,
+        default=limits.timeout_body,
+        metavar="S",
+        help="seconds a request's body may take after its header fields; 0: no bound (default: %(default)s)",
+    )
+    bounds.add_argument(
+        "--timeout-keep-alive",
+        type=_count,
+        default=limits.timeout_keep_alive,
+        metavar="S",
+        help="seconds an idle connection is kept between requests (default: %(default)s)",
+    )
+    stopping = run.add_argument_group(
+        "stopping",
+        "On SIGTERM /health answers 503 and the server serves on for --drain seconds (answers close "
+        "their connections), then takes no new connection and gives requests in flight "
+        "--timeout-graceful-shutdown seconds more; a hook still running then answers its fallback, "
+        "another request 503. Keep the sum below the orchestrator's kill timeout (Docker: 10 s).",
+    )
+    stopping.add_argument(
+        "--drain",
+        type=_seconds,
+        default=shutdown.drain,
+        metavar="S",
+        help="seconds of serving on after SIGTERM, /health answering 503 (default: %(default)s)",
+    )
+    stopping.add_argument(
+        "--timeout-graceful-shutdown",
+        type=_seconds,
+        default=shutdown.grace,
+        metavar="S",
+        help="seconds requests in flight have to finish after that (default: %(default)s)",
     )
     run.set_defaults(func=command_run)
 
