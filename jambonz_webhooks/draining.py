@@ -11,23 +11,32 @@ This module imports nothing: the app reads the flag without loading the server.
 
 from __future__ import annotations
 
-__all__ = ["begin_draining", "is_draining"]
+__all__ = ["DrainState", "begin_draining", "is_draining", "state"]
 
-_draining = False
+
+class DrainState:
+    """The process's flag, an attribute the server's hot path reads without a call."""
+
+    __slots__ = ("draining",)
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+state = DrainState()
+"""The process's draining flag: ``state.draining``."""
 
 
 def is_draining() -> bool:
     """True once the process began draining (it stops soon): answer health checks with a 503."""
-    return _draining
+    return state.draining
 
 
 def begin_draining() -> None:
     """Mark the process as draining (the server calls it on the first SIGTERM or SIGINT)."""
-    global _draining
-    _draining = True
+    state.draining = True
 
 
 def _reset() -> None:
     """Back to serving (tests only: a real process never stops draining)."""
-    global _draining
-    _draining = False
+    state.draining = False
