@@ -35,6 +35,7 @@ shipped app's log file misses lines.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -95,6 +96,7 @@ class AppSpec:
     env: Mapping[str, str] = field(default_factory=dict)  # over the inherited environment
     access_log: bool = False  # whether it writes one access line per hook request
     label: str = ""
+    http: str = "httptools"  # uvicorn's --http: a protocol's name or import string
 
 
 BARE = AppSpec("bare", "bare_app:app", BENCH_DIR, {"LOG_LEVEL": "WARNING"}, label="bare Starlette")
@@ -114,6 +116,14 @@ SHIPPED = AppSpec(
     label="framework as shipped, access log to a file",
 )
 APPS = (BARE, LOG_OFF, SHIPPED)
+BOUNDED = dataclasses.replace(
+    LOG_OFF,
+    name="bounded",
+    http="jambonz_webhooks.serving:BoundedHttpToolsProtocol",
+    label="framework, log off, served by jambonz-webhooks run's bounded httptools protocol",
+)
+EXTRA_APPS = (BOUNDED,)
+"""Apps pair.py compares too (not in load.py's runs): what ``run``'s protocol costs against httptools."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +287,7 @@ def uvicorn_command(spec: AppSpec, port: str, python: str = sys.executable) -> l
         python, "-m", "uvicorn", spec.target,
         "--app-dir", str(spec.app_dir),
         "--host", "127.0.0.1", "--port", port,
-        "--loop", "uvloop", "--http", "httptools",
+        "--loop", "uvloop", "--http", spec.http,
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
 

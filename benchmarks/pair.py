@@ -9,7 +9,8 @@ to tell what one change costs (the access line, say); the targets stay load.py's
 
     python benchmarks/pair.py A B [--rounds 6] [--duration 8] [--base DIR]
 
-A and B name apps of load.py (``bare``, ``framework``, ``shipped``); ``base:NAME`` runs the same
+A and B name apps of load.py (``bare``, ``framework``, ``shipped``, and ``bounded``: the framework
+served by ``jambonz-webhooks run``'s protocol, jambonz_webhooks.serving); ``base:NAME`` runs the same
 app from the checkout ``--base`` (a ``git worktree`` of another commit), so two versions of the
 code can be compared. A calibration is an app against itself (``shipped shipped``): its ratios
 show the harness's own noise.
@@ -36,6 +37,7 @@ from load import (
     APPS,
     ENV_DROPPED,
     ENV_SECRET,
+    EXTRA_APPS,
     OUT_DIR,
     ROOT,
     SETTLE,
@@ -57,7 +59,7 @@ from payload import write_body
 def app_spec(name: str, base: Path | None) -> AppSpec:
     """The load.py app called ``name``, or with ``base:`` the same app from the checkout ``base``."""
     source, _, app = name.rpartition(":")
-    specs = {spec.name: spec for spec in APPS}
+    specs = {spec.name: spec for spec in (*APPS, *EXTRA_APPS)}
     if app not in specs or source not in ("", "base"):
         raise SystemExit(f"unknown app {name!r}: one of {', '.join(specs)}, or base:NAME")
     spec = specs[app]
