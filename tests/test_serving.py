@@ -452,6 +452,29 @@ def test_hooks_running_past_the_bound_answer_their_fallback_and_the_process_exit
     assert "answered 503" in stderr
 
 
+def test_a_handler_blocking_the_event_loop_cannot_hold_the_process_past_its_bound(tmp_path: Path) -> None:
+    run = _run(tmp_path, "blocked", "--drain", "0", "--timeout-graceful-shutdown", "0.5")
+    answers: dict[str, bytes] = {}
+    thread = _start_request(run.port, _signed_post("/blocking", payloads.call_info()), answers, "blocking")
+    time.sleep(0.5)  # the loop is blocked from now on: no signal handler of the loop's could run
+    signalled = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    try:
+        returncode = run.process.wait(timeout=10)
+    finally:
+        _stop(run.process)
+    exited_after = time.monotonic() - signalled
+    thread.join(timeout=5)
+    # The watchdog: the process ends at its bound (status 1, it did not stop cleanly); the
+    # blocked request gets no answer.
+    assert returncode == 1
+    assert (
+        Shutdown(drain=0, grace=0.5).bound - 0.2 <= exited_after <= Shutdown(drain=0, grace=0.5).bound + SLACK
+    )
+    assert _status(answers["blocking"]) == 0
+    assert "exiting now" in run.stderr()
+
+
 def test_sigint_stops_without_the_drain(tmp_path: Path) -> None:
     run = _run(tmp_path, "sigint")
     signalled = time.monotonic()

@@ -6,7 +6,9 @@ The webhook secret comes from ``JAMBONZ_WEBHOOK_SECRET``; ``/health`` is the app
 - ``/slow`` (action hook) takes a second: it finishes within a drain;
 - ``/stuck`` and ``/stuck-sync`` (action hooks, async and sync) take a minute, with a 30 s
   deadline: longer than any shutdown bound;
-- ``/plain-stuck`` (a plain route, no deadline) takes a minute too.
+- ``/plain-stuck`` (a plain route, no deadline) takes a minute too;
+- ``/blocking`` (action hook) blocks the event loop itself for 30 s (a bug: ``time.sleep`` in
+  an async handler), so nothing of the server can run.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ async def stuck(call: CallInfo) -> Response:
 def stuck_sync(call: CallInfo) -> Response:
     time.sleep(60)
     return Response().say(text="never").hangup()
+
+
+@app.action_hook("/blocking")
+async def blocking(call: CallInfo) -> Response:
+    time.sleep(30)  # blocks the event loop: what the shutdown watchdog is for
+    return Response().hangup()
 
 
 async def plain_stuck(request: Request) -> JSONResponse:
