@@ -376,6 +376,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 transport.write(REQUEST_TIMEOUT)
         elif phase == HEAD:
             transport.write(REQUEST_TIMEOUT)
+        elif phase == IDLE:
+            self._close_gently()  # a request crossing our close gets no reset
+            return
         transport.close()
 
     def _refuse(self, answer: bytes) -> None:
