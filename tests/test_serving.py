@@ -407,6 +407,7 @@ def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path) -> None:
     # Every request answered 200 or its connection refused: none reset, none closed unanswered.
     assert outcomes["200"] > 100, outcomes
     assert set(outcomes) <= {"200", "ECONNREFUSED", "ETIMEDOUT", "TimeoutError"}, outcomes
+    assert outcomes["ECONNREFUSED"] == len(clients), outcomes  # each tried on until the listener closed
     for n in range(4):
         assert _status(answers[f"{n}"]) == 200, answers
         assert b"slow but done" in answers[f"{n}"]
