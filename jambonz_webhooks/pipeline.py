@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
-from .asgi import JSON_HEADERS, RequestHeaders, read_body, send_answer
+from .asgi import CLOSE, JSON_HEADERS, RequestHeaders, read_body, send_answer
 from .background import Background, Continuation
 from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Continuations
 from .deadline import deadlines
@@ -42,8 +42,19 @@ from .logs import access_log, verb_names
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
+from .rest.access import ApiAccess
 from .security import HookSecurity
-from .state import MemoryStore, StateStore, forget_call, keep_session, keep_session_at_once
+from .state import (
+    MAX_SESSION_SIZE,
+    MemoryStore,
+    StateStore,
+    StateStoreError,
+    forget_call,
+    keep_session,
+    keep_session_at_once,
+    session_to_keep,
+    store_outage,
+)
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -100,15 +111,21 @@ class HookSettings:
         max_body_size: int | None = None,
         deadline: float | None = None,
         background: Background | None = None,
+        api: ApiAccess | None = None,
+        max_session_size: int = MAX_SESSION_SIZE,
     ) -> None:
         self.paths: dict[Callable[..., Any], str] = {}
         self.fallback = fallback
         self.security = security or HookSecurity()
+        self.api = api if api is not None else ApiAccess(trust_payloads=self.security.verifies_all)
+        """The app's REST client for ``call.client``, and where it may send the API key."""
         self.deliveries = deliveries
         self.state: StateStore = state if state is not None else MemoryStore()
         self.env_schema = env_schema
         """The body of the answer to the portal's OPTIONS discovery request."""
         self.max_body_size = max_body_size
+        self.max_session_size = max_session_size
+        """Bytes of a call hook's payload kept for the later hooks at most."""
         self.deadline = deadline_from(deadline)
         self.uses_state = False
         """Whether any hook reads the call's state: only then is the call hook's payload kept."""
@@ -129,10 +146,13 @@ class HookSettings:
         return self._continuations
 
     async def aclose(self) -> None:
-        """Cancel the work still continuing in the background (the app is shutting down)."""
-        if self._continuations is not None:
-            await self._continuations.aclose()
-            self._continuations = None
+        """The app is shutting down: cancel work continuing in the background, close the REST client."""
+        try:
+            if self._continuations is not None:
+                await self._continuations.aclose()
+                self._continuations = None
+        finally:
+            await self.api.aclose()
 
     async def end_call(self, call_sid: str) -> None:
         """A status hook said the call is over: stop its background work, drop its state.
@@ -150,7 +170,7 @@ class HookSettings:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
         context = self._contexts.get(prefix)
         if context is None:
-            context = self._contexts[prefix] = HookContext(prefix, self.paths)
+            context = self._contexts[prefix] = HookContext(prefix, self.paths, self.api)
         return context
 
 
@@ -250,6 +270,7 @@ class HookPipeline:
             # declarations only (no obscure default), and reads no body.
             await send_answer(send, 200, JSON_HEADERS, settings.env_schema)
             return
+        body: bytes | None = None
         try:
             if method != "POST" and method != "GET":
                 # Other hooks answer no OPTIONS: which paths are hooks is not told to anyone.
@@ -266,6 +287,10 @@ class HookPipeline:
             if signature is not None:
                 security.verify_body(signature, body)
         except HookError as exc:
+            if body is None and method == "POST" and CLOSE[0] not in exc.headers:
+                # Refused unread (no credentials, a stale signature, ...): the connection is
+                # closed after the answer, not held open for a body nobody reads.
+                exc.headers = (*exc.headers, *CLOSE)
             outcome = Outcome.refusal(exc)
         except ClientDisconnect:
             return
@@ -389,6 +414,8 @@ class HookPipeline:
         if call is not None and settings.uses_state and self.kind is HookKind.CALL:
             session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
             call_sid = str(call.call_sid)
+            if len(session) > settings.max_session_size:
+                session = session_to_keep(call_sid, session, settings.max_session_size)
             if not keep_session_at_once(settings.state, call_sid, session):
                 await keep_session(settings.state, call_sid, session)
         env = await self._env(decoded) if self._reads_env else None
@@ -558,16 +585,14 @@ class HookPipeline:
         return encoded
 
     def _log_failure(self, exc: BaseException, call: CallInfo | None) -> None:
-        logger.error(
-            "%s hook %s (handler %s) failed for call_sid=%s: %s",
-            self.kind.value,
-            self.path,
-            self.name,
-            None if call is None else call.call_sid,
-            exc,
-            exc_info=exc,
-            extra=self._extra(call),
-        )
+        message = "%s hook %s (handler %s) failed for call_sid=%s: %s"
+        call_sid = None if call is None else call.call_sid
+        args = (self.kind.value, self.path, self.name, call_sid, exc)
+        if isinstance(exc, StateStoreError):
+            # An outage fails every hook: one line each, rate-limited, no traceback.
+            store_outage.warn(message, *args, call_sid=None if call_sid is None else str(call_sid))
+        else:
+            logger.error(message, *args, exc_info=exc, extra=self._extra(call))
 
     def _extra(self, call: CallInfo | None) -> dict[str, Any]:
         return {

@@ -120,7 +120,9 @@ def test_installed_wheel_serves_the_example_app_as_the_dockerfile_runs_it(
         (app_dir / "example_app" / source.name).write_bytes(source.read_bytes())
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(PORT=str(port), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        JAMBONZ_WEBHOOK_INSECURE="1", PORT=str(port), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    )
     server = subprocess.Popen(
         command,
         cwd=app_dir,

@@ -21,10 +21,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, CallStatus, DeliveryCache, GatherResult, JambonzApp, Response
+from jambonz_webhooks import (
+    CallSession,
+    CallState,
+    CallStatus,
+    DeliveryCache,
+    GatherResult,
+    InsecureAppError,
+    JambonzApp,
+    MemoryStore,
+    Response,
+)
 from jambonz_webhooks.decoding import DecodeError, parse_query
 from jambonz_webhooks.deliveries import Answer, delivery_key
 from jambonz_webhooks.security import (
+    CLOSED_MESSAGE,
     MAX_SIGNATURES,
     BasicCredentials,
     HookSecurity,
@@ -531,7 +542,7 @@ def test_configure_a_string_argument_is_one_secret_even_with_commas() -> None:
 
 def test_configure_empty_list_disables_signing_even_with_env() -> None:
     security = HookSecurity.configure(
-        webhook_secret=[], basic_auth=None, environ={"JAMBONZ_WEBHOOK_SECRET": "from-env"}
+        webhook_secret=[], insecure=True, basic_auth=None, environ={"JAMBONZ_WEBHOOK_SECRET": "from-env"}
     )
     assert security.secrets == ()
     assert not security.signed
@@ -828,7 +839,7 @@ def test_app_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_app_empty_list_ignores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", "env-secret")
-    app, calls = build_app(webhook_secret=[])
+    app, calls = build_app(webhook_secret=[], insecure=True)
     response = TestClient(app).post(
         "/incoming", content=SESSION, headers={"Content-Type": "application/json"}
     )
@@ -1336,3 +1347,120 @@ def test_delivery_key_tells_deliveries_apart() -> None:
     ]
     assert key not in others
     assert len(set(others)) == len(others)
+
+
+# --------------------------------------------------------------------------- failing closed
+
+
+def _no_protection_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JAMBONZ_WEBHOOK_SECRET", "JAMBONZ_WEBHOOK_USERNAME", "JAMBONZ_WEBHOOK_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("JAMBONZ_WEBHOOK_INSECURE", raising=False)
+
+
+def test_an_unprotected_app_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    app, calls = build_app()
+    with pytest.raises(InsecureAppError, match="JAMBONZ_WEBHOOK_SECRET") as refused, TestClient(app):
+        pass
+    assert "JAMBONZ_WEBHOOK_INSECURE=1" in str(refused.value)
+    assert calls == []
+
+
+@pytest.mark.parametrize("path", ["/incoming", "/menu", "/status"])
+def test_an_unprotected_app_that_was_never_started_refuses_every_hook(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Mounted in an app that runs no lifespan of its own, it cannot refuse to start: each hook is refused."""
+    _no_protection_env(monkeypatch)
+    app, calls = build_app()
+    client = TestClient(app)  # not entered: no lifespan
+    response = client.post(path, content=SESSION, headers={"Content-Type": "application/json"})
+    assert response.status_code == 503
+    assert response.json() == {"error": CLOSED_MESSAGE}
+    assert calls == []
+
+
+def test_a_status_hook_of_a_closed_app_cannot_drop_a_calls_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    store = MemoryStore()
+    app = JambonzApp(state=store)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, state: CallState) -> Response:
+        return Response().hangup()
+
+    @app.status_hook("/status")
+    async def status(event: CallStatus) -> None:
+        pass
+
+    asyncio.run(store.set("CA-live", {"kept": b"yes"}))
+    completed = compact(payloads.call_info(call_sid="CA-live", call_status="completed"))
+    response = TestClient(app).post(
+        "/status", content=completed, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 503
+    assert asyncio.run(store.get_all("CA-live")) == {"kept": b"yes"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"insecure": True}, {"webhook_secret": SECRET}, {"basic_auth": ("jambonz", "pw")}],
+    ids=["opened", "secret", "basic-auth"],
+)
+def test_a_protected_or_opened_app_starts(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> None:
+    _no_protection_env(monkeypatch)
+    app, _ = build_app(**options)
+    with TestClient(app) as client:
+        assert client.get("/nothing-here").status_code == 404
+
+
+def test_an_opened_app_says_so_at_every_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _no_protection_env(monkeypatch)
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_INSECURE", "1")
+    app, calls = build_app()
+    for _ in range(2):
+        with caplog.at_level("WARNING", logger="jambonz_webhooks"), TestClient(app) as client:
+            assert client.post(
+                "/incoming", content=SESSION, headers={"Content-Type": "application/json"}
+            ).is_success
+    warnings = [r for r in caplog.records if "WITHOUT authentication" in r.getMessage()]
+    assert len(warnings) == 2
+    assert calls == ["incoming", "incoming"]
+
+
+def test_a_secret_protects_and_no_warning_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _no_protection_env(monkeypatch)
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", SECRET)
+    app, _ = build_app()
+    with caplog.at_level("WARNING", logger="jambonz_webhooks"), TestClient(app):
+        pass
+    assert not [r for r in caplog.records if "authentication" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("value", "opened"), [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)]
+)
+def test_the_insecure_environment_variable(value: str, opened: bool) -> None:
+    security = HookSecurity.configure(
+        webhook_secret=None, basic_auth=None, environ={"JAMBONZ_WEBHOOK_INSECURE": value}
+    )
+    assert security.insecure is opened
+    assert security.closed is not opened
+
+
+def test_an_unclear_insecure_value_is_an_error_not_a_guess() -> None:
+    with pytest.raises(ValueError, match="JAMBONZ_WEBHOOK_INSECURE must be 1 or 0"):
+        HookSecurity.configure(
+            webhook_secret=None, basic_auth=None, environ={"JAMBONZ_WEBHOOK_INSECURE": "maybe"}
+        )
+
+
+def test_an_app_without_hooks_is_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    with TestClient(JambonzApp(health_path="/health")) as client:
+        assert client.get("/health").status_code == 200
