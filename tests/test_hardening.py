@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from starlette.testclient import TestClient
 from starlette.types import Message
 
@@ -339,3 +340,42 @@ def test_a_request_refused_before_its_body_closes_the_connection(unsigned_refusa
     assert received.startswith(b"HTTP/1.1 401 ")
     assert b"connection: close" in received.lower()
 
+
+# --------------------------------------------------------------------------- NaN in an answer
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Response().pause(length=float("nan")),
+        lambda: Response().tag(data={"score": float("nan")}),
+        lambda: Response().tag(data={"nested": [{"x": float("inf")}]}),
+        lambda: Response().config(record={"tries": float("-inf")}),
+        lambda: Response([{"verb": "tag", "data": {"x": float("nan")}}]),
+    ],
+    ids=["typed-number", "free-form", "deep", "nested-component", "raw-dict"],
+)
+def test_a_handler_answering_nan_gets_the_fallback_never_invalid_json(build: Any) -> None:
+    with pytest.raises(ValidationError, match="finite|NaN"):
+        build()  # refused when the answer is built, naming the field, not the value
+    app = JambonzApp(insecure=True)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        answer: Response = build()
+        return answer
+
+    with TestClient(app) as client:
+        response = client.post("/incoming", json=payloads.session_new())
+    assert response.status_code == 200
+    assert b"NaN" not in response.content and b"Infinity" not in response.content
+    assert response.json() == _fallback()
+
+
+def _fallback() -> list[dict[str, Any]]:
+    from jambonz_webhooks import DEFAULT_FALLBACK
+    from jambonz_webhooks.hooks import NO_CONTEXT
+    from jambonz_webhooks.response import encode_verbs
+
+    encoded: list[dict[str, Any]] = json.loads(encode_verbs(DEFAULT_FALLBACK.verbs, NO_CONTEXT))
+    return encoded
