@@ -186,7 +186,9 @@ class JambonzApp(Starlette, _HookRegistry):
             SIP details first; env_vars and the call's identity last), and a warning says which.
         deduplicate: answer a repeated delivery of a hook (jambonz retries with the same body
             and signature) with the first answer instead of running the handler again: True,
-            or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it.
+            or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it. It needs a
+            webhook secret (ValueError otherwise): only a signed request can be told from a
+            new one. Shared by every worker when ``state`` is a Redis store.
         state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
             :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
             a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
@@ -263,21 +265,15 @@ class JambonzApp(Starlette, _HookRegistry):
             allow_unsigned_get=allow_unsigned_get,
             insecure=insecure,
         )
-        # Not "deduplicate or None": an empty DeliveryCache has a length of 0, so it is falsy.
-        deliveries = (
-            deduplicate
-            if isinstance(deduplicate, DeliveryCache)
-            else DeliveryCache()
-            if deduplicate
-            else None
-        )
+        store = state if state is not None else default_store()
+        deliveries = _deliveries(deduplicate, security, store)
         declared = declare(env_vars or {})
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
             None if fallback is None else Response(fallback),
             security=security,
             deliveries=deliveries,
-            state=state if state is not None else default_store(),
+            state=store,
             env_schema=env_schema(declared),
             max_body_size=max_body_size,
             deadline=deadline,
@@ -374,6 +370,24 @@ class JambonzApp(Starlette, _HookRegistry):
             raise LookupError(
                 f"{getattr(handler, '__qualname__', handler)!r} serves no hook of this app"
             ) from None
+
+
+def _deliveries(
+    deduplicate: bool | DeliveryCache, security: HookSecurity, store: StateStore
+) -> DeliveryCache | None:
+    """The app's record of deliveries, fitted to its tolerance and store; None without one."""
+    # Not "if not deduplicate": an empty DeliveryCache has a length of 0, so it is falsy.
+    if not isinstance(deduplicate, DeliveryCache) and not deduplicate:
+        return None
+    if not security.signed:
+        raise ValueError(
+            "deduplicate needs a webhook secret: without a signature nothing tells jambonz's retry "
+            "of a request from a new request with the same body (the caller pressing the same digit "
+            "again). Set webhook_secret= (or JAMBONZ_WEBHOOK_SECRET), or leave deduplicate off"
+        )
+    cache = deduplicate if isinstance(deduplicate, DeliveryCache) else DeliveryCache()
+    cache.fit(security.tolerance, store)
+    return cache
 
 
 async def _health(request: Request) -> StarletteResponse:

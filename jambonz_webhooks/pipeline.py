@@ -33,7 +33,7 @@ from .background import Background, Continuation
 from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Continuations
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
-from .deliveries import DeliveryCache, delivery_key
+from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
@@ -195,7 +195,7 @@ class Outcome:
         """The validated payload's call, or None (then nothing of the payload is logged)."""
         self.verbs = verbs
         self.how = how
-        """``handler``, ``fallback``, ``deadline`` or ``refused``."""
+        """``handler``, ``fallback``, ``deadline``, ``continued``, ``refused`` or ``repeat``."""
         self.after: Callable[[], Awaitable[str]] | None = None
         """Work to do once the answer is sent (a status hook's handler); run once, then cleared."""
 
@@ -296,12 +296,16 @@ class HookPipeline:
             return
         else:
             deliveries = settings.deliveries
-            if deliveries is None:
+            # Only a verified request is deduplicated (an unsigned GET cannot be told from another).
+            if deliveries is None or signature is None:
                 outcome = await self._respond(scope, receive, body)
             else:
-                key = delivery_key(method, scope["path"], scope["query_string"], headers.signature, body)
+                key = delivery_key(self._hook_of(scope), signature.timestamp, body)
                 outcome = await deliveries.answer(
-                    key, lambda: self._respond(scope, receive, body), repeatable=_repeatable
+                    key,
+                    lambda: self._respond(scope, receive, body),
+                    rebuild=_repeated,
+                    lease=self.deadline + LEASE_MARGIN,
                 )
         await send_answer(send, outcome.status, outcome.headers, outcome.body)
         answered = time.perf_counter()
@@ -325,6 +329,13 @@ class HookPipeline:
         request = functools.partial(_request, scope, receive, body) if self._wants_request else None
         path_params: Mapping[str, Any] = scope.get("path_params") or {}
         return self.answer(decoded, body, path_params, scope.get("root_path", ""), request)
+
+    def _hook_of(self, scope: Scope) -> str:
+        """The hook as a delivery names it: its path with its parameters, where it is mounted."""
+        hook = scope.get("root_path", "") + self.path
+        params: Mapping[str, Any] | None = scope.get("path_params")
+        # Converted values: /menu/01 and /menu/1 are one hook when the parameter is an int.
+        return f"{hook} {sorted(params.items())!r}" if params else hook
 
     def _log(self, scope: Scope, outcome: Outcome, how: str, started: float, answered: float) -> None:
         call = outcome.call
@@ -666,9 +677,9 @@ async def _ready(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _repeatable(outcome: Outcome) -> bool:
-    """Whether a repeated delivery may get this answer: not a server error (a retry may pass)."""
-    return outcome.status < 500
+def _repeated(answer: Answer) -> Outcome:
+    """The outcome of a repeated delivery: the first one's answer again."""
+    return Outcome(*answer, how="repeat")
 
 
 def _request(scope: Scope, receive: Receive, body: bytes) -> Request:

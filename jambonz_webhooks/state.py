@@ -304,6 +304,14 @@ class RedisStore:
             client = self._clients[loop] = Redis.from_pool(pool)  # the client closes its pool
         return client
 
+    @property
+    def redis(self) -> Redis:
+        """The client of the running event loop, for the framework's other records in this Redis.
+
+        The record of repeated deliveries uses it: one connection pool, the same timeouts.
+        """
+        return self._redis
+
     def __repr__(self) -> str:
         return f"RedisStore({_redact(self.url)!r}, ttl={self.ttl})"
 
