@@ -5,7 +5,8 @@
 # a Debian bookworm rootfs with Python 3.11 laid out as the official python images are (python
 # and pip in /usr/local/bin), imported as $JAMBONZ_BASE_IMAGE (jambonz-webhooks-base:local).
 # An existing image is kept, so a second run takes a second. Progress goes to stderr; the last
-# line on stdout is the image's name. Exit 77: the tools are missing and cannot be installed.
+# line on stdout is the image's name. Exit 77: something it needs is missing, and this user
+# cannot install or start it.
 # Needs root, or passwordless sudo and a docker that answers this user (the docker group).
 set -euo pipefail
 TAG="${JAMBONZ_BASE_IMAGE:-jambonz-webhooks-base:local}"
@@ -26,7 +27,11 @@ else
 fi
 
 missing=()
-command -v docker >/dev/null || missing+=(docker.io)
+# A docker client alone is not enough when no engine answers: docker.io brings dockerd.
+if ! command -v docker >/dev/null \
+  || ! { docker info >/dev/null 2>&1 || command -v dockerd >/dev/null; }; then
+  missing+=(docker.io)
+fi
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   command -v apt-get >/dev/null || unavailable "no apt-get to install ${missing[*]}: install them yourself"
