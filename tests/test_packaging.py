@@ -1,8 +1,9 @@
 """The package as a user (or the Dockerfile) installs it: a wheel, in a fresh virtual environment.
 
-These steps are the Dockerfile's, without Docker (no engine runs here): build the wheels, install
-them with no index, copy the example app beside them, run the Dockerfile's own CMD and
-HEALTHCHECK commands, and ask the server for a call.
+These steps are the Dockerfile's, without Docker, so they run wherever the suite runs: build the
+wheels, install them with no index, copy the example app beside them, run the Dockerfile's own CMD
+and HEALTHCHECK commands, and ask the server for a call. tests/test_container.py builds and runs
+the image itself on a Docker engine.
 """
 
 from __future__ import annotations
