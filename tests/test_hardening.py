@@ -379,3 +379,72 @@ def _fallback() -> list[dict[str, Any]]:
 
     encoded: list[dict[str, Any]] = json.loads(encode_verbs(DEFAULT_FALLBACK.verbs, NO_CONTEXT))
     return encoded
+
+
+# --------------------------------------------------------------------------- deep JSON in a query
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000])
+def test_json_nested_deep_in_a_query_value_is_a_400_on_a_real_server(probe_server: Any, depth: int) -> None:
+    """A 500 with a traceback in the log before; the server answers the next request as usual."""
+    from urllib.parse import quote
+
+    import httpx2
+
+    deep = quote("[" * depth + "]" * depth)
+    query = (
+        f"call_sid=CA1&account_sid=AC1&application_sid=AP1&direction=inbound&from=a&to=b&call_id=c&sip={deep}"
+    )
+    with httpx2.Client(base_url=probe_server.origin, timeout=10, trust_env=False) as client:
+        response = client.get(f"/echo-call?{query}")
+        assert response.status_code == 400, response.text[:300]
+        assert response.json() == {"error": "the payload is nested too deeply"}
+        assert client.post("/echo-call", json=payloads.session_new()).status_code == 200
+    assert "Traceback" not in probe_server.stderr()
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_secrets_are_in_no_repr_and_no_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret, password, key = "wh_secret_NEVER_SHOWN", "pw_NEVER_SHOWN", "key_NEVER_SHOWN"
+    monkeypatch.setenv("JAMBONZ_API_KEY", key)
+    app = JambonzApp(
+        webhook_secret=[secret, secret + "_old"],
+        basic_auth=("jambonz", password),
+        state=RedisStore(f"redis://user:{password}@127.0.0.1:1/0", timeout=0.2),
+        api_base_url="https://api.example.com",
+    )
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, state: CallState) -> Response:
+        await state.get("x")  # fails: the store is unreachable
+        return Response().hangup()
+
+    shown = " ".join(
+        repr(thing)
+        for thing in (
+            app.hook_settings.security,
+            app.hook_settings.state,
+            app.hook_settings.api,
+            app.hook_settings,
+        )
+    )
+    body = compact(payloads.session_new())
+    from jambonz_webhooks.testing import basic_auth_header
+
+    headers = {**signed_headers(body, secret), **basic_auth_header("jambonz", password)}
+    with caplog.at_level(logging.DEBUG), TestClient(app) as client:
+        assert client.post("/incoming", content=body, headers=headers).status_code == 200  # the fallback
+        wrong = {
+            **signed_headers(body, "wh_secret_wrong"),
+            **basic_auth_header("jambonz", "nope"),
+        }
+        assert client.post("/incoming", content=body, headers=wrong).status_code == 401
+    logged = caplog.text
+    for value in (secret, password, key):
+        assert value not in shown
+        assert value not in logged
+    assert "Redis at redis://user:***@127.0.0.1:1/0 failed" in logged  # the store's failure, redacted
