@@ -1,14 +1,17 @@
 # The example IVR, served by uvicorn as a non-root user on port 3000.
 # Build: docker build -t jambonz-ivr .   Run: docker run -p 3000:3000 jambonz-ivr
+# Where no registry is reachable, a local base (python and pip in /usr/local/bin) instead:
+#   docker build --build-arg BASE_IMAGE="$(bash scripts/container-base.sh)" -t jambonz-ivr .
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY jambonz_webhooks ./jambonz_webhooks
 # uvloop and httptools come as binary wheels: no compiler is needed, in this stage or the next.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PORT=3000

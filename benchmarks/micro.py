@@ -26,6 +26,8 @@ from payload import body as make_body
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, from a checkout
 # The framework with its access log off, as load.py's "framework" (the example logs at INFO).
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# No secret here, as in bare: opened explicitly (apps fail closed), so both do the same work.
+os.environ.setdefault("JAMBONZ_WEBHOOK_INSECURE", "1")
 
 from example_app.app import app as framework
 from example_app.app import incoming

@@ -6,7 +6,8 @@ call status hook at ``/status``.
 
 Protect it with the environment, no code change: ``JAMBONZ_WEBHOOK_SECRET`` (the account's
 webhook secret; requests must then be signed), ``JAMBONZ_WEBHOOK_USERNAME`` and
-``JAMBONZ_WEBHOOK_PASSWORD`` (the hook's basic auth credentials). ``JambonzApp()`` reads them.
+``JAMBONZ_WEBHOOK_PASSWORD`` (the hook's basic auth credentials). ``JambonzApp()`` reads them,
+and refuses to start with none (``JAMBONZ_WEBHOOK_INSECURE=1`` opens it, for a local try).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Run it from the repository's root::
 
-    uvicorn examples.fastapi_mount:app --port 3000
+    JAMBONZ_WEBHOOK_SECRET=wh_secret_... uvicorn examples.fastapi_mount:app --port 3000
 
 then point the jambonz application's call hook at ``http://<host>:3000/voice/incoming`` and its
 call status hook at ``http://<host>:3000/voice/status``. The JSON API lives beside it:

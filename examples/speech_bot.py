@@ -2,7 +2,7 @@
 
 Run it from the repository's root::
 
-    uvicorn examples.speech_bot:app --port 3000
+    JAMBONZ_WEBHOOK_SECRET=wh_secret_... uvicorn examples.speech_bot:app --port 3000
 
 then point the jambonz application's call hook at ``http://<host>:3000/bot`` and its call
 status hook at ``http://<host>:3000/status``. In the jambonz portal the application shows the

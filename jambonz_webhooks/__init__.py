@@ -11,7 +11,7 @@
         return Response().say(text="Hello from Python").hangup()
 """
 
-from .app import DEFAULT_FALLBACK, HookRouter, JambonzApp
+from .app import DEFAULT_FALLBACK, HookRouter, InsecureAppError, JambonzApp
 from .background import Background, Continuation
 from .deliveries import DeliveryCache
 from .env import EnvVar, EnvVarError, EnvVars
@@ -108,6 +108,7 @@ __all__ = [
     "HookKind",
     "HookObject",
     "HookRouter",
+    "InsecureAppError",
     "JambonzApp",
     "ListenResult",
     "LlmResult",

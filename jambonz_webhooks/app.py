@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -25,16 +26,26 @@ from .injection import HookKind, plan_handler
 from .logs import access_log
 from .pipeline import resume_handler
 from .response import Response, VerbLike, check_verb_names, prepare_verbs
+from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
-from .state import StateStore, default_store
+from .state import ENV_REDIS_URL, MAX_SESSION_SIZE, MemoryStore, StateStore, default_store, serving_workers
 
-__all__ = ["DEFAULT_FALLBACK", "DEFAULT_MAX_BODY_SIZE", "HookOptions", "HookRouter", "JambonzApp"]
+__all__ = [
+    "DEFAULT_FALLBACK",
+    "DEFAULT_MAX_BODY_SIZE",
+    "HookOptions",
+    "HookRouter",
+    "InsecureAppError",
+    "JambonzApp",
+]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 """1 MiB: a call's payload, SIP INVITE and all, is a few kilobytes."""
 
 H = TypeVar("H", bound=Callable[..., Any])
+
+logger = logging.getLogger("jambonz_webhooks")
 
 DEFAULT_FALLBACK: Response = (
     Response().say(text="We are sorry, something went wrong. Please call again later.").hangup()
@@ -160,11 +171,25 @@ class JambonzApp(Starlette, _HookRegistry):
             (jambonz signs a GET over a body it does not send, so it cannot be verified).
         basic_auth: ``(username, password)`` that requests must carry; None reads
             ``JAMBONZ_WEBHOOK_USERNAME`` and ``JAMBONZ_WEBHOOK_PASSWORD``.
+        insecure: serve hooks with neither a webhook secret nor basic auth. Without either
+            (and without this), the app fails closed: it refuses to start, and a hook request
+            reaching it anyway (mounted in an app that never starts it) is answered 503. True
+            logs a warning at every start. None reads ``JAMBONZ_WEBHOOK_INSECURE`` (``1``).
+        api_base_url: the jambonz REST API's address, where ``call.client`` sends
+            ``JAMBONZ_API_KEY``; None reads ``JAMBONZ_API_BASE_URL``. Without either, a
+            payload's ``api_base_url`` is used only when every request's signature is verified
+            (never the address an unauthenticated request names); ``http://`` only to a
+            loopback address unless ``JAMBONZ_API_ALLOW_HTTP=1``.
         max_body_size: the largest request body, in bytes (413 beyond it, unread); None for
             no limit.
+        max_session_size: bytes of a call hook's payload kept in the call's state for the later
+            hooks (64 KiB by default); a larger payload is kept without its largest parts (the
+            SIP details first; env_vars and the call's identity last), and a warning says which.
         deduplicate: answer a repeated delivery of a hook (jambonz retries with the same body
             and signature) with the first answer instead of running the handler again: True,
-            or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it.
+            or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it. It needs a
+            webhook secret (ValueError otherwise): only a signed request can be told from a
+            new one. Shared by every worker when ``state`` is a Redis store.
         state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
             :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
             a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
@@ -203,7 +228,10 @@ class JambonzApp(Starlette, _HookRegistry):
         signature_tolerance: float = DEFAULT_TOLERANCE,
         allow_unsigned_get: bool = False,
         basic_auth: tuple[str, str] | None = None,
+        insecure: bool | None = None,
+        api_base_url: str | None = None,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        max_session_size: int = MAX_SESSION_SIZE,
         deduplicate: bool | DeliveryCache = False,
         state: StateStore | None = None,
         env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
@@ -238,26 +266,23 @@ class JambonzApp(Starlette, _HookRegistry):
             basic_auth=basic_auth,
             tolerance=signature_tolerance,
             allow_unsigned_get=allow_unsigned_get,
+            insecure=insecure,
         )
-        # Not "deduplicate or None": an empty DeliveryCache has a length of 0, so it is falsy.
-        deliveries = (
-            deduplicate
-            if isinstance(deduplicate, DeliveryCache)
-            else DeliveryCache()
-            if deduplicate
-            else None
-        )
+        store = state if state is not None else default_store()
+        deliveries = _deliveries(deduplicate, security, store)
         declared = declare(env_vars or {})
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
             None if fallback is None else Response(fallback),
             security=security,
             deliveries=deliveries,
-            state=state if state is not None else default_store(),
+            state=store,
             env_schema=env_schema(declared),
             max_body_size=max_body_size,
             deadline=deadline,
             background=background,
+            api=ApiAccess(api_base_url, trust_payloads=security.verifies_all),
+            max_session_size=max_session_size,
         )
         self.hook_table = HookTable()
         self.prepared_verbs = check_verb_names(prepare_verbs)
@@ -350,6 +375,24 @@ class JambonzApp(Starlette, _HookRegistry):
             ) from None
 
 
+def _deliveries(
+    deduplicate: bool | DeliveryCache, security: HookSecurity, store: StateStore
+) -> DeliveryCache | None:
+    """The app's record of deliveries, fitted to its tolerance and store; None without one."""
+    # Not "if not deduplicate": an empty DeliveryCache has a length of 0, so it is falsy.
+    if not isinstance(deduplicate, DeliveryCache) and not deduplicate:
+        return None
+    if not security.signed:
+        raise ValueError(
+            "deduplicate needs a webhook secret: without a signature nothing tells jambonz's retry "
+            "of a request from a new request with the same body (the caller pressing the same digit "
+            "again). Set webhook_secret= (or JAMBONZ_WEBHOOK_SECRET), or leave deduplicate off"
+        )
+    cache = deduplicate if isinstance(deduplicate, DeliveryCache) else DeliveryCache()
+    cache.fit(security.tolerance, store)
+    return cache
+
+
 async def _health(request: Request) -> StarletteResponse:
     """The process answers HTTP (200), or is draining before it stops (503: take it out of service)."""
     if is_draining():
@@ -424,9 +467,45 @@ def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp)
 
 
 def _started(app: JambonzApp) -> None:
-    """What the app does once it has started: build the verbs it named, then freeze start-up."""
+    """What the app does once it has started: check its protection, build its verbs, freeze."""
+    if app.hooks:
+        _check_protected(app.hook_settings.security)
+        _check_state_is_shared(app.hook_settings)
     prepare_verbs(*app.prepared_verbs)
     _freeze_startup_objects()
+
+
+class InsecureAppError(RuntimeError):
+    """An app with hooks but neither a webhook secret nor basic auth, and not opened explicitly."""
+
+
+def _check_protected(security: HookSecurity) -> None:
+    """Fail closed: refuse to start unprotected, unless opened; then say so at every start."""
+    if security.closed:
+        raise InsecureAppError(
+            "refusing to serve jambonz hooks with no authentication: set JAMBONZ_WEBHOOK_SECRET "
+            "(the account's webhook secret) or JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD; "
+            "to serve without (a local test), set JAMBONZ_WEBHOOK_INSECURE=1 or JambonzApp(insecure=True)"
+        )
+    if not security.protected:
+        logger.warning(
+            "hooks are served WITHOUT authentication (insecure): anyone who reaches this server can "
+            "act as jambonz; set JAMBONZ_WEBHOOK_SECRET for production"
+        )
+
+
+def _check_state_is_shared(settings: HookSettings) -> None:
+    """Warn when several workers each keep calls' state in their own memory: it is lost between them."""
+    if not (settings.uses_state or settings.may_continue) or not isinstance(settings.state, MemoryStore):
+        return
+    workers = serving_workers()
+    if workers > 1:
+        logger.warning(
+            "calls' state is kept in this process's memory, but %d workers serve the app: a call's "
+            "later hooks reaching another worker find no state; set %s to share it in Redis",
+            workers,
+            ENV_REDIS_URL,
+        )
 
 
 def _freeze_startup_objects() -> None:

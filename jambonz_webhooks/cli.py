@@ -34,7 +34,7 @@ import traceback
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic_core
@@ -51,6 +51,7 @@ from .hooks import HookContext, UnroutedHandlerError, current_context
 from .injection import HookKind, build_arguments, env_values
 from .payload import CallInfo
 from .response import collect_verbs, encode_verbs
+from .rest.access import ApiAccess
 from .routing import HookRoute
 from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER
 from .session import CallSession
@@ -490,6 +491,10 @@ _DIGITS = tuple("0123456789*#")
 _SPEECH = {"is_final": True, "alternatives": [{"transcript": "yes", "confidence": 0.9}]}
 
 
+SAMPLE_API_BASE_URL = "https://api.invalid/v1"
+"""Where the sample payloads' REST calls go: a name that never resolves (RFC 6761)."""
+
+
 def _base_payload(app: JambonzApp) -> dict[str, Any]:
     """A call hook payload with every field jambonz always sends, and the declared env vars' defaults."""
     env_vars = {name: var.default for name, var in app.env_vars.items() if var.default is not None}
@@ -505,7 +510,7 @@ def _base_payload(app: JambonzApp) -> dict[str, Any]:
         "sip_status": 200,
         "sip_reason": "OK",
         # A domain that never resolves: a handler that calls the REST API fails instead of acting.
-        "api_base_url": "https://api.invalid/v1",
+        "api_base_url": SAMPLE_API_BASE_URL,
         "env_vars": env_vars,
     }
 
@@ -679,12 +684,16 @@ async def _answer(route: HookRoute, arguments: dict[str, Any], context: HookCont
         current_context.reset(token)
 
 
+_NOWHERE = ApiAccess(SAMPLE_API_BASE_URL)
+
+
 async def _run_hook(
     checker: _Checker, mounted: MountedApp, route: HookRoute, entry: HookEntry, store: MemoryStore
 ) -> None:
     """Run a call or action hook's handler on sample payloads and check the hooks of its answers."""
     app, prefix = mounted.app, mounted.prefix
-    context = app.hook_settings.context(prefix)
+    # REST calls of the handlers go to an address that does not resolve, whatever the app's is.
+    context = replace(app.hook_settings.context(prefix), api=_NOWHERE)
     hook, handler = entry.path, entry.handler
     session = pydantic_core.to_json(_base_payload(app))
     for payload in sample_payloads(route.plan.models, _base_payload(app)):

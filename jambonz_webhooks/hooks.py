@@ -31,6 +31,9 @@ from pydantic import (
 )
 from pydantic_core import SchemaSerializer, core_schema
 
+if TYPE_CHECKING:
+    from .rest.access import ApiAccess
+
 __all__ = [
     "BasicAuth",
     "Hook",
@@ -51,10 +54,16 @@ class UnroutedHandlerError(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class HookContext:
-    """What is needed to write a hook reference out: the mount prefix and each handler's path."""
+    """What a hook's handler works with besides its arguments.
+
+    The mount prefix and each handler's path (to write hook references out), and the app's
+    REST API access (for ``call.client``).
+    """
 
     prefix: str = ""
     paths: Mapping[Callable[..., Any], str] = field(default_factory=dict)
+    api: ApiAccess | None = None
+    """The app's REST client for ``call.client``; None outside an app's hook."""
 
     def resolve(self, hook: str | Callable[..., Any]) -> str:
         """Return the URL jambonz should call for a path, a URL or a handler (see :func:`write_hook`)."""

@@ -28,12 +28,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
-from .asgi import JSON_HEADERS, RequestHeaders, read_body, send_answer
+from .asgi import CLOSE, JSON_HEADERS, RequestHeaders, read_body, send_answer
 from .background import Background, Continuation
 from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Continuations
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
-from .deliveries import DeliveryCache, delivery_key
+from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
@@ -42,8 +42,19 @@ from .logs import access_log, verb_names
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
+from .rest.access import ApiAccess
 from .security import HookSecurity
-from .state import MemoryStore, StateStore, forget_call, keep_session, keep_session_at_once
+from .state import (
+    MAX_SESSION_SIZE,
+    MemoryStore,
+    StateStore,
+    StateStoreError,
+    forget_call,
+    keep_session,
+    keep_session_at_once,
+    session_to_keep,
+    store_outage,
+)
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -100,15 +111,21 @@ class HookSettings:
         max_body_size: int | None = None,
         deadline: float | None = None,
         background: Background | None = None,
+        api: ApiAccess | None = None,
+        max_session_size: int = MAX_SESSION_SIZE,
     ) -> None:
         self.paths: dict[Callable[..., Any], str] = {}
         self.fallback = fallback
         self.security = security or HookSecurity()
+        self.api = api if api is not None else ApiAccess(trust_payloads=self.security.verifies_all)
+        """The app's REST client for ``call.client``, and where it may send the API key."""
         self.deliveries = deliveries
         self.state: StateStore = state if state is not None else MemoryStore()
         self.env_schema = env_schema
         """The body of the answer to the portal's OPTIONS discovery request."""
         self.max_body_size = max_body_size
+        self.max_session_size = max_session_size
+        """Bytes of a call hook's payload kept for the later hooks at most."""
         self.deadline = deadline_from(deadline)
         self.uses_state = False
         """Whether any hook reads the call's state: only then is the call hook's payload kept."""
@@ -129,10 +146,13 @@ class HookSettings:
         return self._continuations
 
     async def aclose(self) -> None:
-        """Cancel the work still continuing in the background (the app is shutting down)."""
-        if self._continuations is not None:
-            await self._continuations.aclose()
-            self._continuations = None
+        """The app is shutting down: cancel work continuing in the background, close the REST client."""
+        try:
+            if self._continuations is not None:
+                await self._continuations.aclose()
+                self._continuations = None
+        finally:
+            await self.api.aclose()
 
     async def end_call(self, call_sid: str) -> None:
         """A status hook said the call is over: stop its background work, drop its state.
@@ -150,7 +170,7 @@ class HookSettings:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
         context = self._contexts.get(prefix)
         if context is None:
-            context = self._contexts[prefix] = HookContext(prefix, self.paths)
+            context = self._contexts[prefix] = HookContext(prefix, self.paths, self.api)
         return context
 
 
@@ -175,7 +195,7 @@ class Outcome:
         """The validated payload's call, or None (then nothing of the payload is logged)."""
         self.verbs = verbs
         self.how = how
-        """``handler``, ``fallback``, ``deadline`` or ``refused``."""
+        """``handler``, ``fallback``, ``deadline``, ``continued``, ``refused`` or ``repeat``."""
         self.after: Callable[[], Awaitable[str]] | None = None
         """Work to do once the answer is sent (a status hook's handler); run once, then cleared."""
 
@@ -250,6 +270,7 @@ class HookPipeline:
             # declarations only (no obscure default), and reads no body.
             await send_answer(send, 200, JSON_HEADERS, settings.env_schema)
             return
+        body: bytes | None = None
         try:
             if method != "POST" and method != "GET":
                 # Other hooks answer no OPTIONS: which paths are hooks is not told to anyone.
@@ -266,17 +287,25 @@ class HookPipeline:
             if signature is not None:
                 security.verify_body(signature, body)
         except HookError as exc:
+            if body is None and method == "POST" and CLOSE[0] not in exc.headers:
+                # Refused unread (no credentials, a stale signature, ...): the connection is
+                # closed after the answer, not held open for a body nobody reads.
+                exc.headers = (*exc.headers, *CLOSE)
             outcome = Outcome.refusal(exc)
         except ClientDisconnect:
             return
         else:
             deliveries = settings.deliveries
-            if deliveries is None:
+            # Only a verified request is deduplicated (an unsigned GET cannot be told from another).
+            if deliveries is None or signature is None:
                 outcome = await self._respond(scope, receive, body)
             else:
-                key = delivery_key(method, scope["path"], scope["query_string"], headers.signature, body)
+                key = delivery_key(self._hook_of(scope), signature.timestamp, body)
                 outcome = await deliveries.answer(
-                    key, lambda: self._respond(scope, receive, body), repeatable=_repeatable
+                    key,
+                    lambda: self._respond(scope, receive, body),
+                    rebuild=_repeated,
+                    lease=self.deadline + LEASE_MARGIN,
                 )
         await send_answer(send, outcome.status, outcome.headers, outcome.body)
         answered = time.perf_counter()
@@ -300,6 +329,13 @@ class HookPipeline:
         request = functools.partial(_request, scope, receive, body) if self._wants_request else None
         path_params: Mapping[str, Any] = scope.get("path_params") or {}
         return self.answer(decoded, body, path_params, scope.get("root_path", ""), request)
+
+    def _hook_of(self, scope: Scope) -> str:
+        """The hook as a delivery names it: its path with its parameters, where it is mounted."""
+        hook = scope.get("root_path", "") + self.path
+        params: Mapping[str, Any] | None = scope.get("path_params")
+        # Converted values: /menu/01 and /menu/1 are one hook when the parameter is an int.
+        return f"{hook} {sorted(params.items())!r}" if params else hook
 
     def _log(self, scope: Scope, outcome: Outcome, how: str, started: float, answered: float) -> None:
         call = outcome.call
@@ -389,6 +425,8 @@ class HookPipeline:
         if call is not None and settings.uses_state and self.kind is HookKind.CALL:
             session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
             call_sid = str(call.call_sid)
+            if len(session) > settings.max_session_size:
+                session = session_to_keep(call_sid, session, settings.max_session_size)
             if not keep_session_at_once(settings.state, call_sid, session):
                 await keep_session(settings.state, call_sid, session)
         env = await self._env(decoded) if self._reads_env else None
@@ -558,16 +596,14 @@ class HookPipeline:
         return encoded
 
     def _log_failure(self, exc: BaseException, call: CallInfo | None) -> None:
-        logger.error(
-            "%s hook %s (handler %s) failed for call_sid=%s: %s",
-            self.kind.value,
-            self.path,
-            self.name,
-            None if call is None else call.call_sid,
-            exc,
-            exc_info=exc,
-            extra=self._extra(call),
-        )
+        message = "%s hook %s (handler %s) failed for call_sid=%s: %s"
+        call_sid = None if call is None else call.call_sid
+        args = (self.kind.value, self.path, self.name, call_sid, exc)
+        if isinstance(exc, StateStoreError):
+            # An outage fails every hook: one line each, rate-limited, no traceback.
+            store_outage.warn(message, *args, call_sid=None if call_sid is None else str(call_sid))
+        else:
+            logger.error(message, *args, exc_info=exc, extra=self._extra(call))
 
     def _extra(self, call: CallInfo | None) -> dict[str, Any]:
         return {
@@ -641,9 +677,9 @@ async def _ready(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _repeatable(outcome: Outcome) -> bool:
-    """Whether a repeated delivery may get this answer: not a server error (a retry may pass)."""
-    return outcome.status < 500
+def _repeated(answer: Answer) -> Outcome:
+    """The outcome of a repeated delivery: the first one's answer again."""
+    return Outcome(*answer, how="repeat")
 
 
 def _request(scope: Scope, receive: Receive, body: bytes) -> Request:

@@ -42,6 +42,10 @@ DEFAULT_TOLERANCE = 300.0
 ENV_SECRET = "JAMBONZ_WEBHOOK_SECRET"
 ENV_USERNAME = "JAMBONZ_WEBHOOK_USERNAME"
 ENV_PASSWORD = "JAMBONZ_WEBHOOK_PASSWORD"
+ENV_INSECURE = "JAMBONZ_WEBHOOK_INSECURE"
+
+CLOSED_MESSAGE = "hooks are closed: this server has no webhook secret or basic auth configured"
+"""The answer (503) to every hook of an app that is neither protected nor explicitly opened."""
 
 # A header with many v1 entries makes the server compute as many comparisons: bound it.
 MAX_SIGNATURES = 16
@@ -195,6 +199,9 @@ class HookSecurity:
     allow_unsigned_get: bool = False
     """With secrets set, GET hooks (which jambonz cannot sign verifiably) are refused unless True."""
     basic_auth: BasicCredentials | None = None
+    insecure: bool = False
+    """Serve hooks with neither a secret nor basic auth (explicitly opened). Otherwise such an
+    app fails closed: it refuses to start, and answers every hook 503."""
     clock: Callable[[], float] = field(default=time.time, repr=False)
     # One HMAC per secret with its key already digested: each request copies it instead of
     # encoding the secret and hashing the key again.
@@ -217,14 +224,19 @@ class HookSecurity:
         basic_auth: tuple[str, str] | BasicCredentials | None,
         tolerance: float = DEFAULT_TOLERANCE,
         allow_unsigned_get: bool = False,
+        insecure: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> HookSecurity:
         """Build from an app's arguments, reading the environment for those left as None.
 
         ``JAMBONZ_WEBHOOK_SECRET`` may hold several secrets separated by commas (rotation).
         ``JAMBONZ_WEBHOOK_USERNAME`` and ``JAMBONZ_WEBHOOK_PASSWORD`` go together.
+        ``JAMBONZ_WEBHOOK_INSECURE`` (``1``/``true``/``yes``, or ``0``/``false``/``no``) opens an
+        app with neither.
         """
         env = os.environ if environ is None else environ
+        if insecure is None:
+            insecure = _flag(env, ENV_INSECURE)
         if webhook_secret is None:
             webhook_secret = [s.strip() for s in env.get(ENV_SECRET, "").split(",") if s.strip()]
         secrets = (webhook_secret,) if isinstance(webhook_secret, str) else tuple(webhook_secret)
@@ -235,12 +247,27 @@ class HookSecurity:
             if username is not None and password is not None:
                 basic_auth = (username, password)
         credentials = BasicCredentials(*basic_auth) if isinstance(basic_auth, tuple) else basic_auth
-        return cls(secrets, tolerance, allow_unsigned_get, credentials)
+        return cls(secrets, tolerance, allow_unsigned_get, credentials, insecure)
 
     @property
     def signed(self) -> bool:
         """Whether requests must carry a valid signature."""
         return bool(self.secrets)
+
+    @property
+    def verifies_all(self) -> bool:
+        """Whether every request that gets through was signed by jambonz (no unsigned GETs)."""
+        return bool(self.secrets) and not self.allow_unsigned_get
+
+    @property
+    def protected(self) -> bool:
+        """Whether requests must carry a valid signature or valid credentials (or both)."""
+        return bool(self.secrets) or self.basic_auth is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether every hook is refused: not protected, and not explicitly opened."""
+        return not self.protected and not self.insecure
 
     def authenticate(
         self, method: str, authorization: str | None, signature: str | None
@@ -257,6 +284,8 @@ class HookSecurity:
         if credentials is not None and not credentials.check(authorization):
             raise HookError(401, "missing or wrong credentials", headers=WWW_AUTHENTICATE)
         if not self._keys:
+            if credentials is None and not self.insecure:
+                raise HookError(503, CLOSED_MESSAGE)
             return None
         if method == "GET":
             if self.allow_unsigned_get:
@@ -312,6 +341,16 @@ class HookSecurity:
                 # No early exit: every pair is compared, each in constant time.
                 matched |= hmac.compare_digest(expected, candidate)
         return matched
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    """A yes/no environment variable; anything unclear is an error rather than a guess."""
+    value = environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no)")
 
 
 WWW_AUTHENTICATE = ((b"www-authenticate", b'Basic realm="jambonz", charset="UTF-8"'),)

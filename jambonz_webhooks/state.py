@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
+import sys
 import time
 import weakref
 from collections import OrderedDict
@@ -104,6 +106,9 @@ class MemoryStore:
         ttl: seconds a call's state lives after its last write.
         max_calls: calls kept at most; past it, the call written longest ago is dropped. With
             the call hook's payload (a few KB) kept for each, 10,000 calls hold some 30 MB.
+        max_bytes: bytes of values (and keys) kept at most, all calls together; past it, the
+            calls written longest ago are dropped too, so that no payloads, however large,
+            take more (the default, 128 MiB, is some 30,000 calls of a typical size).
 
     """
 
@@ -112,29 +117,48 @@ class MemoryStore:
         *,
         ttl: float = DEFAULT_TTL,
         max_calls: int = 10_000,
+        max_bytes: int = 128 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0 < ttl < float("inf") or max_calls <= 0:
-            raise ValueError("ttl and max_calls must be positive")
+        if not 0 < ttl < float("inf") or max_calls <= 0 or max_bytes <= 0:
+            raise ValueError("ttl, max_calls and max_bytes must be positive")
         self.ttl = ttl
         self.max_calls = max_calls
+        self.max_bytes = max_bytes
         self._clock = clock
         # call_sid -> (expiry, values), in the order of their last write.
         self._calls: OrderedDict[str, tuple[float, dict[str, bytes]]] = OrderedDict()
+        # call_sid -> the bytes of its keys and values; their sum is _bytes.
+        self._sizes: dict[str, int] = {}
+        self._bytes = 0
         # No call expires before this (the expiry of the call at the front when last swept).
         self._sweep_at = 0.0
 
     def __len__(self) -> int:
         return len(self._calls)
 
+    @property
+    def size(self) -> int:
+        """Bytes of keys and values held, all calls together."""
+        return self._bytes
+
     def _live(self, call_sid: str) -> dict[str, bytes] | None:
         entry = self._calls.get(call_sid)
         if entry is None:
             return None
         if entry[0] <= self._clock():
-            del self._calls[call_sid]
+            self._remove(call_sid)
             return None
         return entry[1]
+
+    def _remove(self, call_sid: str) -> None:
+        if self._calls.pop(call_sid, None) is not None:
+            self._bytes -= self._sizes.pop(call_sid, 0)
+
+    def _resize(self, call_sid: str, values: dict[str, bytes]) -> None:
+        size = sum(len(key) + len(value) for key, value in values.items())
+        self._bytes += size - self._sizes.get(call_sid, 0)
+        self._sizes[call_sid] = size
 
     async def get(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text stored at ``key`` for the call, or None."""
@@ -154,14 +178,22 @@ class MemoryStore:
         now = self._clock()
         calls = self._calls
         entry = calls.pop(call_sid, None)  # and in again below: the call becomes the newest
+        sizes = self._sizes
         if entry is not None and entry[0] > now:
             current = entry[1]
+            size = sizes[call_sid]
+            for key, value in values.items():
+                old = current.get(key)
+                size += len(value) - len(old) if old is not None else len(key) + len(value)
             current.update(values)
         else:
             current = dict(values)
+            size = sum(len(key) + len(value) for key, value in current.items())
         calls[call_sid] = (now + self.ttl, current)
-        while len(calls) > self.max_calls:
-            calls.popitem(last=False)
+        self._bytes += size - sizes.get(call_sid, 0)
+        sizes[call_sid] = size
+        while len(calls) > self.max_calls or (self._bytes > self.max_bytes and len(calls) > 1):
+            self._remove(next(iter(calls)))
         if now >= self._sweep_at:
             self._sweep(now)
 
@@ -175,13 +207,17 @@ class MemoryStore:
             if expiry > now:
                 self._sweep_at = expiry
                 return
-            del calls[oldest]
+            self._remove(oldest)
         self._sweep_at = 0.0
 
     async def take(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text at ``key``, removed in the same step; None if it is not there."""
         values = self._live(call_sid)
-        return None if values is None else values.pop(key, None)
+        if values is None or key not in values:
+            return None
+        value = values.pop(key)
+        self._resize(call_sid, values)
+        return value
 
     async def delete(self, call_sid: str, *keys: str) -> None:
         """Remove these keys of the call."""
@@ -189,10 +225,11 @@ class MemoryStore:
         if values is not None:
             for key in keys:
                 values.pop(key, None)
+            self._resize(call_sid, values)
 
     async def drop(self, call_sid: str) -> None:
         """Remove everything of the call."""
-        self._calls.pop(call_sid, None)
+        self._remove(call_sid)
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -210,6 +247,8 @@ class RedisStore:
         timeout: seconds any one operation may take, connecting included; then
             :class:`StateStoreError`, so a hook never hangs on a dead Redis.
         prefix: what every key starts with.
+        max_connections: connections open to Redis at most (per event loop); an operation
+            finding them all busy waits for one, within ``timeout``.
 
     """
 
@@ -220,6 +259,7 @@ class RedisStore:
         ttl: float = DEFAULT_TTL,
         timeout: float = 1.0,
         prefix: str = "jambonz:call:",
+        max_connections: int = 32,
     ) -> None:
         try:
             import redis.asyncio  # noqa: F401 (an optional dependency: say so at once)
@@ -230,6 +270,9 @@ class RedisStore:
             raise ValueError(f"RedisStore needs a URL: give one, or set {ENV_REDIS_URL}")
         if not 0 < ttl < float("inf") or not 0 < timeout < float("inf"):
             raise ValueError("ttl and timeout must be positive")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.max_connections = max_connections
         self.url = url
         self.ttl = ttl
         self.timeout = timeout
@@ -246,16 +289,28 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            from redis.asyncio import Redis
+            from redis.asyncio import BlockingConnectionPool, Redis
 
-            client = self._clients[loop] = Redis.from_url(
+            # Bounded: a stall must not open a connection per waiting hook.
+            pool = BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=self.max_connections,
+                timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 retry_on_timeout=False,
                 decode_responses=False,
             )
+            client = self._clients[loop] = Redis.from_pool(pool)  # the client closes its pool
         return client
+
+    @property
+    def redis(self) -> Redis:
+        """The client of the running event loop, for the framework's other records in this Redis.
+
+        The record of repeated deliveries uses it: one connection pool, the same timeouts.
+        """
+        return self._redis
 
     def __repr__(self) -> str:
         return f"RedisStore({_redact(self.url)!r}, ttl={self.ttl})"
@@ -264,10 +319,14 @@ class RedisStore:
         # redis-py's socket timeouts cover reads and connects; wait_for also bounds a slow
         # connection pool or DNS lookup.
         try:
-            return await asyncio.wait_for(operation, self.timeout * 2)
+            result = await asyncio.wait_for(operation, self.timeout * 2)
         except Exception as exc:  # the client's own errors, timeouts, refused connections
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            store_outage.failed()
             raise StateStoreError(f"Redis at {_redact(self.url)} failed to {what}: {reason}") from exc
+        if store_outage.down:
+            store_outage.recovered(f"Redis at {_redact(self.url)}")
+        return result
 
     async def get(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text stored at ``key`` for the call, or None."""
@@ -332,10 +391,93 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}{user + ':***' if user else '***'}@{host}"
 
 
+def serving_workers(environ: Mapping[str, str] | None = None) -> int:
+    """How many worker processes serve this app, as far as this process can tell (1 if unsure).
+
+    ``WEB_CONCURRENCY`` (uvicorn's and gunicorn's default); else the command line that started
+    the workers: a uvicorn or ``jambonz-webhooks run`` worker is a child process whose parent
+    was given ``--workers N``, a gunicorn worker a fork that keeps gunicorn's ``-w N``.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("WEB_CONCURRENCY", "").strip()
+    if value.isdigit() and int(value) > 1:
+        return int(value)
+    commands = [sys.argv]
+    if multiprocessing.parent_process() is not None:
+        try:
+            with open(f"/proc/{os.getppid()}/cmdline", "rb") as file:
+                commands.append([part.decode(errors="replace") for part in file.read().split(b"\0")])
+        except OSError:
+            pass
+    return max((_workers_in(command) for command in commands), default=1)
+
+
+def _workers_in(command: list[str]) -> int:
+    """``--workers N`` (or ``-w N`` for gunicorn) in a command line; 1 if it names none."""
+    gunicorn = any(part.endswith("gunicorn") for part in command[:2])
+    for index, part in enumerate(command):
+        name, _, inline = part.partition("=")
+        if name == "--workers" or (gunicorn and name == "-w"):
+            given = inline or (command[index + 1] if index + 1 < len(command) else "")
+            if given.isdigit():
+                return max(1, int(given))
+    return 1
+
+
 def default_store(environ: Mapping[str, str] | None = None) -> StateStore:
     """A :class:`RedisStore` when ``JAMBONZ_REDIS_URL`` is set, else a :class:`MemoryStore`."""
     url = (os.environ if environ is None else environ).get(ENV_REDIS_URL)
     return RedisStore(url) if url else MemoryStore()
+
+
+class OutageLog:
+    """Log lines about a failing store: one line each, no traceback, at most one a ``period``.
+
+    An outage fails every hook that needs the store; a traceback for each (65 lines) would
+    bury everything else in the log. Lines past the rate are counted and the count is told
+    with the next line written, and one line says when the store answers again.
+    """
+
+    def __init__(
+        self, log: logging.Logger, *, period: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.log = log
+        self.period = period
+        self.down = False
+        """Whether the store's last operation failed."""
+        self._clock = clock
+        self._next = 0.0
+        self._suppressed = 0
+        self._failures = 0
+
+    def failed(self) -> None:
+        """An operation of the store failed (the line about it is :meth:`warn`'s)."""
+        self.down = True
+        self._failures += 1
+
+    def warn(self, message: str, *args: object, call_sid: str | None = None) -> None:
+        """Log one line about a failure, unless one was logged within the period."""
+        now = self._clock()
+        if now < self._next:
+            self._suppressed += 1
+            return
+        self._next = now + self.period
+        if self._suppressed:
+            message += " (and %d more such failures in the last %.0f s, not logged)"
+            args = (*args, self._suppressed, self.period)
+            self._suppressed = 0
+        self.log.warning(message, *args, extra={"call_sid": call_sid})
+
+    def recovered(self, what: str) -> None:
+        """The store answered again after failing: say so once."""
+        self.log.warning("%s answers again, after %d failed operations", what, self._failures)
+        self.down = False
+        self._failures = 0
+        self._next = 0.0
+
+
+store_outage = OutageLog(logger)
+"""The process's log of state store failures (the stores and the hooks write to it)."""
 
 
 class CallState:
@@ -388,9 +530,22 @@ class CallState:
         }
 
     async def session(self) -> CallSession | None:
-        """The call as its call hook described it (SIP details, env_vars, ...), if it was kept."""
+        """The call as its call hook described it (SIP details, env_vars, ...), if it was kept.
+
+        None, with a warning in the log, when nothing was kept: the call hook reached another
+        process of a memory store, the store dropped the call, or the call hook never came here.
+        """
         raw = await self.store.get(self.call_sid, SESSION_KEY)
-        return None if raw is None else CallSession.model_validate_json(raw)
+        if raw is None:
+            logger.warning(
+                "state lost: call %s has no session kept from its call hook (a memory store is not "
+                "shared by several workers: set %s for a shared Redis)",
+                self.call_sid,
+                ENV_REDIS_URL,
+                extra={"call_sid": self.call_sid},
+            )
+            return None
+        return CallSession.model_validate_json(raw)
 
     async def env_vars(self) -> dict[str, Any]:
         """The application's environment variables, as the call hook brought them."""
@@ -416,6 +571,81 @@ def _check_key(key: str) -> None:
         raise ValueError(f"{key!r}: keys starting with 'jambonz:' are the framework's")
 
 
+MAX_SESSION_SIZE = 64 * 1024
+"""Bytes of a call hook's payload kept for the later hooks at most: a payload is a few KB."""
+
+# What later hooks need most, kept whatever else goes: the call's identity and its env vars.
+_ESSENTIAL = frozenset(
+    {"call_sid", "account_sid", "application_sid", "direction", "from", "to", "call_id", "parent_call_sid"}
+)
+
+
+def session_to_keep(call_sid: str, session: bytes, limit: int = MAX_SESSION_SIZE) -> bytes:
+    """The call hook's payload as it is kept: whole within ``limit``, else without its largest parts.
+
+    The SIP details go first (an INVITE's body and headers are most of a large payload), then
+    the other fields from the largest, the call's identity and ``env_vars`` last; a warning
+    names what was left out (names and sizes, never values).
+    """
+    if len(session) <= limit:
+        return session
+    try:
+        fields = pydantic_core.from_json(session)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        logger.warning(
+            "call %s's session is %d bytes, over the %d kept: not kept",
+            call_sid,
+            len(session),
+            limit,
+            extra={"call_sid": call_sid},
+        )
+        return b"{}"
+    # Each field's bytes in the compact JSON text: '"name":value', and the comma between two.
+    sizes = {name: len(pydantic_core.to_json(value)) for name, value in fields.items()}
+    entries = {name: len(pydantic_core.to_json(name)) + 1 + size + 1 for name, size in sizes.items()}
+    total = 1 + sum(entries.values())  # the braces, less the last comma
+    # Dropped in this order: sip; the other fields, largest first; env_vars; the call's
+    # identity. env_vars go right after sip when they could not fit even alone.
+    essentials = sum(entries[name] for name in fields if name in _ESSENTIAL)
+    env_fits = 1 + essentials + entries.get("env_vars", 0) <= limit
+
+    def rank(name: str) -> tuple[int, int]:
+        if name == "sip":
+            return (0, 0)
+        if name == "env_vars":
+            return (3 if env_fits else 1, 0)
+        return (4 if name in _ESSENTIAL else 2, -sizes[name])
+
+    order = sorted(fields, key=rank)
+    dropped: list[str] = []
+    others = other_bytes = 0
+    known = CallSession.model_fields.keys() | {"from", "customerData"}
+    for name in order:
+        if total <= limit:
+            break
+        del fields[name]
+        total -= entries[name]
+        # Names the protocol defines are told; any other name is the request's own text.
+        if name in known:
+            dropped.append(f"{name} ({sizes[name]} bytes)")
+        else:
+            others += 1
+            other_bytes += sizes[name]
+    if others:
+        dropped.append(f"{others} other fields ({other_bytes} bytes)")
+    logger.warning(
+        "call %s's session is %d bytes, over the %d kept: kept without %s",
+        call_sid,
+        len(session),
+        limit,
+        ", ".join(dropped),
+        extra={"call_sid": call_sid},
+    )
+    return pydantic_core.to_json(fields)
+
+
 def keep_session_at_once(store: StateStore, call_sid: str, session: bytes) -> bool:
     """Keep a call hook's payload without awaiting when ``store`` is this process's memory.
 
@@ -436,11 +666,8 @@ async def keep_session(store: StateStore, call_sid: str, session: bytes) -> None
     try:
         await store.set(call_sid, {SESSION_KEY: session})
     except StateStoreError as exc:
-        logger.warning(
-            "could not keep call %s's session in the state store: %s",
-            call_sid,
-            exc,
-            extra={"call_sid": call_sid},
+        store_outage.warn(
+            "could not keep call %s's session in the state store: %s", call_sid, exc, call_sid=call_sid
         )
 
 
@@ -449,9 +676,6 @@ async def forget_call(store: StateStore, call_sid: str) -> None:
     try:
         await store.drop(call_sid)
     except StateStoreError as exc:
-        logger.warning(
-            "could not drop call %s's state (it expires by its TTL): %s",
-            call_sid,
-            exc,
-            extra={"call_sid": call_sid},
+        store_outage.warn(
+            "could not drop call %s's state (it expires by its TTL): %s", call_sid, exc, call_sid=call_sid
         )

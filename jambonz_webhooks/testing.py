@@ -19,6 +19,7 @@ Or let :class:`CallSimulator` play jambonz for a whole call, in process or again
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -527,6 +528,8 @@ class CallSimulator:
         self.calls: list[Call] = []
         """Every call started, in order."""
         self._entered = False
+        # The last timestamp signed for each hook URL and body (a digest of it); see _timestamp.
+        self._signed_at: dict[tuple[str, bytes], int] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -666,7 +669,7 @@ class CallSimulator:
         headers: dict[str, str] = {}
         if self.secret is not None:
             # jambonz signs the JSON payload whatever the method (a GET's cannot be verified).
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+            headers[SIGNATURE_HEADER] = sign(body, self.secret, timestamp=self._timestamp(url, body))
         if credentials is not None:
             headers.update(basic_auth_header(*credentials))
         if method == "GET":
@@ -690,6 +693,25 @@ class CallSimulator:
             call._answered(answer)
         call.requests.append(SentRequest(kind, method, url, payload, headers, response.status_code, answer))
         return answer or []
+
+    def _timestamp(self, url: str, body: bytes) -> int:
+        """The time to sign a request at: now, or one second past the last one with its hook and body.
+
+        The same body signed for the same hook at the same second is what a retry of it is, so
+        two genuine requests alike (the caller pressing the same digit twice within a second)
+        get timestamps of their own, as a slower caller's would. Only such repeats move ahead
+        of the clock, a second each: far within the signature tolerance.
+        """
+        now = int(time.time())
+        signed = self._signed_at
+        key = (url, hashlib.blake2b(body, digest_size=16).digest())
+        last = signed.get(key)
+        timestamp = now if last is None or last < now else last + 1
+        signed[key] = timestamp
+        if len(signed) > 1024:
+            # Only those not yet behind the clock can still collide: the rest are forgotten.
+            self._signed_at = {item: at for item, at in signed.items() if at >= now}
+        return timestamp
 
     @staticmethod
     def _verbs(kind: str, url: str, status: int, content: bytes, text: str) -> list[dict[str, Any]]:

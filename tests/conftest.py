@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from jambonz_webhooks import JambonzApp
+from jambonz_webhooks.security import HookSecurity
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 15.0  # seconds; uvicorn is normally up in well under one
@@ -123,7 +126,9 @@ APPS = {
 }
 
 # What an internet-facing deployment of the unchanged example app sets; the app reads these when it
-# is built. Only the servers named here get them: the others stay unprotected for the other tests.
+# is built. The other servers are opened explicitly (apps fail closed): their tests are about
+# everything but authentication.
+INSECURE = {"JAMBONZ_WEBHOOK_INSECURE": "1"}
 PROTECTED_SECRET = "wh_secret_abuse_test_0123456789"
 PROTECTED_USERNAME = "jambonz"
 PROTECTED_PASSWORD = "s3cr3t pässword:with colon"
@@ -133,6 +138,11 @@ APP_ENV: dict[str, dict[str, str]] = {
         "JAMBONZ_WEBHOOK_USERNAME": PROTECTED_USERNAME,
         "JAMBONZ_WEBHOOK_PASSWORD": PROTECTED_PASSWORD,
     },
+    "ivr": INSECURE,
+    "starlette_mount": INSECURE,
+    "fastapi_mount": INSECURE,
+    "probe": INSECURE,
+    "slow": INSECURE,
 }
 
 
@@ -274,3 +284,17 @@ def fake_api(fake_api_server: tuple[FakeJambonzAPI, str]) -> Iterator[FakeJambon
     api.reset()
     yield api
     api.reset()
+
+
+# --- module-level apps, deployed as production deploys them ----------------------------------
+
+DEPLOYED_SECRET = "wh_secret_deployed_0123456789"
+
+
+def deploy_with_a_secret(monkeypatch: pytest.MonkeyPatch, app: JambonzApp) -> None:
+    """Give an app built at import (from this process's environment) a webhook secret, for one test.
+
+    Apps fail closed: the example apps, built with no secret in the test environment, would
+    refuse every hook. The call simulator signs with the app's secret, as jambonz does.
+    """
+    monkeypatch.setattr(app.hook_settings, "security", HookSecurity(secrets=(DEPLOYED_SECRET,)))

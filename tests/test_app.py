@@ -49,7 +49,7 @@ def error_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 @pytest.fixture
 def app() -> JambonzApp:
     """An app with one hook of each kind, and a few that misbehave."""
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
     seen: list[Any] = []
     app.state.seen = seen
 
@@ -140,7 +140,7 @@ def test_status_hook_answers_204_without_content_type(app: JambonzApp, client: T
 
 @pytest.mark.parametrize("answer", [None, Response(), []], ids=["None", "empty-Response", "empty-list"])
 def test_call_hook_answering_no_verbs_gets_fallback(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Any:
@@ -159,7 +159,7 @@ def test_call_hook_answering_no_verbs_gets_fallback(answer: Any, caplog: pytest.
 def test_action_hook_answering_no_verbs_gets_empty_array(
     answer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.action_hook("/done")
     async def done(result: DialResult) -> Any:
@@ -195,7 +195,7 @@ def test_raising_handler_gets_default_fallback_and_a_log(
 
 
 def test_fallback_none_answers_plain_500(caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp(fallback=None)
+    app = JambonzApp(fallback=None, insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -221,7 +221,7 @@ def test_fallback_none_answers_plain_500(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_custom_fallback_response() -> None:
-    app = JambonzApp(fallback=Response().say(text="x").hangup())
+    app = JambonzApp(fallback=Response().say(text="x").hangup(), insecure=True)
 
     @app.action_hook("/menu")
     async def menu(result: GatherResult) -> Response:
@@ -233,7 +233,9 @@ def test_custom_fallback_response() -> None:
 
 
 def test_custom_fallback_list_of_dicts() -> None:
-    app = JambonzApp(fallback=[{"verb": "say", "text": "Sorry"}, {"redirect": {"actionHook": "/retry"}}])
+    app = JambonzApp(
+        fallback=[{"verb": "say", "text": "Sorry"}, {"redirect": {"actionHook": "/retry"}}], insecure=True
+    )
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -247,7 +249,7 @@ def test_custom_fallback_list_of_dicts() -> None:
 
 def test_a_bad_fallback_fails_at_construction() -> None:
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
-        JambonzApp(fallback=[{"verb": "say", "txt": "typo"}])
+        JambonzApp(fallback=[{"verb": "say", "txt": "typo"}], insecure=True)
 
 
 def test_raising_status_hook_is_answered_204_and_logged(
@@ -271,7 +273,7 @@ def test_raising_status_hook_is_answered_204_and_logged(
 )
 @pytest.mark.parametrize("kind", ["call", "action"])
 def test_wrong_return_type_gets_fallback(answer: Any, kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     async def handler(call: CallSession) -> Any:
         return answer
@@ -303,7 +305,7 @@ def test_wrong_return_type_gets_fallback(answer: Any, kind: str, caplog: pytest.
     ],
 )
 def test_handler_return_shapes(answer: Any, expected: list[dict[str, Any]]) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.action_hook("/hook")
     async def hook(result: GatherResult) -> Any:
@@ -318,7 +320,7 @@ def test_handler_return_shapes(answer: Any, expected: list[dict[str, Any]]) -> N
 
 
 def test_hook_references_written_by_the_app() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.action_hook("/menu")
     async def menu(result: GatherResult) -> None:
@@ -347,7 +349,7 @@ def test_hook_references_written_by_the_app() -> None:
 
 @pytest.mark.parametrize("kind", ["call", "action"])
 def test_unregistered_handler_reference_fails_the_hook(kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     async def nowhere(result: GatherResult) -> None:
         return None
@@ -366,7 +368,7 @@ def test_unregistered_handler_reference_fails_the_hook(kind: str, caplog: pytest
 
 
 def test_handler_registered_at_two_paths_is_referred_to_by_the_first() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     async def menu(result: GatherResult) -> None:
         return None
@@ -411,7 +413,7 @@ def test_405_is_json_with_allow(client: TestClient, method: str, path: str) -> N
 
 def _bad_body_app() -> JambonzApp:
     """Hooks whose handlers ask for different things: the body is decoded along different paths."""
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
     called: list[str] = []
     app.state.called = called
 
@@ -560,7 +562,7 @@ def test_starlette_route_that_raises_answers_500_json() -> None:
     async def broken(request: Request) -> JSONResponse:
         raise RuntimeError("secret-detail")
 
-    app = JambonzApp(routes=[Route("/broken", broken)])
+    app = JambonzApp(routes=[Route("/broken", broken)], insecure=True)
     r = TestClient(app, raise_server_exceptions=False).get("/broken")
     assert r.status_code == 500
     assert r.headers["content-type"] == "application/json"
@@ -572,7 +574,7 @@ def test_starlette_route_that_raises_answers_500_json() -> None:
 
 
 def test_sync_handlers() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
     threads: list[int] = []
 
     @app.action_hook("/menu")
@@ -609,7 +611,7 @@ def test_sync_handlers() -> None:
 
 
 def test_duplicate_hook_path_is_refused() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> None:
@@ -632,7 +634,7 @@ def test_duplicate_hook_path_is_refused() -> None:
 
 
 def test_handler_with_unsupported_parameter_is_refused_at_registration() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     async def bad(digits: int) -> None:
         return None
@@ -649,11 +651,11 @@ def test_router_prefix_must_be_a_clean_path(prefix: str) -> None:
     with pytest.raises(ValueError):
         HookRouter(prefix=prefix)
     with pytest.raises(ValueError):
-        JambonzApp().include_router(HookRouter(), prefix=prefix)
+        JambonzApp(insecure=True).include_router(HookRouter(), prefix=prefix)
 
 
 def test_hook_router_and_handler_refs_across_routers() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
     tier2 = HookRouter(prefix="/tier2")
     support = HookRouter(prefix="/support")
     billing = HookRouter(prefix="/billing")
@@ -718,7 +720,7 @@ def test_hook_router_and_handler_refs_across_routers() -> None:
 
 
 def test_hook_path_of_unknown_handler() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
     router = HookRouter(prefix="/r")
 
     @router.action_hook("/menu")
@@ -743,7 +745,7 @@ def test_lifespan_runs_startup_and_shutdown() -> None:
         yield {"greeting": "Welcome to Acme"}
         events.append("shutdown")
 
-    app = JambonzApp(lifespan=lifespan)
+    app = JambonzApp(lifespan=lifespan, insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, request: Request) -> Response:
@@ -762,7 +764,7 @@ def test_plain_starlette_routes() -> None:
     async def ready(request: Request) -> JSONResponse:
         return JSONResponse({"ready": True})
 
-    app = JambonzApp(routes=[Route("/ready", ready)])
+    app = JambonzApp(routes=[Route("/ready", ready)], insecure=True)
 
     async def health(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -784,7 +786,7 @@ def test_plain_starlette_routes() -> None:
 
 
 def test_http_exception_raised_by_a_handler_is_its_answer() -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -798,7 +800,7 @@ def test_http_exception_raised_by_a_handler_is_its_answer() -> None:
 
 
 def test_handler_answering_an_unknown_verb_gets_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp()
+    app = JambonzApp(insecure=True)
 
     @app.action_hook("/menu")
     async def menu(result: GatherResult) -> list[dict[str, Any]]:
@@ -816,11 +818,11 @@ def test_health_path_answers_ok_without_any_check(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", "s")
     monkeypatch.setenv("JAMBONZ_WEBHOOK_USERNAME", "u")
     monkeypatch.setenv("JAMBONZ_WEBHOOK_PASSWORD", "p")
-    app = JambonzApp(health_path="/healthz")
+    app = JambonzApp(health_path="/healthz", insecure=True)
     client = TestClient(app)
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"status": "ok"}
     assert client.post("/healthz").status_code == 405
-    assert TestClient(JambonzApp()).get("/healthz").status_code == 404  # only when asked for
+    assert TestClient(JambonzApp(insecure=True)).get("/healthz").status_code == 404  # only when asked for

@@ -48,7 +48,7 @@ def resume_hook(verbs: list[dict[str, Any]]) -> str:
 
 
 def new_app(**settings: Any) -> JambonzApp:
-    app = JambonzApp(webhook_secret=[], background=Background(after=0.3, limit=5), **settings)
+    app = JambonzApp(webhook_secret=[], insecure=True, background=Background(after=0.3, limit=5), **settings)
 
     @app.action_hook("/ask", background=True)
     async def ask(result: GatherResult) -> Response:
@@ -124,7 +124,7 @@ def test_the_handler_decides_whether_to_continue() -> None:
 
 
 def test_not_allowed_and_past_the_deadline_is_the_fallback() -> None:
-    app = JambonzApp(webhook_secret=[], deadline=0.5)
+    app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.5)
 
     @app.action_hook("/maybe")
     async def maybe(result: GatherResult, later: Continuation) -> Response:
@@ -171,7 +171,7 @@ def test_the_resume_hook_is_written_with_the_mount_prefix() -> None:
 
 
 def test_an_app_without_background_hooks_serves_no_resume_hook() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(result: GatherResult) -> Response:
@@ -183,7 +183,7 @@ def test_an_app_without_background_hooks_serves_no_resume_hook() -> None:
 
 
 def test_a_final_call_status_cancels_the_work_still_continuing() -> None:
-    app = JambonzApp(webhook_secret=[], background=Background(after=0.2, limit=30))
+    app = JambonzApp(webhook_secret=[], insecure=True, background=Background(after=0.2, limit=30))
     events: list[str] = []
 
     @app.action_hook("/think", background=True)

@@ -146,7 +146,8 @@ def test_run_serves_the_app_on_the_port_from_the_environment(protected_ivr: Serv
 
 
 def test_run_takes_the_port_and_log_level_options_and_stops_on_sigterm(tmp_path: Path) -> None:
-    served = _serve(tmp_path, ["example_app.app:app", "--log-level", "warning"], {}, "port-option")
+    opened = {"JAMBONZ_WEBHOOK_INSECURE": "1"}
+    served = _serve(tmp_path, ["example_app.app:app", "--log-level", "warning"], opened, "port-option")
     try:
         with _client(served) as client:
             assert client.get("/health").json() == {"status": "ok"}
@@ -159,6 +160,17 @@ def test_run_takes_the_port_and_log_level_options_and_stops_on_sigterm(tmp_path:
     # --log-level reached uvicorn: no access log line, no banner at warning level.
     assert "GET /health" not in served.stdout()
     assert "Uvicorn running" not in served.stderr()
+    # Opened explicitly: said at start, even at warning level.
+    assert "hooks are served WITHOUT authentication" in served.stderr()
+
+
+def test_run_refuses_to_start_an_app_with_no_authentication(tmp_path: Path) -> None:
+    """Fail closed: no secret, no basic auth, not opened: the server does not come up."""
+    with pytest.raises(RuntimeError, match="did not start") as failed:
+        _serve(tmp_path, ["example_app.app:app"], {}, "closed")
+    message = str(failed.value)
+    assert "refusing to serve jambonz hooks with no authentication" in message
+    assert "JAMBONZ_WEBHOOK_SECRET" in message and "JAMBONZ_WEBHOOK_INSECURE=1" in message
 
 
 @pytest.mark.parametrize(
@@ -297,7 +309,7 @@ def _hook(app: JambonzApp, path: str) -> HookRoute:
 
 
 def test_route_for_matches_as_starlettes_router_does() -> None:
-    voice = JambonzApp()
+    voice = JambonzApp(insecure=True)
 
     @voice.action_hook("/menu/{step:int}")
     async def menu(result: GatherResult) -> Response:

@@ -286,7 +286,7 @@ REQUIRED_QUERY = urlencode(
 
 @pytest.fixture(scope="module")
 def app_client() -> Iterator[tuple[TestClient, list[Any]]]:
-    app = JambonzApp(fallback=None)
+    app = JambonzApp(fallback=None, insecure=True)
     received: list[Any] = []
 
     @app.call_hook("/incoming")

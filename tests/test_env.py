@@ -67,7 +67,7 @@ def discovered(app: JambonzApp, path: str = "/incoming") -> Any:
 
 
 def test_an_envvars_class_is_declared_to_the_portal_in_its_shape() -> None:
-    app = JambonzApp(env_vars=Settings, webhook_secret=[])
+    app = JambonzApp(env_vars=Settings, webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -101,7 +101,7 @@ class Secrets(EnvVars):
 
 
 def test_an_obscure_variables_default_is_never_served_but_still_used() -> None:
-    app = JambonzApp(env_vars=Secrets, webhook_secret=[])
+    app = JambonzApp(env_vars=Secrets, webhook_secret=[], insecure=True)
     seen: list[str] = []
 
     @app.call_hook("/incoming")
@@ -115,7 +115,7 @@ def test_an_obscure_variables_default_is_never_served_but_still_used() -> None:
     assert b"default-token-7f3a" not in response.content
     # By name too.
     token = EnvVar(description="t", obscure=True, default="x-default-token")
-    by_name = JambonzApp(env_vars={"API_TOKEN": token}, webhook_secret=[])
+    by_name = JambonzApp(env_vars={"API_TOKEN": token}, webhook_secret=[], insecure=True)
     by_name.call_hook("/incoming")(incoming)
     assert b"x-default-token" not in TestClient(by_name).options("/incoming").content
     # The portal set no value: the default is what the handler gets.
@@ -130,6 +130,7 @@ def test_declarations_by_name_are_declared_as_given() -> None:
             "VOLUME": {"type": "number", "description": "Gain", "default": 1.5, "enum": [1, 1.5, 2]},
         },
         webhook_secret=[],
+        insecure=True,
     )
 
     @app.call_hook("/incoming")
@@ -159,7 +160,7 @@ def test_a_declaration_the_portal_would_refuse_is_refused_when_the_app_is_built(
     declarations: dict[str, Any], message: str
 ) -> None:
     with pytest.raises((ValueError, ValidationError), match=message):
-        JambonzApp(env_vars=declarations, webhook_secret=[])
+        JambonzApp(env_vars=declarations, webhook_secret=[], insecure=True)
 
 
 def test_a_field_type_jambonz_has_no_variable_for_is_refused() -> None:
@@ -167,7 +168,7 @@ def test_a_field_type_jambonz_has_no_variable_for_is_refused() -> None:
         WHEN: list[str] = Field(description="not a jambonz type")
 
     with pytest.raises(TypeError, match="string, number and boolean"):
-        JambonzApp(env_vars=Odd, webhook_secret=[])
+        JambonzApp(env_vars=Odd, webhook_secret=[], insecure=True)
 
 
 def test_values_are_coerced_to_the_declared_types_and_defaults_fill_the_rest() -> None:
@@ -210,7 +211,7 @@ def test_an_obscure_variables_value_is_never_in_the_error_and_others_are_cut() -
 
 
 def _app(seen: list[Settings]) -> JambonzApp:
-    app = JambonzApp(env_vars=Settings, webhook_secret=[], state=MemoryStore())
+    app = JambonzApp(env_vars=Settings, webhook_secret=[], insecure=True, state=MemoryStore())
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, env: Settings) -> Response:

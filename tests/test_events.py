@@ -456,7 +456,7 @@ class Served:
     def __init__(self, schema_id: str) -> None:
         self.model = CALLBACK_MODELS[schema_id]
         self.seen: list[CallInfo] = []
-        app = JambonzApp(fallback=None)
+        app = JambonzApp(fallback=None, insecure=True)
 
         async def handler(event: CallInfo) -> Response:
             self.seen.append(event)

@@ -12,7 +12,13 @@ import example_app.app
 from jambonz_webhooks import pytest_plugin
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
 from jambonz_webhooks.testing import CallSimulator, SimulatorError
-from tests.conftest import PROTECTED_PASSWORD, PROTECTED_SECRET, PROTECTED_USERNAME, LiveServer
+from tests.conftest import (
+    PROTECTED_PASSWORD,
+    PROTECTED_SECRET,
+    PROTECTED_USERNAME,
+    LiveServer,
+    deploy_with_a_secret,
+)
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
 jambonz_simulator = pytest_plugin.jambonz_simulator
@@ -22,9 +28,12 @@ SALES = "+15551230001"
 
 
 @pytest.fixture(params=["asgi", "uvicorn"])
-def ivr(request: pytest.FixtureRequest, jambonz_simulator: SimulatorFactory) -> CallSimulator:
+def ivr(
+    request: pytest.FixtureRequest, jambonz_simulator: SimulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> CallSimulator:
     """The example IVR, in process or served by uvicorn: the same tests run against both."""
     if request.param == "asgi":
+        deploy_with_a_secret(monkeypatch, example_app.app.app)
         return jambonz_simulator(example_app.app.app)
     server: LiveServer = request.getfixturevalue("ivr_server")
     return jambonz_simulator(server.origin)

@@ -21,6 +21,7 @@ from examples import fastapi_mount, speech_bot
 from jambonz_webhooks import MemoryStore, pytest_plugin
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
 from jambonz_webhooks.testing import CallSimulator
+from tests.conftest import deploy_with_a_secret
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
 jambonz_simulator = pytest_plugin.jambonz_simulator
@@ -38,6 +39,7 @@ def contact_centre(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastapi_mount, "TEAMS", {"sales": SALES, "support": SUPPORT})
     monkeypatch.setattr(fastapi_mount, "RECENT_CALLS", deque(maxlen=100))
     monkeypatch.setattr(fastapi_mount.voice.hook_settings, "state", MemoryStore())
+    deploy_with_a_secret(monkeypatch, fastapi_mount.voice)
 
 
 def voice_simulator(jambonz_simulator: SimulatorFactory) -> CallSimulator:
@@ -145,6 +147,7 @@ def bot_store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     """The bot's state in a store of this test's own, to look into it between turns."""
     store = MemoryStore()
     monkeypatch.setattr(speech_bot.app.hook_settings, "state", store)
+    deploy_with_a_secret(monkeypatch, speech_bot.app)
     return store
 
 

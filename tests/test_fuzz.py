@@ -70,7 +70,7 @@ def test_a_model_refuses_arbitrary_bytes_with_validation_error(body: bytes) -> N
 
 
 def _app() -> JambonzApp:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:

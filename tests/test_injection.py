@@ -31,7 +31,7 @@ from tests.payloads import call_info, session_new
 
 def new_app() -> JambonzApp:
     """No fallback: a failing handler is a 500, never a 200 that looks like success."""
-    return JambonzApp(fallback=None)
+    return JambonzApp(fallback=None, insecure=True)
 
 
 def said(response: httpx2.Response) -> str:

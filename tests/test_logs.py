@@ -19,7 +19,7 @@ JSON = {"content-type": "application/json"}
 
 
 def _app() -> JambonzApp:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:

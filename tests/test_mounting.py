@@ -30,7 +30,7 @@ def post(client: TestClient, path: str, payload: Any) -> Any:
 
 
 def voice_app(fallback: Response | None = None) -> JambonzApp:
-    app = JambonzApp(fallback=fallback) if fallback is not None else JambonzApp()
+    app = JambonzApp(fallback=fallback, insecure=True) if fallback is not None else JambonzApp(insecure=True)
     app.state.statuses = []
     sub = HookRouter(prefix="/sales")
 

@@ -20,7 +20,7 @@ def test_each_hook_request_is_a_span_under_jambonzs_trace() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = JambonzApp(webhook_secret=[], opentelemetry=provider)
+    app = JambonzApp(webhook_secret=[], insecure=True, opentelemetry=provider)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -43,5 +43,5 @@ def test_each_hook_request_is_a_span_under_jambonzs_trace() -> None:
 
 
 def test_no_span_without_the_option() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
     assert not any("OpenTelemetry" in str(middleware.cls) for middleware in app.user_middleware)

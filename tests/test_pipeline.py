@@ -126,7 +126,7 @@ def test_a_stuck_status_handler_is_cancelled_at_the_deadline(slow_client: httpx2
 
 
 def test_the_deadline_is_logged_with_the_call_sid(caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp(webhook_secret=[], deadline=0.1)
+    app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.1)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -171,7 +171,7 @@ def test_state_store_work_shares_the_hooks_budget() -> None:
         async def aclose(self) -> None:
             return None
 
-    app = JambonzApp(webhook_secret=[], deadline=0.5, state=SlowStore())
+    app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.5, state=SlowStore())
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, state: CallState) -> Response:
@@ -198,7 +198,7 @@ def test_deadline_settings_are_checked() -> None:
 
 def test_the_environment_sets_the_apps_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_DEADLINE, "0.1")
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(call: CallInfo) -> Response:
@@ -215,7 +215,7 @@ def test_the_environment_sets_the_apps_deadline(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(call: CallInfo) -> Response:
@@ -239,7 +239,7 @@ def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogC
 def test_nan_or_an_infinity_in_the_answer_gets_the_fallback(
     answer: Callable[[], Response], caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(call: CallInfo) -> Response:
@@ -254,7 +254,7 @@ def test_nan_or_an_infinity_in_the_answer_gets_the_fallback(
 
 
 def test_nan_and_infinity_as_text_are_answered_as_they_are() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(call: CallInfo) -> Response:
@@ -270,7 +270,7 @@ def test_nan_and_infinity_as_text_are_answered_as_they_are() -> None:
 def test_a_handler_raising_timeout_error_is_a_failure_not_a_deadline(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(call: CallInfo) -> Response:
@@ -287,7 +287,7 @@ def test_a_handler_raising_timeout_error_is_a_failure_not_a_deadline(
 def test_an_http_exception_from_a_handler_is_answered_and_logged_with_its_status(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -306,7 +306,7 @@ def test_an_apps_own_http_exception_handler_still_answers() -> None:
     async def teapot(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"mine": True}, status_code=418)
 
-    app = JambonzApp(webhook_secret=[], exception_handlers={HTTPException: teapot})
+    app = JambonzApp(webhook_secret=[], insecure=True, exception_handlers={HTTPException: teapot})
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -354,7 +354,7 @@ def test_a_signed_request_logs_its_validated_call_sid(caplog: pytest.LogCaptureF
 
 
 def test_a_payload_that_fails_validation_logs_no_call_sid(caplog: pytest.LogCaptureFixture) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -371,7 +371,7 @@ def test_a_payload_that_fails_validation_logs_no_call_sid(caplog: pytest.LogCapt
 
 
 def test_a_decorator_without_parentheses_is_refused_naming_the_fix() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
     with pytest.raises(TypeError, match=r'@app\.call_hook\("/incoming"\)'):
 
         @app.call_hook  # type: ignore[arg-type]
@@ -402,13 +402,13 @@ async def _env_on_verb_status(event: VerbStatus, env: Settings) -> None:
 
 @pytest.mark.parametrize("handler", [_state_on_verb_status, _env_on_verb_status], ids=["state", "env"])
 def test_state_for_a_payload_without_a_call_sid_is_refused_at_registration(handler: Any) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
     with pytest.raises(TypeError, match="VerbStatus may come without a call_sid"):
         app.action_hook("/verb-status")(handler)
 
 
 def test_state_with_a_payload_that_carries_the_call_is_accepted() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
     async def menu(result: GatherResult, state: CallState) -> Response:
@@ -418,7 +418,7 @@ def test_state_with_a_payload_that_carries_the_call_is_accepted() -> None:
 
 
 def test_a_path_parameter_is_converted_to_its_annotation() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
     seen: list[Any] = []
 
     @app.action_hook("/step/{n}")
@@ -442,7 +442,7 @@ def test_a_path_parameter_is_converted_to_its_annotation() -> None:
 
 
 def test_a_path_parameter_of_an_impossible_type_is_refused_at_registration() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
     with pytest.raises(TypeError, match="path parameter 'n'"):
 
         @app.action_hook("/step/{n}")
@@ -470,7 +470,9 @@ class Tagging:
 
 @pytest.mark.parametrize("middleware", [False, True], ids=["direct", "through-middleware"])
 def test_hooks_are_served_with_and_without_user_middleware(middleware: bool) -> None:
-    app = JambonzApp(webhook_secret=[], middleware=[Middleware(Tagging)] if middleware else None)
+    app = JambonzApp(
+        webhook_secret=[], insecure=True, middleware=[Middleware(Tagging)] if middleware else None
+    )
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -492,7 +494,7 @@ def test_hooks_are_served_with_and_without_user_middleware(middleware: bool) -> 
 
 
 def test_the_last_of_200_hooks_is_found() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     def make(index: int) -> Any:
         async def handler(call: CallInfo) -> Response:
@@ -602,7 +604,7 @@ def buffered_access_log() -> Iterator[io.StringIO]:
 
 
 def test_access_lines_are_buffered_then_written_at_shutdown() -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -642,7 +644,9 @@ def test_a_newline_in_a_validated_call_sid_stays_on_one_line() -> None:
 def test_the_example_app_under_uvicorn_writes_one_access_line_per_hook_through_shutdown(
     tmp_path: Path,
 ) -> None:
-    server = _spawn("example_app.app:app", tmp_path, "access", {"LOG_LEVEL": "INFO"})
+    server = _spawn(
+        "example_app.app:app", tmp_path, "access", {"LOG_LEVEL": "INFO", "JAMBONZ_WEBHOOK_INSECURE": "1"}
+    )
     try:
         assert _wait_ready(server, time.monotonic() + 20), server.stderr()
         sids = [new_sid() for _ in range(5)]
@@ -667,7 +671,7 @@ def test_the_example_app_under_uvicorn_writes_one_access_line_per_hook_through_s
 def test_what_start_up_built_is_kept_out_of_the_collectors_sweeps() -> None:
     import gc
 
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -694,19 +698,19 @@ def test_the_verbs_an_app_names_are_built_when_it_starts_not_at_import(
     dequeue, decline = VerbValidator(verbs.Dequeue), VerbValidator(verbs.SipDecline)
     monkeypatch.setitem(_VALIDATORS, "dequeue", dequeue)
     monkeypatch.setitem(_VALIDATORS, "sip:decline", decline)
-    app = JambonzApp(webhook_secret=[], prepare_verbs=("dequeue", "sip_decline"))
+    app = JambonzApp(webhook_secret=[], insecure=True, prepare_verbs=("dequeue", "sip_decline"))
     assert dequeue.wire == dequeue._build_and_validate and decline.wire == decline._build_and_validate
     with TestClient(app):
         assert dequeue.wire != dequeue._build_and_validate
         assert decline.wire != decline._build_and_validate
     with pytest.raises(ValueError, match="unknown verb 'sya'"):
-        JambonzApp(webhook_secret=[], prepare_verbs=("say", "sya"))
+        JambonzApp(webhook_secret=[], insecure=True, prepare_verbs=("say", "sya"))
 
 
 def test_a_handler_failing_on_caller_data_logs_the_field_not_the_data(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = JambonzApp(webhook_secret=[])
+    app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:

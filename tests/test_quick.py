@@ -73,6 +73,9 @@ BANK: list[Any] = [
     {"url": "/menu", "method": "get"},
     {"url": "/menu", "username": "u"},
     {"a": 1, "b": [1, 2]},
+    {"a": float("nan")},  # free-form values: no NaN or infinity at any depth
+    {"deep": [{"x": float("-inf")}]},
+    [1, float("inf")],
     {1: "a"},
     OrderedDict(text="hi"),
     menu,

@@ -26,6 +26,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from jambonz_webhooks import (
+    CallInfo,
     CallSession,
     HookContext,
     JambonzApp,
@@ -37,6 +38,7 @@ from jambonz_webhooks import (
 )
 from jambonz_webhooks.hooks import current_context, reraise_unrouted
 from jambonz_webhooks.rest import (
+    ApiAccess,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -54,14 +56,17 @@ from jambonz_webhooks.rest import (
     Record,
     ServerError,
     UnprocessableEntityError,
+    UntrustedAddressError,
     UpdateCall,
     Webhook,
 )
+from jambonz_webhooks.testing import signed_headers
 from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, SPEC, FakeJambonzAPI, RecordedRequest
 from tests.payloads import session_new
 
 ENV_NAMES = ("JAMBONZ_API_BASE_URL", "JAMBONZ_ACCOUNT_SID", "JAMBONZ_API_KEY")
 CALLS_PATH = f"/v1/Accounts/{ACCOUNT_SID}/Calls"
+SECRET = "wh_secret_rest_client_tests"
 LIVE_PATH = f"{CALLS_PATH}/{LIVE_CALL_SID}"
 UNKNOWN_SID = "00000000-0000-4000-8000-000000000000"
 PHONE = {"type": "phone", "number": "+15559870000"}
@@ -958,9 +963,9 @@ async def test_one_connection_for_many_requests(api: Api, fake_api: FakeJambonzA
 # --------------------------------------------------------------------------- from inside a hook
 
 
-def _ivr(seen: list[Any]) -> JambonzApp:
+def _ivr(seen: list[Any], **options: Any) -> JambonzApp:
     """An app whose call hook changes the call through ``call.client`` before answering."""
-    app = JambonzApp(webhook_secret=[], state=MemoryStore())
+    app = JambonzApp(state=MemoryStore(), **options)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -989,8 +994,10 @@ def test_call_client_inside_a_hook(
     monkeypatch.setenv("JAMBONZ_API_KEY", API_KEY)
     seen: list[Any] = []
 
-    with TestClient(_ivr(seen)) as client:
-        answer = client.post("/incoming", json=_payload(origin))
+    # Signed: the payload's api_base_url is trusted because jambonz wrote it.
+    body = json.dumps(_payload(origin)).encode()
+    with TestClient(_ivr(seen, webhook_secret=SECRET)) as client:
+        answer = client.post("/incoming", content=body, headers=signed_headers(body, SECRET))
 
     assert answer.status_code == 200
     assert answer.json() == [{"verb": "say", "text": "Connecting you"}]
@@ -1013,7 +1020,7 @@ def test_call_client_inside_a_hook(
 
 def test_call_client_without_an_api_key(fake_api: FakeJambonzAPI, origin: str) -> None:
     errors: list[str] = []
-    app = JambonzApp(webhook_secret=[], state=MemoryStore())
+    app = JambonzApp(insecure=True, state=MemoryStore(), api_base_url=origin)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -1028,7 +1035,7 @@ def test_call_client_without_an_api_key(fake_api: FakeJambonzAPI, origin: str) -
 
     (error,) = errors
     assert "JAMBONZ_API_KEY" in error
-    assert "JAMBONZ_API_BASE_URL" not in error  # the payload gave the API's address
+    assert "JAMBONZ_API_BASE_URL" not in error  # the app gave the API's address
     assert fake_api.requests == []
 
 
@@ -1038,7 +1045,7 @@ def _mounted(origin: str, monkeypatch: pytest.MonkeyPatch, hook: str) -> dict[st
     Returns the redirect verb the same handler answers with, for comparison.
     """
     monkeypatch.setenv("JAMBONZ_API_KEY", API_KEY)
-    app = JambonzApp(webhook_secret=[], state=MemoryStore())
+    app = JambonzApp(insecure=True, state=MemoryStore(), api_base_url=origin)
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> Response:
@@ -1138,3 +1145,90 @@ def test_a_handler_outside_a_request_fails_when_the_body_is_sent() -> None:
         reraise_unrouted()  # how the client can raise it as itself
     with pytest.raises(ValidationError):
         UpdateCall.model_validate({"call_hook": 12})
+
+
+# --------------------------------------------------------------------------- where the key may go
+
+
+def _access(**options: Any) -> ApiAccess:
+    return ApiAccess(environ={}, **options)
+
+
+def _call(api_base_url: str | None, account_sid: str | None = ACCOUNT_SID) -> CallInfo:
+    return CallInfo.model_validate(
+        session_new(api_base_url=api_base_url, account_sid=account_sid, call_sid=LIVE_CALL_SID)
+    )
+
+
+def test_the_configured_address_is_used_whatever_the_payload_says() -> None:
+    access = _access(base_url="https://api.example.com", trust_payloads=True)
+    assert access.address_for(_call("https://evil.example/v1")) == "https://api.example.com/v1"
+
+
+def test_a_payload_address_is_refused_unless_every_request_is_signed() -> None:
+    with pytest.raises(UntrustedAddressError, match="JAMBONZ_API_BASE_URL"):
+        _access(trust_payloads=False).address_for(_call("https://api.example.com/v1"))
+    assert _access(trust_payloads=True).address_for(_call("https://api.example.com")) == (
+        "https://api.example.com/v1"
+    )
+
+
+def test_an_app_trusts_payload_addresses_only_when_it_verifies_every_request() -> None:
+    def trusts(**options: Any) -> bool:
+        return JambonzApp(**options).hook_settings.api.trust_payloads
+
+    assert trusts(webhook_secret=SECRET)
+    assert not trusts(webhook_secret=SECRET, allow_unsigned_get=True)  # a GET is not verified
+    assert not trusts(webhook_secret=[], basic_auth=("jambonz", "pw"))  # credentials sign no body
+    assert not trusts(webhook_secret=[], insecure=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://192.0.2.10:3000/v1", "http://api.example.com/v1", "ftp://api.example.com", "https:///v1", "/v1"],
+)
+def test_clear_text_or_odd_addresses_are_refused(url: str) -> None:
+    with pytest.raises(UntrustedAddressError):
+        _access(trust_payloads=True).address_for(_call(url))
+    with pytest.raises(UntrustedAddressError):
+        _access(base_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000"])
+def test_clear_text_to_this_machine_is_allowed(url: str) -> None:
+    assert _access(trust_payloads=True).address_for(_call(url)) == f"{url}/v1"
+
+
+def test_the_operator_may_allow_clear_text() -> None:
+    access = ApiAccess(base_url="http://10.0.0.5:3000", environ={"JAMBONZ_API_ALLOW_HTTP": "1"})
+    assert access.base_url == "http://10.0.0.5:3000/v1"
+
+
+async def test_one_client_for_every_account_with_a_bounded_set_of_views() -> None:
+    access = ApiAccess(base_url="https://api.example.com", environ={"JAMBONZ_API_KEY": API_KEY})
+    first = access.client(_call(None))
+    views = [access.client(_call(None, account_sid=str(uuid.uuid4()))) for _ in range(500)]
+    assert {view._http for view in views} == {first._http}  # one connection pool
+    assert views[-1].account_sid != ACCOUNT_SID
+    assert views[-1].calls._ops.account == f"Accounts/{views[-1].account_sid}"
+    assert len(first._views) == 64
+    await views[0].aclose()  # a view closes nothing
+    assert not first._http.is_closed
+    await access.aclose()
+    assert first._http.is_closed
+
+
+def test_the_app_closes_its_client_when_it_shuts_down(
+    fake_api: FakeJambonzAPI, origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAMBONZ_API_KEY", API_KEY)
+    seen: list[Any] = []
+    with TestClient(_ivr(seen, insecure=True, api_base_url=origin)) as client:
+        assert client.post("/incoming", json=_payload(origin)).status_code == 200
+    (control,) = seen
+    assert control.client._http.is_closed
+
+
+def test_call_client_outside_a_hook_says_where_it_works() -> None:
+    with pytest.raises(RuntimeError, match="inside a hook"):
+        _call("https://api.example.com").client  # noqa: B018 - the property builds the client

@@ -1,6 +1,6 @@
-"""The security features: jambonz's request signature, basic auth, request refusals, deduplication.
+"""The security features: jambonz's request signature, basic auth, request refusals.
 
-Unit tests of ``jambonz_webhooks.security`` and ``jambonz_webhooks.deliveries``, hypothesis
+Unit tests of ``jambonz_webhooks.security`` (deduplication: tests/test_deliveries.py), hypothesis
 properties of the parsers, and the whole request path through Starlette's TestClient.
 """
 
@@ -21,10 +21,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, CallStatus, DeliveryCache, GatherResult, JambonzApp, Response
+from jambonz_webhooks import (
+    CallSession,
+    CallState,
+    CallStatus,
+    GatherResult,
+    InsecureAppError,
+    JambonzApp,
+    MemoryStore,
+    Response,
+)
 from jambonz_webhooks.decoding import DecodeError, parse_query
-from jambonz_webhooks.deliveries import Answer, delivery_key
 from jambonz_webhooks.security import (
+    CLOSED_MESSAGE,
     MAX_SIGNATURES,
     BasicCredentials,
     HookSecurity,
@@ -531,7 +540,7 @@ def test_configure_a_string_argument_is_one_secret_even_with_commas() -> None:
 
 def test_configure_empty_list_disables_signing_even_with_env() -> None:
     security = HookSecurity.configure(
-        webhook_secret=[], basic_auth=None, environ={"JAMBONZ_WEBHOOK_SECRET": "from-env"}
+        webhook_secret=[], insecure=True, basic_auth=None, environ={"JAMBONZ_WEBHOOK_SECRET": "from-env"}
     )
     assert security.secrets == ()
     assert not security.signed
@@ -828,7 +837,7 @@ def test_app_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_app_empty_list_ignores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", "env-secret")
-    app, calls = build_app(webhook_secret=[])
+    app, calls = build_app(webhook_secret=[], insecure=True)
     response = TestClient(app).post(
         "/incoming", content=SESSION, headers={"Content-Type": "application/json"}
     )
@@ -1104,235 +1113,118 @@ def test_app_signature_is_checked_before_the_payload_is_decoded(
     assert calls == []
 
 
-# =============================================================================================
-# Duplicate deliveries
-# =============================================================================================
+# --------------------------------------------------------------------------- failing closed
 
 
-def test_dedup_same_delivery_runs_the_handler_once() -> None:
-    app, calls = build_app(webhook_secret=SECRET, deduplicate=True)
-    client = TestClient(app)
-    headers = signed_headers(SESSION, SECRET)
-    first = client.post("/incoming", content=SESSION, headers=headers)
-    second = client.post("/incoming", content=SESSION, headers=headers)
-    assert first.status_code == second.status_code == 200
-    assert first.content == second.content == compact(HELLO)
-    assert first.headers.items() == second.headers.items()
-    assert calls == ["incoming"]
+def _no_protection_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JAMBONZ_WEBHOOK_SECRET", "JAMBONZ_WEBHOOK_USERNAME", "JAMBONZ_WEBHOOK_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("JAMBONZ_WEBHOOK_INSECURE", raising=False)
 
 
-def test_dedup_another_signature_timestamp_runs_again() -> None:
-    app, calls = build_app(webhook_secret=SECRET, deduplicate=True)
-    client = TestClient(app)
-    t = now()
-    assert post_signed(client, "/incoming", SESSION, timestamp=t).status_code == 200
-    assert post_signed(client, "/incoming", SESSION, timestamp=t - 1).status_code == 200
-    assert calls == ["incoming", "incoming"]
+def test_an_unprotected_app_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    app, calls = build_app()
+    with pytest.raises(InsecureAppError, match="JAMBONZ_WEBHOOK_SECRET") as refused, TestClient(app):
+        pass
+    assert "JAMBONZ_WEBHOOK_INSECURE=1" in str(refused.value)
+    assert calls == []
 
 
-def test_dedup_another_body_or_hook_runs_again() -> None:
-    app, calls = build_app(webhook_secret=SECRET, deduplicate=True)
-    client = TestClient(app)
-    t = now()
-    other = compact(payloads.call_info(reason="dtmfDetected", digits="2"))
-    for body in (GATHER, other):
-        assert post_signed(client, "/menu", body, timestamp=t).status_code == 200
-    assert post_signed(client, "/status", GATHER, timestamp=t).status_code == 204
-    assert calls == ["menu:1", "menu:2", "status:in-progress"]
+@pytest.mark.parametrize("path", ["/incoming", "/menu", "/status"])
+def test_an_unprotected_app_that_was_never_started_refuses_every_hook(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Mounted in an app that runs no lifespan of its own, it cannot refuse to start: each hook is refused."""
+    _no_protection_env(monkeypatch)
+    app, calls = build_app()
+    client = TestClient(app)  # not entered: no lifespan
+    response = client.post(path, content=SESSION, headers={"Content-Type": "application/json"})
+    assert response.status_code == 503
+    assert response.json() == {"error": CLOSED_MESSAGE}
+    assert calls == []
 
 
-def test_without_dedup_a_repeat_runs_twice() -> None:
-    app, calls = build_app(webhook_secret=SECRET)
-    client = TestClient(app)
-    headers = signed_headers(SESSION, SECRET)
-    for _ in range(2):
-        assert client.post("/incoming", content=SESSION, headers=headers).status_code == 200
-    assert calls == ["incoming", "incoming"]
-
-
-def test_dedup_does_not_answer_a_refused_request_from_the_cache() -> None:
-    app, calls = build_app(webhook_secret=SECRET, deduplicate=True)
-    client = TestClient(app)
-    headers = signed_headers(SESSION, SECRET)
-    assert client.post("/incoming", content=SESSION, headers=headers).status_code == 200
-    # The same body and signature, but not JSON: refused before any cached answer is looked up.
-    wrong_type = {**headers, "Content-Type": "text/plain"}
-    assert_error(client.post("/incoming", content=SESSION, headers=wrong_type), 415)
-    assert calls == ["incoming"]
-
-
-def test_dedup_a_server_error_is_not_cached() -> None:
-    app = JambonzApp(fallback=None, webhook_secret=SECRET, deduplicate=True)
-    calls: list[str] = []
+def test_a_status_hook_of_a_closed_app_cannot_drop_a_calls_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    store = MemoryStore()
+    app = JambonzApp(state=store)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        calls.append("incoming")
-        if len(calls) == 1:
-            raise RuntimeError("the database is down")
-        return Response().say(text="hello")
+    async def incoming(call: CallSession, state: CallState) -> Response:
+        return Response().hangup()
 
-    client = TestClient(app)
-    headers = signed_headers(SESSION, SECRET)
-    first = client.post("/incoming", content=SESSION, headers=headers)
-    assert_error(first, 500)
-    second = client.post("/incoming", content=SESSION, headers=headers)
-    assert second.status_code == 200
-    assert second.json() == HELLO
-    # Now cached: a third delivery gets the second's answer.
-    third = client.post("/incoming", content=SESSION, headers=headers)
-    assert third.content == second.content
+    @app.status_hook("/status")
+    async def status(event: CallStatus) -> None:
+        pass
+
+    asyncio.run(store.set("CA-live", {"kept": b"yes"}))
+    completed = compact(payloads.call_info(call_sid="CA-live", call_status="completed"))
+    response = TestClient(app).post(
+        "/status", content=completed, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 503
+    assert asyncio.run(store.get_all("CA-live")) == {"kept": b"yes"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"insecure": True}, {"webhook_secret": SECRET}, {"basic_auth": ("jambonz", "pw")}],
+    ids=["opened", "secret", "basic-auth"],
+)
+def test_a_protected_or_opened_app_starts(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> None:
+    _no_protection_env(monkeypatch)
+    app, _ = build_app(**options)
+    with TestClient(app) as client:
+        assert client.get("/nothing-here").status_code == 404
+
+
+def test_an_opened_app_says_so_at_every_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _no_protection_env(monkeypatch)
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_INSECURE", "1")
+    app, calls = build_app()
+    for _ in range(2):
+        with caplog.at_level("WARNING", logger="jambonz_webhooks"), TestClient(app) as client:
+            assert client.post(
+                "/incoming", content=SESSION, headers={"Content-Type": "application/json"}
+            ).is_success
+    warnings = [r for r in caplog.records if "WITHOUT authentication" in r.getMessage()]
+    assert len(warnings) == 2
     assert calls == ["incoming", "incoming"]
 
 
-# Found by this suite: an empty DeliveryCache is falsy, and once turned deduplication off.
-def test_dedup_with_a_given_cache() -> None:
-    cache = DeliveryCache(ttl=60, max_entries=5)
-    app, calls = build_app(webhook_secret=SECRET, deduplicate=cache)
-    assert app.hook_settings.deliveries is cache
-    client = TestClient(app)
-    headers = signed_headers(SESSION, SECRET)
-    for _ in range(3):
-        assert client.post("/incoming", content=SESSION, headers=headers).status_code == 200
-    assert calls == ["incoming"]
-    assert len(cache) == 1
+def test_a_secret_protects_and_no_warning_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _no_protection_env(monkeypatch)
+    monkeypatch.setenv("JAMBONZ_WEBHOOK_SECRET", SECRET)
+    app, _ = build_app()
+    with caplog.at_level("WARNING", logger="jambonz_webhooks"), TestClient(app):
+        pass
+    assert not [r for r in caplog.records if "authentication" in r.getMessage()]
 
 
-OK_ANSWER: Answer = (200, [(b"content-type", b"application/json")], b"[]")
+@pytest.mark.parametrize(
+    ("value", "opened"), [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)]
+)
+def test_the_insecure_environment_variable(value: str, opened: bool) -> None:
+    security = HookSecurity.configure(
+        webhook_secret=None, basic_auth=None, environ={"JAMBONZ_WEBHOOK_INSECURE": value}
+    )
+    assert security.insecure is opened
+    assert security.closed is not opened
 
 
-async def test_cache_concurrent_repeat_waits_for_the_first() -> None:
-    cache = DeliveryCache()
-    release = asyncio.Event()
-    runs: list[str] = []
-
-    async def first() -> Answer:
-        runs.append("first")
-        await release.wait()
-        return OK_ANSWER
-
-    async def second() -> Answer:
-        runs.append("second")
-        return (500, [], b"")
-
-    one = asyncio.create_task(cache.answer(b"k", first))
-    await asyncio.sleep(0)
-    two = asyncio.create_task(cache.answer(b"k", second))
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert runs == ["first"]
-    assert not one.done()
-    assert not two.done()  # the repeat waits; it does not answer on its own
-    release.set()
-    results = list(await asyncio.gather(one, two))
-    assert results == [OK_ANSWER, OK_ANSWER]
-    assert runs == ["first"]
+def test_an_unclear_insecure_value_is_an_error_not_a_guess() -> None:
+    with pytest.raises(ValueError, match="JAMBONZ_WEBHOOK_INSECURE must be 1 or 0"):
+        HookSecurity.configure(
+            webhook_secret=None, basic_auth=None, environ={"JAMBONZ_WEBHOOK_INSECURE": "maybe"}
+        )
 
 
-async def test_cache_exception_reaches_every_waiter() -> None:
-    cache = DeliveryCache()
-    release = asyncio.Event()
-    error = RuntimeError("compute failed")
-    runs: list[int] = []
-
-    async def failing() -> Answer:
-        runs.append(1)
-        await release.wait()
-        raise error
-
-    one = asyncio.create_task(cache.answer(b"k", failing))
-    await asyncio.sleep(0)
-    two = asyncio.create_task(cache.answer(b"k", failing))
-    await asyncio.sleep(0)
-    release.set()
-    outcomes = await asyncio.gather(one, two, return_exceptions=True)
-    assert outcomes[0] is error
-    assert outcomes[1] is error
-    assert runs == [1]
-    assert len(cache) == 0  # a failure is not kept: a later delivery computes anew
-
-    async def fine() -> Answer:
-        return OK_ANSWER
-
-    assert await cache.answer(b"k", fine) == OK_ANSWER
-
-
-async def test_cache_ttl_expiry_with_a_fake_clock() -> None:
-    clock = [0.0]
-    cache = DeliveryCache(ttl=10, clock=lambda: clock[0])
-    runs: list[float] = []
-
-    async def compute() -> Answer:
-        runs.append(clock[0])
-        return (200, [], b"%d" % len(runs))
-
-    assert (await cache.answer(b"k", compute))[2] == b"1"
-    clock[0] = 9.999
-    assert (await cache.answer(b"k", compute))[2] == b"1"
-    clock[0] = 10.0
-    assert (await cache.answer(b"k", compute))[2] == b"2"
-    assert runs == [0.0, 10.0]
-    clock[0] = 19.0
-    assert (await cache.answer(b"k", compute))[2] == b"2"
-    assert len(cache) == 1
-
-
-async def test_cache_max_entries_drops_the_oldest() -> None:
-    cache = DeliveryCache(max_entries=2)
-    runs: list[bytes] = []
-
-    def computer(key: bytes) -> Any:
-        async def compute() -> Answer:
-            runs.append(key)
-            return (200, [], key)
-
-        return compute
-
-    for key in (b"a", b"b", b"c"):
-        await cache.answer(key, computer(key))
-    assert len(cache) == 2
-    # b and c are kept (asked first, so that re-adding a cannot push them out).
-    assert await cache.answer(b"b", computer(b"b")) == (200, [], b"b")
-    assert await cache.answer(b"c", computer(b"c")) == (200, [], b"c")
-    assert runs == [b"a", b"b", b"c"]
-    # a was dropped: computed again.
-    await cache.answer(b"a", computer(b"a"))
-    assert runs == [b"a", b"b", b"c", b"a"]
-    assert len(cache) == 2
-
-
-async def test_cache_non_repeatable_answer_is_not_kept() -> None:
-    cache = DeliveryCache()
-    runs: list[int] = []
-
-    async def compute() -> Answer:
-        runs.append(1)
-        return (503, [], b"")
-
-    for _ in range(2):
-        assert (await cache.answer(b"k", compute, repeatable=lambda answer: answer[0] < 500))[0] == 503
-    assert runs == [1, 1]
-    assert len(cache) == 0
-
-
-@pytest.mark.parametrize(("ttl", "max_entries"), [(0, 10), (-1, 10), (10, 0), (10, -5)])
-def test_cache_refuses_non_positive_sizes(ttl: float, max_entries: int) -> None:
-    with pytest.raises(ValueError):
-        DeliveryCache(ttl=ttl, max_entries=max_entries)
-
-
-def test_delivery_key_tells_deliveries_apart() -> None:
-    key = delivery_key("POST", "/incoming", b"", b"t=1,v1=aa", b"{}")
-    assert key == delivery_key("POST", "/incoming", b"", b"t=1,v1=aa", b"{}")
-    others = [
-        delivery_key("GET", "/incoming", b"", b"t=1,v1=aa", b"{}"),
-        delivery_key("POST", "/menu", b"", b"t=1,v1=aa", b"{}"),
-        delivery_key("POST", "/incoming", b"a=1", b"t=1,v1=aa", b"{}"),
-        delivery_key("POST", "/incoming", b"", b"t=2,v1=aa", b"{}"),
-        delivery_key("POST", "/incoming", b"", None, b"{}"),
-        delivery_key("POST", "/incoming", b"", b"t=1,v1=aa", b"{ }"),
-        # The same bytes split differently between the parts.
-        delivery_key("POST", "/incoming", b"", b"t=1,v1=a", b"a{}"),
-    ]
-    assert key not in others
-    assert len(set(others)) == len(others)
+def test_an_app_without_hooks_is_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_protection_env(monkeypatch)
+    with TestClient(JambonzApp(health_path="/health")) as client:
+        assert client.get("/health").status_code == 200

@@ -139,7 +139,7 @@ class Echo:
 
 
 def make_echo_app() -> tuple[JambonzApp, list[CallSession]]:
-    app = JambonzApp(fallback=None)
+    app = JambonzApp(fallback=None, insecure=True)
     calls: list[CallSession] = []
 
     @app.call_hook("/incoming")
@@ -560,7 +560,7 @@ class Models:
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    app = JambonzApp(fallback=None)
+    app = JambonzApp(fallback=None, insecure=True)
     gathers: list[GatherResult] = []
     dials: list[DialResult] = []
     statuses: list[CallStatus] = []

@@ -31,6 +31,7 @@ from jambonz_webhooks import (
 )
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
 from jambonz_webhooks.testing import CallSimulator, SimulatorError, jambonz_json
+from tests.conftest import deploy_with_a_secret
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
 jambonz_simulator = pytest_plugin.jambonz_simulator
@@ -43,7 +44,7 @@ PHONE = {"type": "phone", "number": "+15550001111"}
 def new_app(**options: Any) -> JambonzApp:
     """An app independent of the environment: no secret or credentials unless given, state in memory."""
     options.setdefault("webhook_secret", [])
-    return JambonzApp(state=MemoryStore(), **options)
+    return JambonzApp(state=MemoryStore(), **options, insecure=True)
 
 
 class Recorder:
@@ -560,7 +561,7 @@ async def lifespan(app):
     MARKER.write_text("shut down")
 
 
-app = JambonzApp(webhook_secret=[], state=MemoryStore(), lifespan=lifespan)
+app = JambonzApp(webhook_secret=[], insecure=True, state=MemoryStore(), lifespan=lifespan)
 
 
 @app.call_hook("/incoming")
@@ -595,8 +596,10 @@ def test_inner(jambonz_simulator):
     assert marker.read_text() == "shut down"
 
 
-def test_say_and_timeout_are_speak_and_silence() -> None:
+def test_say_and_timeout_are_speak_and_silence(monkeypatch: pytest.MonkeyPatch) -> None:
     from example_app.app import app as ivr
+
+    deploy_with_a_secret(monkeypatch, ivr)
 
     with CallSimulator(ivr) as sim:
         spoken = sim.start().say("I need help")

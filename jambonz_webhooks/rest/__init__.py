@@ -2,12 +2,14 @@
 
 - :class:`JambonzClient` and :class:`AsyncJambonzClient`: ``client.calls``, ``client.conferences``,
   ``client.queues``, ``client.messages``;
-- ``call.client`` inside a hook (a :class:`CallControl` for the call being answered);
+- ``call.client`` inside a hook (a :class:`CallControl` for the call being answered), through
+  the app's own client (:class:`ApiAccess`: where the API key may be sent);
 - the request and answer models of ``models``; the exceptions of ``errors``.
 """
 
 from __future__ import annotations
 
+from .access import ApiAccess, UntrustedAddressError
 from .call import CallControl
 from .client import AsyncJambonzClient, JambonzClient, api_base
 from .errors import (
@@ -39,6 +41,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiAccess",
     "AsyncJambonzClient",
     "AuthenticationError",
     "BadRequestError",
@@ -55,6 +58,7 @@ __all__ = [
     "ServerError",
     "SipRequest",
     "UnprocessableEntityError",
+    "UntrustedAddressError",
     "UpdateCall",
     "Webhook",
     "api_base",

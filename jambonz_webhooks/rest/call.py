@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import weakref
 from typing import TYPE_CHECKING, Any
 
-from .client import ENV_API_KEY, AsyncJambonzClient
+from ..hooks import current_context
+from .client import AsyncJambonzClient
 
 if TYPE_CHECKING:
     from ..payload import CallInfo
 
 __all__ = ["CallControl"]
 
-# One client per event loop, account and key: connections are reused from hook to hook, for the
-# life of the process (as a module-level client would be).
-_Clients = dict[tuple[str | None, str, str | None], AsyncJambonzClient]
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = weakref.WeakKeyDictionary()
-
 
 class CallControl:
     """Live control of one call through the REST API (an :class:`AsyncJambonzClient` underneath).
 
-    The API's address and account come from the call's own payload (``api_base_url``,
-    ``account_sid``); the API key from ``JAMBONZ_API_KEY``.
+    The app's own client underneath (see :mod:`jambonz_webhooks.rest.access` for which
+    address it uses); the account is the call's, the API key ``JAMBONZ_API_KEY``.
     """
 
     __slots__ = ("call_sid", "client")
@@ -35,17 +28,23 @@ class CallControl:
 
     @classmethod
     def of(cls, call: CallInfo) -> CallControl:
-        """The control of ``call``, with a client shared by the calls of its account."""
-        if not call.account_sid:
-            raise ValueError("this payload names no account_sid: build an AsyncJambonzClient yourself")
-        clients = _clients.setdefault(asyncio.get_running_loop(), {})
-        key = (call.api_base_url, call.account_sid, os.environ.get(ENV_API_KEY))
-        client = clients.get(key)
-        if client is None:
-            client = clients[key] = AsyncJambonzClient(
-                base_url=call.api_base_url, account_sid=call.account_sid
+        """The control of ``call``, through the client of the app whose hook is running.
+
+        Raises:
+            RuntimeError: outside a hook of a :class:`~jambonz_webhooks.JambonzApp` (or a task
+                one started).
+            UntrustedAddressError: the app has no API address it may send the key to.
+            ValueError: no account or no API key.
+
+        """
+        context = current_context.get()
+        access = None if context is None else context.api
+        if access is None:
+            raise RuntimeError(
+                "call.client works inside a hook of a JambonzApp (or a task it started); "
+                "elsewhere, build an AsyncJambonzClient"
             )
-        return cls(client, call.call_sid)
+        return cls(access.client(call), call.call_sid)
 
     async def update(self, **fields: Any) -> None:
         """Change the call (fields as :class:`~jambonz_webhooks.rest.UpdateCall`)."""

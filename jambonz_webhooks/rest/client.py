@@ -11,8 +11,10 @@ Both build their requests with the same operations and models; only sending diff
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
@@ -293,13 +295,45 @@ class AsyncJambonzClient(_Base):
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(base_url, account_sid, api_key, max_retries)
+        # httpx2's default pool is bounded (100 connections, 20 kept alive): so is this client.
         self._http = httpx2.AsyncClient(
             base_url=self.base_url + "/", headers=self._headers, timeout=timeout, transport=transport
         )
+        self._root: AsyncJambonzClient | None = None
+        self._views: OrderedDict[str, AsyncJambonzClient] = OrderedDict()
+        self._resources()
+
+    def _resources(self) -> None:
         self.calls = AsyncCalls(self)
         self.conferences = AsyncConferences(self)
         self.queues = AsyncQueues(self)
         self.messages = AsyncMessages(self)
+
+    def for_account(self, account_sid: str, *, keep: int = 64) -> AsyncJambonzClient:
+        """A view of this client for another account: the same connections, address, key and settings.
+
+        The views are kept (``keep`` at most, the least recently used dropped) so that a call's
+        account does not cost a new object each time. Closing a view closes nothing: the
+        client it was made from owns the connections.
+        """
+        root = self._root or self
+        if account_sid == root.account_sid:
+            return root
+        views = root._views
+        view = views.get(account_sid)
+        if view is None:
+            view = copy.copy(root)
+            view.account_sid = account_sid
+            view._operations = _Operations(account_sid)
+            view._root = root
+            view._views = OrderedDict()
+            view._resources()
+            views[account_sid] = view
+            if len(views) > keep:
+                views.popitem(last=False)
+        else:
+            views.move_to_end(account_sid)
+        return view
 
     async def __aenter__(self) -> Self:
         return self
@@ -308,8 +342,9 @@ class AsyncJambonzClient(_Base):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections."""
-        await self._http.aclose()
+        """Close the connections (a view made by :meth:`for_account` leaves them to its client)."""
+        if self._root is None:
+            await self._http.aclose()
 
     async def _send(self, operation: _Operation[T]) -> T:
         attempt = 0

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["Component", "Part", "Verb", "jambonz_name", "json_names"]
+__all__ = [
+    "Component",
+    "JsonAny",
+    "JsonList",
+    "JsonObject",
+    "Part",
+    "Verb",
+    "finite_json",
+    "jambonz_name",
+    "json_names",
+]
+
+
+def finite_json(value: T) -> T:
+    """``value`` itself, if no number in it is NaN or infinite (JSON has neither).
+
+    The check of free-form values (a tag's data, an LLM's options), whose numbers no field
+    type bounds: jambonz cannot parse an answer that holds ``NaN``, so it is refused when the
+    verb is built, and the hook's fallback answers.
+
+    Raises:
+        ValueError: a NaN or an infinity, at any depth.
+
+    """
+    pending: list[Any] = [value]
+    while pending:  # a loop, not recursion: a deep value must not overflow the stack
+        item = pending.pop()
+        if type(item) is float or isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("NaN and infinities are not JSON: jambonz could not read the answer")
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return value
+
+
+T = TypeVar("T")
 
 # Where jambonz's spelling is not the plain camelCase of the Python name.
 _SPECIAL_NAMES = {"from_": "from", "forward_pai": "forwardPAI"}
@@ -65,8 +103,6 @@ class Verb(Component):
     verb_name: ClassVar[str]
 
 
-T = TypeVar("T")
-
 if TYPE_CHECKING:
     # Type checkers see that a plain dict is welcome wherever a component goes; at run time
     # the field is the model alone, so a dict is validated into it and a typo is an error.
@@ -78,3 +114,12 @@ else:
 
         def __class_getitem__(cls, item: Any) -> Any:
             return item
+
+
+# Free-form values: anything JSON holds, checked for what JSON cannot hold (NaN, infinities).
+JsonAny = Annotated[Any, AfterValidator(finite_json)]
+"""Any JSON value."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(finite_json)]
+"""A JSON object with any values."""
+JsonList = Annotated[list[Any], AfterValidator(finite_json)]
+"""A JSON array of any values."""

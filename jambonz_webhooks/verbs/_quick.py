@@ -28,10 +28,11 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Protocol, Union
 
-from pydantic import BaseModel, PlainSerializer, PlainValidator, StrictFloat, StrictInt
+from pydantic import AfterValidator, BaseModel, PlainSerializer, PlainValidator, StrictFloat, StrictInt
 from pydantic.fields import FieldInfo
 
 from ..hooks import validate_hook, wire_hook
+from ._base import finite_json
 
 __all__ = [
     "MAX_SHAPES",
@@ -73,6 +74,7 @@ def unsure(fields: Mapping[str, Any]) -> dict[str, Any]:
 # What a field takes, checked by the value's exact type (a subclass is Unsure).
 _STR, _BOOL, _NUMBER, _ANY, _LITERAL, _STRS = range(6)
 _LITERALS, _STR_OR_STRS, _DICT, _HOOK, _NESTED, _CONST, _FINITE = range(6, 13)
+_FREE, _FREE_DICT = range(13, 15)  # JsonAny and JsonObject: checked for NaN and infinities
 
 # Model settings that do not change what a value validates to: a model with any other (a
 # str_strip_whitespace, say, which would make the wire form's value differ from the one given)
@@ -96,6 +98,7 @@ _NEUTRAL_SETTINGS = frozenset(
 )
 
 _NUMBER_TYPE = StrictInt | StrictFloat  # the verbs' Number, as the annotation pydantic keeps
+_FINITE_JSON = AfterValidator(finite_json)  # the check of JsonAny and JsonObject
 
 
 class _Field:
@@ -151,6 +154,15 @@ _CHECKS: dict[int, tuple[str, ...]] = {
         "if type({v}) is not dict: raise Unsure",
         "for x in {v}:",
         "    if type(x) is not str: raise Unsure",
+        "{v} = dict({v})",
+    ),
+    _FREE: ("try: finite_json({v})", "except ValueError: raise Unsure from None"),
+    _FREE_DICT: (
+        "if type({v}) is not dict: raise Unsure",
+        "for x in {v}:",
+        "    if type(x) is not str: raise Unsure",
+        "try: finite_json({v})",
+        "except ValueError: raise Unsure from None",
         "{v} = dict({v})",
     ),
     _HOOK: ("try:", "    {v} = wire_hook({v})", "except Exception:", "    raise Unsure from None"),
@@ -217,7 +229,12 @@ class _Model:
         steps = self.plan(shape)
         if steps is None:
             return None
-        namespace: dict[str, Any] = {"Unsure": Unsure, "wire_hook": wire_hook, "isfinite": math.isfinite}
+        namespace: dict[str, Any] = {
+            "Unsure": Unsure,
+            "wire_hook": wire_hook,
+            "isfinite": math.isfinite,
+            "finite_json": finite_json,
+        }
         lines = ["def build(f):"]
         items = []
         for index, (name, key, kind, arg) in enumerate(steps):
@@ -290,6 +307,10 @@ def _kind(
     while typing.get_origin(annotation) is Annotated:
         annotation, *more = typing.get_args(annotation)
         metadata = [*more, *metadata]
+    if metadata == [_FINITE_JSON]:
+        # A free-form value (JsonAny, JsonObject): as the plain type, and checked for NaN.
+        kind, _ = _kind_of(annotation, outer, names, takes)
+        return {_ANY: (_FREE, None), _DICT: (_FREE_DICT, None)}.get(kind, (None, None))  # type: ignore[arg-type]
     if metadata:
         rules = [item for item in metadata if not is_hook(item) and not isinstance(item, PlainSerializer)]
         # A hook with no rule beyond its own check: the wire form runs wire_hook on it, as here.

@@ -4,12 +4,12 @@ Also the parts they share: :class:`LlmBase` (the fields of jambonz's ``component
 :class:`Handoff` (transfer to a human) and :class:`LlmHangup` (the hangup tool).
 """
 
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from ..hooks import HookRef
-from ._base import Component, Part, Verb, json_names
+from ._base import Component, JsonAny, JsonObject, Part, Verb, json_names
 from .components import Number, Recognizer, Synthesizer
 from .misc import TransferOptions
 
@@ -81,8 +81,8 @@ class McpServer(Component):
     """An MCP server whose tools the model may call."""
 
     url: str
-    auth: dict[str, Any] | None = None
-    roots: list[dict[str, Any]] | None = None
+    auth: JsonObject | None = None
+    roots: list[JsonObject] | None = None
 
 
 class LlmHangup(Component):
@@ -125,8 +125,8 @@ class LlmBase(Component):
     vendor: str | None = None
     model: str | None = None
     auth: Part[LlmAuth] | None = None
-    connect_options: dict[str, Any] | None = None
-    llm_options: dict[str, Any] | None = None
+    connect_options: JsonObject | None = None
+    llm_options: JsonObject | None = None
     mcp_servers: list[Part[McpServer]] | None = None
     action_hook: HookRef | None = None
     event_hook: HookRef | None = None
@@ -161,7 +161,7 @@ class Llm(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "llm"
     verb: Literal["llm"] = "llm"
     vendor: str
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class S2s(LlmBase, _LlmVerb):
@@ -172,7 +172,7 @@ class S2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "s2s"
     verb: Literal["s2s"] = "s2s"
     vendor: str
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class OpenaiS2s(LlmBase, _LlmVerb):
@@ -183,7 +183,7 @@ class OpenaiS2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "openai_s2s"
     verb: Literal["openai_s2s"] = "openai_s2s"
     vendor: Literal["openai"] = "openai"
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class GoogleS2s(LlmBase, _LlmVerb):
@@ -194,7 +194,7 @@ class GoogleS2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "google_s2s"
     verb: Literal["google_s2s"] = "google_s2s"
     vendor: Literal["google"] = "google"
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class DeepgramS2s(LlmBase, _LlmVerb):
@@ -205,7 +205,7 @@ class DeepgramS2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "deepgram_s2s"
     verb: Literal["deepgram_s2s"] = "deepgram_s2s"
     vendor: Literal["deepgram"] = "deepgram"
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class UltravoxS2s(LlmBase, _LlmVerb):
@@ -216,7 +216,7 @@ class UltravoxS2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "ultravox_s2s"
     verb: Literal["ultravox_s2s"] = "ultravox_s2s"
     vendor: Literal["ultravox"] = "ultravox"
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 class QwenS2s(LlmBase, _LlmVerb):
@@ -227,7 +227,7 @@ class QwenS2s(LlmBase, _LlmVerb):
     verb_name: ClassVar[str] = "qwen_s2s"
     verb: Literal["qwen_s2s"] = "qwen_s2s"
     vendor: Literal["qwen"] = "qwen"
-    llm_options: dict[str, Any]
+    llm_options: JsonObject
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ class ElevenlabsAuth(LlmAuth):
 class ElevenlabsLlmOptions(_Open):
     """Session options of an ElevenLabs conversation."""
 
-    conversation_initiation_client_data: dict[str, Any] | None = Field(
+    conversation_initiation_client_data: JsonObject | None = Field(
         default=None, alias="conversation_initiation_client_data"
     )
     input_sample_rate: int | None = Field(default=None, alias="input_sample_rate")
@@ -277,7 +277,7 @@ class GptliveResponses(_Open):
     """The Responses API turn a ``responses`` delegation runs: its model and function tools."""
 
     model: str
-    tools: list[dict[str, Any]] | None = None
+    tools: list[JsonObject] | None = None
     instructions: str | None = None
 
 
@@ -390,8 +390,8 @@ class NovaLlmOptions(_Open):
     speech_prompt: str | None = None
     history: list[Part[NovaHistoryTurn]] | None = None
     greeting: str | None = None
-    session_start: dict[str, Any] | None = None
-    prompt_start: dict[str, Any] | None = None
+    session_start: JsonObject | None = None
+    prompt_start: JsonObject | None = None
     dtmf: Part[NovaDtmf] | None = None
 
 
@@ -437,8 +437,8 @@ class VoiceliveConnectOptions(_Open):
 class VoiceliveLlmOptions(_Open):
     """The Voice Live session body and the first response request, both sent as given."""
 
-    session_update: dict[str, Any] = Field(alias="session_update")
-    response_create: dict[str, Any] = Field(alias="response_create")
+    session_update: JsonObject = Field(alias="session_update")
+    response_create: JsonObject = Field(alias="response_create")
 
 
 class VoiceliveS2s(LlmBase, _LlmVerb):
@@ -496,7 +496,7 @@ class LlmMessage(_Open):
     """A message of the conversation history given to the model."""
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: Any
+    content: JsonAny
 
 
 class AgentLlmOptions(Component):
@@ -508,7 +508,7 @@ class AgentLlmOptions(Component):
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: Number | None = Field(default=None, ge=0)
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[JsonObject] | None = None
 
 
 class AgentLlm(Component):
@@ -615,7 +615,7 @@ class Dialogflow(Verb):
     verb_name: ClassVar[str] = "dialogflow"
     verb: Literal["dialogflow"] = "dialogflow"
     id: str | None = None
-    credentials: dict[str, Any] | str
+    credentials: JsonObject | str
     project: str
     agent: str | None = None
     environment: str | None = None
@@ -629,7 +629,7 @@ class Dialogflow(Verb):
     tool_hook: HookRef | None = None
     events: list[str] | None = None
     welcome_event: str | None = None
-    welcome_event_params: dict[str, Any] | None = None
+    welcome_event_params: JsonObject | None = None
     no_input_timeout: Number | None = None
     no_input_event: str | None = None
     pass_dtmf_as_text_input: bool | None = None

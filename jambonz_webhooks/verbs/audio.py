@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 from pydantic import AfterValidator, Field, WithJsonSchema
 
 from ..hooks import HookObject, HookRef
-from ._base import Component, Part, Verb
+from ._base import Component, JsonObject, Part, Verb
 from .components import Auth, Number, Recognizer
 
 __all__ = [
@@ -83,7 +83,7 @@ class _AudioForkSettings(Component):
     action_hook: HookRef | None = None
     ws_auth: Part[Auth] | None = None
     mix_type: Literal["mono", "stereo", "mixed"] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     sample_rate: Number | None = None
     finish_on_key: str | None = None
     max_length: Number | None = None
@@ -162,7 +162,7 @@ class DubNested(Verb):
     action: Literal["addTrack", "removeTrack", "silenceTrack", "playOnTrack", "sayOnTrack"]
     track: str
     play: str | None = None
-    say: str | dict[str, Any] | None = None
+    say: str | JsonObject | None = None
     loop: bool | None = None
     gain: Number | str | None = None
 

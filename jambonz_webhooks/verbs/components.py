@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeA
 from pydantic import Field, SerializeAsAny, StrictFloat, StrictInt, WithJsonSchema, model_validator
 
 from ..hooks import HookRef
-from ._base import Component, Part, Verb
+from ._base import Component, JsonObject, Part, Verb
 
 __all__ = [
     "ActionHookDelayAction",
@@ -49,14 +49,14 @@ class Synthesizer(Component):
     vendor: str
     label: str | None = None
     language: str | None = None
-    voice: str | dict[str, Any] | None = None
+    voice: str | JsonObject | None = None
     fallback_vendor: str | None = None
     fallback_label: str | None = None
     fallback_language: str | None = None
-    fallback_voice: str | dict[str, Any] | None = None
+    fallback_voice: str | JsonObject | None = None
     engine: Literal["standard", "neural", "generative", "long-form"] | None = None
     gender: Literal["MALE", "FEMALE", "NEUTRAL"] | None = None
-    options: dict[str, Any] | None = None
+    options: JsonObject | None = None
 
 
 class Vad(Component):
@@ -131,7 +131,7 @@ if TYPE_CHECKING:
     AnyVerb: TypeAlias = Verb | Mapping[str, Any]
 else:
     # Written as the verb's own model (with its "verb" key), whatever Verb subclass it is.
-    AnyVerb = Annotated[SerializeAsAny[Verb] | dict[str, Any], WithJsonSchema({"type": "object"})]
+    AnyVerb = Annotated[SerializeAsAny[Verb] | JsonObject, WithJsonSchema({"type": "object"})]
 """A whole verb, with its ``verb`` key: a verb model (``Say(...)``) or a dict."""
 
 

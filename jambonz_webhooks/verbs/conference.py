@@ -1,9 +1,9 @@
 """Verbs that put the caller with others: ``conference``/``room``, ``enqueue``, ``dequeue``, ``leave``."""
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from ..hooks import HookRef
-from ._base import Verb
+from ._base import JsonObject, Verb
 from .components import Number
 
 __all__ = ["Conference", "Dequeue", "Enqueue", "Leave", "Room"]
@@ -30,9 +30,9 @@ class _ConferenceBase(Verb):
     status_hook: HookRef | None = None
     enter_hook: HookRef | None = None
     # record/listen/stream are free-form objects in the conference schema.
-    record: dict[str, Any] | None = None
-    listen: dict[str, Any] | None = None
-    stream: dict[str, Any] | None = None
+    record: JsonObject | None = None
+    listen: JsonObject | None = None
+    stream: JsonObject | None = None
     distribute_dtmf: bool | None = None
 
 

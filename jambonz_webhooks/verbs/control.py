@@ -1,11 +1,11 @@
 """Verbs that steer the call: ``hangup``, ``redirect``, ``tag``, ``config``."""
 
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, model_validator
 
 from ..hooks import HookRef
-from ._base import Component, Part, Verb
+from ._base import Component, JsonObject, Part, Verb
 from .audio import ListenOptions, TranscribeNested
 from .components import ActionHookDelayAction, Amd, FillerNoise, Number, Recognizer, Synthesizer, Vad
 
@@ -53,7 +53,7 @@ class Tag(Verb):
     verb_name: ClassVar[str] = "tag"
     verb: Literal["tag"] = "tag"
     id: str | None = None
-    data: dict[str, Any]
+    data: JsonObject
 
 
 class BargeIn(Component):
@@ -115,7 +115,7 @@ class Config(Verb):
     recognizer: Part[Recognizer] | None = None
     barge_in: Part[BargeIn] | None = None
     tts_stream: Part[TtsStream] | None = None
-    record: dict[str, Any] | None = None
+    record: JsonObject | None = None
     listen: Part[ListenOptions] | None = None
     stream: Part[ListenOptions] | None = None
     transcribe: Part[TranscribeNested] | None = None

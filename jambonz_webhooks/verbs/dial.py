@@ -1,11 +1,11 @@
 """The ``dial`` verb: place an outbound call and bridge it to the caller."""
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from ..hooks import HookRef
-from ._base import Part, Verb
+from ._base import JsonObject, Part, Verb
 from .audio import DubNested, ListenNested, StreamNested, TranscribeNested
 from .components import Amd, Number, Target
 
@@ -32,7 +32,7 @@ class Dial(Verb):
     confirm_hook: HookRef | None = None
     refer_hook: HookRef | None = None
     dial_music: str | None = None
-    dtmf_capture: list[str] | dict[str, Any] | None = None
+    dtmf_capture: list[str] | JsonObject | None = None
     dtmf_hook: HookRef | None = None
     headers: dict[str, str | Number] | None = None
     anchor_media: bool | None = None
@@ -47,6 +47,6 @@ class Dial(Verb):
     proxy: str | None = None
     amd: Part[Amd] | None = None
     dub: list[Part[DubNested]] | None = None
-    tag: dict[str, Any] | None = None
+    tag: JsonObject | None = None
     forward_pai: bool | None = None
     srtp_encryption: Literal["sdes", "dtls"] | None = None

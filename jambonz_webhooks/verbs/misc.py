@@ -4,12 +4,12 @@ Also :class:`TransferOptions`, the transfer settings ``transfer`` shares with th
 component of conversational verbs.
 """
 
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, WithJsonSchema, model_validator
 
 from ..hooks import HookObject, HookRef
-from ._base import Component, Part, Verb, json_names
+from ._base import Component, JsonObject, Part, Verb, json_names
 from .components import Amd, Number, Synthesizer, Target
 
 __all__ = [
@@ -190,7 +190,7 @@ class RestDial(Verb):
     speech_synthesis_language: str | None = None
     speech_recognizer_vendor: str | None = None
     speech_recognizer_language: str | None = None
-    tag: dict[str, Any] | None = None
+    tag: JsonObject | None = None
     to: Part[Target]
     headers: dict[str, str | Number] | None = None
     timeout: Number | None = None

@@ -6,11 +6,11 @@ own API spells them (``turn_detection``, Speechmatics' ``transcription_config``)
 their snake_case on the wire.
 """
 
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ._base import Component, Part
+from ._base import Component, JsonList, JsonObject, Part
 from .components import Number, Vad
 
 __all__ = [
@@ -130,7 +130,7 @@ class CustomOptions(Component):
     auth_token: str | None = None
     uri: str | None = None
     sample_rate: Number | None = None
-    options: dict[str, Any] | None = None
+    options: JsonObject | None = None
 
 
 class DeepgramOptions(Component):
@@ -211,7 +211,7 @@ class GoogleOptions(Component):
     speech_start_timeout_ms: Number | None = None
     speech_end_timeout_ms: Number | None = None
     enable_voice_activity_events: bool | None = None
-    transcript_normalization: list[Any] | None = None
+    transcript_normalization: JsonList | None = None
 
 
 class GradiumTurnDetection(_VendorSpelled):
@@ -244,7 +244,7 @@ class HoundifyOptions(Component):
 
     schema_id: ClassVar[str] = "components/recognizer-houndifyOptions"
 
-    request_info: dict[str, Any] | None = None
+    request_info: JsonObject | None = None
     sample_rate: Number | None = None
     latitude: Number | None = None
     longitude: Number | None = None
@@ -340,7 +340,7 @@ class MistralOptions(Component):
     verbatim: bool | None = None
     context_bias: list[str] | None = Field(default=None, max_length=100)
     diarize: bool | None = None
-    speaker_references: list[dict[str, Any]] | None = Field(default=None, max_length=8)
+    speaker_references: list[JsonObject] | None = Field(default=None, max_length=8)
     # Spelled out: other vendors write this key turn_detection, and names are shared package-wide.
     turn_detection: Part[MistralTurnDetection] | None = Field(default=None, alias="turnDetection")
     mistral_stt_uri: str | None = None
@@ -381,7 +381,7 @@ class NvidiaOptions(Component):
     punctuation: bool | None = None
     word_time_offsets: bool | None = None
     verbatim_transcripts: bool | None = None
-    custom_configuration: dict[str, Any] | None = None
+    custom_configuration: JsonObject | None = None
 
 
 class OpenaiPromptTemplates(Component):
@@ -460,7 +460,7 @@ class SonioxStorage(Component):
     disable_store_audio: bool | None = None
     disable_store_transcript: bool | None = None
     disable_search: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class SonioxOptions(Component):
@@ -529,7 +529,7 @@ class SpeechmaticsTranscriptionConfig(_VendorSpelled):
 
     language: str | None = None
     domain: str | None = None
-    additional_vocab: list[Any] | None = None
+    additional_vocab: JsonList | None = None
     diarization: str | None = None
     speaker_diarization_config: Part[SpeechmaticsSpeakerDiarizationConfig] | None = None
     conversation_config: Part[SpeechmaticsConversationConfig] | None = None

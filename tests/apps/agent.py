@@ -16,7 +16,7 @@ import os
 
 from jambonz_webhooks import Background, Continuation, GatherResult, JambonzApp, Response
 
-app = JambonzApp(state=None, webhook_secret=[], background=Background(after=0.3, limit=10))
+app = JambonzApp(state=None, webhook_secret=[], insecure=True, background=Background(after=0.3, limit=10))
 
 
 @app.action_hook("/ask", background=True)

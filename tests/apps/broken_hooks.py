@@ -14,7 +14,7 @@ from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, 
 MISSPELLED_HOOK = "/menu-typo"
 BRANCH_HOOK = "/operator"
 
-app = JambonzApp()
+app = JambonzApp(insecure=True)
 
 
 @app.call_hook("/incoming")

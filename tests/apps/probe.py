@@ -14,7 +14,7 @@ from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response
 
 BOOM_MESSAGE = "probe handler exploded on purpose"
 
-app = JambonzApp()
+app = JambonzApp(insecure=True)
 
 
 @app.call_hook("/boom")

@@ -16,7 +16,7 @@ from jambonz_webhooks import CallInfo, CallSession, GatherResult, JambonzApp, Re
 
 DEADLINE = 0.5
 
-app = JambonzApp(webhook_secret=[], deadline=DEADLINE)
+app = JambonzApp(webhook_secret=[], insecure=True, deadline=DEADLINE)
 finished: dict[str, list[str]] = {}
 
 

@@ -16,7 +16,7 @@ import os
 
 from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, Response
 
-app = JambonzApp(state=None)
+app = JambonzApp(state=None, insecure=True)
 
 
 @app.call_hook("/incoming")
