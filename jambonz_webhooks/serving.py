@@ -569,7 +569,9 @@ class DrainingServer(Server):
         state = self.server_state
         busy = sum(1 for connection in state.connections if _busy(connection))
         logger.info(
-            "Draining: /health answers 503, answers close their connections; %d request(s) in flight",
+            "Shutting down: draining for %.1f s (/health answers 503, answers close their "
+            "connections); %d request(s) in flight",
+            self._drain,
             busy,
         )
         for connection in list(state.connections):

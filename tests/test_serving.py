@@ -413,7 +413,7 @@ def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path) -> None:
         assert b"slow but done" in answers[f"{n}"]
     stderr = run.stderr()
     assert "Traceback" not in stderr
-    assert "Draining" in stderr
+    assert "Shutting down: draining for 2.0 s" in stderr
 
 
 def test_hooks_running_past_the_bound_answer_their_fallback_and_the_process_exits(tmp_path: Path) -> None:
