@@ -106,7 +106,7 @@ class MemoryStore:
         ttl: seconds a call's state lives after its last write.
         max_calls: calls kept at most; past it, the call written longest ago is dropped. With
             the call hook's payload (a few KB) kept for each, 10,000 calls hold some 30 MB.
-        max_bytes: bytes of values (and keys) kept at most, all calls together; past it, the
+        max_bytes: bytes of values kept at most, all calls together; past it, the
             calls written longest ago are dropped too, so that no payloads, however large,
             take more (the default, 128 MiB, is some 30,000 calls of a typical size).
 
@@ -126,10 +126,9 @@ class MemoryStore:
         self.max_calls = max_calls
         self.max_bytes = max_bytes
         self._clock = clock
-        # call_sid -> (expiry, values), in the order of their last write.
-        self._calls: OrderedDict[str, tuple[float, dict[str, bytes]]] = OrderedDict()
-        # call_sid -> the bytes of its keys and values; their sum is _bytes.
-        self._sizes: dict[str, int] = {}
+        # call_sid -> (expiry, values, their bytes), in the order of their last write; the
+        # bytes of all are _bytes.
+        self._calls: OrderedDict[str, tuple[float, dict[str, bytes], int]] = OrderedDict()
         self._bytes = 0
         # No call expires before this (the expiry of the call at the front when last swept).
         self._sweep_at = 0.0
@@ -139,7 +138,7 @@ class MemoryStore:
 
     @property
     def size(self) -> int:
-        """Bytes of keys and values held, all calls together."""
+        """Bytes of the values held, all calls together (their keys are the code's, and short)."""
         return self._bytes
 
     def _live(self, call_sid: str) -> dict[str, bytes] | None:
@@ -152,13 +151,16 @@ class MemoryStore:
         return entry[1]
 
     def _remove(self, call_sid: str) -> None:
-        if self._calls.pop(call_sid, None) is not None:
-            self._bytes -= self._sizes.pop(call_sid, 0)
+        entry = self._calls.pop(call_sid, None)
+        if entry is not None:
+            self._bytes -= entry[2]
 
-    def _resize(self, call_sid: str, values: dict[str, bytes]) -> None:
-        size = sum(len(key) + len(value) for key, value in values.items())
-        self._bytes += size - self._sizes.get(call_sid, 0)
-        self._sizes[call_sid] = size
+    def _resize(self, call_sid: str) -> None:
+        """Count a live call's bytes again, after some of its values were taken out."""
+        expiry, values, size = self._calls[call_sid]
+        new = _size_of(values)
+        self._calls[call_sid] = (expiry, values, new)  # an existing key keeps its place
+        self._bytes += new - size
 
     async def get(self, call_sid: str, key: str) -> bytes | None:
         """The JSON text stored at ``key`` for the call, or None."""
@@ -178,22 +180,21 @@ class MemoryStore:
         now = self._clock()
         calls = self._calls
         entry = calls.pop(call_sid, None)  # and in again below: the call becomes the newest
-        sizes = self._sizes
-        if entry is not None and entry[0] > now:
-            current = entry[1]
-            size = sizes[call_sid]
-            for key, value in values.items():
-                old = current.get(key)
-                size += len(value) - len(old) if old is not None else len(key) + len(value)
-            current.update(values)
-        else:
+        if entry is None:
             current = dict(values)
-            size = sum(len(key) + len(value) for key, value in current.items())
-        calls[call_sid] = (now + self.ttl, current)
-        self._bytes += size - sizes.get(call_sid, 0)
-        sizes[call_sid] = size
-        while len(calls) > self.max_calls or (self._bytes > self.max_bytes and len(calls) > 1):
-            self._remove(next(iter(calls)))
+        else:
+            self._bytes -= entry[2]
+            if entry[0] > now:
+                current = entry[1]
+                current.update(values)
+            else:
+                current = dict(values)
+        size = sum(map(len, current.values()))  # counted in C: this is on every call hook's way
+        calls[call_sid] = (now + self.ttl, current, size)
+        self._bytes += size
+        if len(calls) > self.max_calls or self._bytes > self.max_bytes:
+            while len(calls) > self.max_calls or (self._bytes > self.max_bytes and len(calls) > 1):
+                self._remove(next(iter(calls)))
         if now >= self._sweep_at:
             self._sweep(now)
 
@@ -203,7 +204,7 @@ class MemoryStore:
         # to come: nothing to look at before then.
         calls = self._calls
         while calls:
-            oldest, (expiry, _) = next(iter(calls.items()))
+            oldest, (expiry, _, _) = next(iter(calls.items()))
             if expiry > now:
                 self._sweep_at = expiry
                 return
@@ -216,7 +217,7 @@ class MemoryStore:
         if values is None or key not in values:
             return None
         value = values.pop(key)
-        self._resize(call_sid, values)
+        self._resize(call_sid)
         return value
 
     async def delete(self, call_sid: str, *keys: str) -> None:
@@ -225,7 +226,7 @@ class MemoryStore:
         if values is not None:
             for key in keys:
                 values.pop(key, None)
-            self._resize(call_sid, values)
+            self._resize(call_sid)
 
     async def drop(self, call_sid: str) -> None:
         """Remove everything of the call."""
@@ -375,6 +376,10 @@ class RedisStore:
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+def _size_of(values: Mapping[str, bytes]) -> int:
+    return sum(map(len, values.values()))
 
 
 def _as_bytes(value: bytes | str) -> bytes:

@@ -116,7 +116,7 @@ def test_a_1_mib_call_hook_keeps_at_most_the_cap_and_later_hooks_still_have_its_
             kept = asyncio.run(store.get("CA-0", SESSION_KEY))
             assert kept is not None and len(kept) <= MAX_SESSION_SIZE
         # 40 calls of 1 MiB each hold at most 40 times the cap (they held 40 MiB before).
-        assert store.size <= 40 * (MAX_SESSION_SIZE + len(SESSION_KEY))
+        assert store.size <= 40 * MAX_SESSION_SIZE
         follow = compact(payloads.call_info(call_sid="CA-7", digits="1"))
         assert client.post("/menu", content=follow, headers=signed_headers(follow, SECRET)).status_code == 200
     assert seen == [{"COMPANY_NAME": "Globex"}]
@@ -142,21 +142,21 @@ def test_the_cap_is_the_apps_to_choose() -> None:
 async def test_the_memory_store_drops_the_oldest_calls_past_its_bytes() -> None:
     store = MemoryStore(max_bytes=10_000)
     for index in range(50):
-        store.put(f"CA-{index}", {"k": b"x" * 999})  # 1,000 bytes with the key
+        store.put(f"CA-{index}", {"k": b"x" * 1000})
     assert store.size <= 10_000
     assert len(store) == 10
     assert await store.get("CA-0", "k") is None
-    assert await store.get("CA-49", "k") == b"x" * 999
+    assert await store.get("CA-49", "k") == b"x" * 1000
 
 
 async def test_the_memory_store_counts_what_it_holds_through_every_change() -> None:
     store = MemoryStore()
     await store.set("CA", {"a": b"12345", "b": b"1"})
-    assert store.size == 2 + 6
+    assert store.size == 6
     await store.set("CA", {"a": b"1"})  # replaced, smaller
-    assert store.size == 2 + 2
-    assert await store.take("CA", "b") == b"1"
     assert store.size == 2
+    assert await store.take("CA", "b") == b"1"
+    assert store.size == 1
     await store.delete("CA", "a")
     assert store.size == 0
     await store.set("CA", {"a": b"1"})
@@ -170,7 +170,9 @@ async def test_expired_calls_give_their_bytes_back() -> None:
     await store.set("CA-old", {"a": b"x" * 100})
     now[0] = 11.0
     await store.set("CA-new", {"a": b"y"})
-    assert store.size == 2 and len(store) == 1
+    assert store.size == 1 and len(store) == 1
+    await store.set("CA-old", {"b": b"zz"})  # expired: written anew, its old bytes gone
+    assert store.size == 3 and await store.get("CA-old", "a") is None
 
 
 # --------------------------------------------------------------------------- the Redis pool
