@@ -193,10 +193,40 @@ class MemoryStore:
         calls[call_sid] = (now + self.ttl, current, size)
         self._bytes += size
         if len(calls) > self.max_calls or self._bytes > self.max_bytes:
-            while len(calls) > self.max_calls or (self._bytes > self.max_bytes and len(calls) > 1):
-                self._remove(next(iter(calls)))
+            self._evict()
         if now >= self._sweep_at:
             self._sweep(now)
+
+    def put_one(self, call_sid: str, key: str, value: bytes) -> None:
+        """:meth:`put` of one value, in fewer steps: a call hook keeps its session so."""
+        now = self._clock()
+        calls = self._calls
+        entry = calls.pop(call_sid, None)  # and in again below: the call becomes the newest
+        if entry is None:
+            values = {key: value}
+            size = grown = len(value)
+        elif entry[0] > now:
+            values = entry[1]
+            old = values.get(key)
+            grown = len(value) if old is None else len(value) - len(old)
+            size = entry[2] + grown
+            values[key] = value
+        else:
+            values = {key: value}
+            size = len(value)
+            grown = size - entry[2]
+        calls[call_sid] = (now + self.ttl, values, size)
+        self._bytes += grown
+        if len(calls) > self.max_calls or self._bytes > self.max_bytes:
+            self._evict()
+        if now >= self._sweep_at:
+            self._sweep(now)
+
+    def _evict(self) -> None:
+        """Drop the calls written longest ago while there are too many, or too many bytes."""
+        calls = self._calls
+        while len(calls) > self.max_calls or (self._bytes > self.max_bytes and len(calls) > 1):
+            self._remove(next(iter(calls)))
 
     def _sweep(self, now: float) -> None:
         # Expired calls at the front go as new ones come, so memory is bounded by live calls.
@@ -657,7 +687,7 @@ def keep_session_at_once(store: StateStore, call_sid: str, session: bytes) -> bo
     True if it was kept; False for any other store, which :func:`keep_session` awaits.
     """
     if type(store) is MemoryStore:
-        store.put(call_sid, {SESSION_KEY: session})
+        store.put_one(call_sid, SESSION_KEY, session)
         return True
     return False
 

@@ -175,6 +175,23 @@ async def test_expired_calls_give_their_bytes_back() -> None:
     assert store.size == 3 and await store.get("CA-old", "a") is None
 
 
+async def test_put_one_counts_as_put_does() -> None:
+    now = [0.0]
+    store = MemoryStore(ttl=10, clock=lambda: now[0])
+    store.put_one("CA", SESSION_KEY, b"x" * 100)
+    assert store.size == 100
+    store.put_one("CA", SESSION_KEY, b"y" * 40)  # the same call again: replaced
+    store.put_one("CA", "other", b"z" * 5)
+    assert store.size == 45 and await store.get("CA", SESSION_KEY) == b"y" * 40
+    now[0] = 20.0  # expired: written anew
+    store.put_one("CA", SESSION_KEY, b"w" * 7)
+    assert store.size == 7 and await store.get("CA", "other") is None
+    small = MemoryStore(max_bytes=1_000)
+    for index in range(10):
+        small.put_one(f"CA-{index}", SESSION_KEY, b"s" * 300)
+    assert small.size <= 1_000 and len(small) == 3
+
+
 # --------------------------------------------------------------------------- the Redis pool
 
 
