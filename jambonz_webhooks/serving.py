@@ -61,6 +61,9 @@ logger = logging.getLogger("uvicorn.error")
 STARTUP_FAILURE = 3
 """The exit status when the server did not start (uvicorn's)."""
 
+TESTED_UVICORN = (0, 55)
+"""The uvicorn release whose protocol and server internals this module was written against."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -687,6 +690,7 @@ def run(config: ServingConfig) -> int:
     """
     from uvicorn.supervisors import ChangeReload, Multiprocess
 
+    _check_uvicorn_version()
     _raise_open_file_limit()
     if config.should_reload:
         server = DrainingServer(config, Shutdown(drain=0.0, grace=config.shutdown.grace))
@@ -701,6 +705,27 @@ def run(config: ServingConfig) -> int:
         return STARTUP_FAILURE
     _leave_stuck_threads()
     return 0
+
+
+def _check_uvicorn_version() -> None:
+    """Warn when uvicorn is not the release this module was checked against.
+
+    It subclasses uvicorn's protocol and server, whose internals a new release may change.
+    """
+    import uvicorn
+
+    parts = uvicorn.__version__.split(".")
+    try:
+        version = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        version = (-1, -1)
+    if version != TESTED_UVICORN:
+        logger.warning(
+            "uvicorn %s: jambonz-webhooks run's bounds and drain were tested with %d.%d; "
+            "run its test suite (tests/test_serving.py) against this release",
+            uvicorn.__version__,
+            *TESTED_UVICORN,
+        )
 
 
 def _raise_open_file_limit() -> None:

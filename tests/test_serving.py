@@ -11,6 +11,7 @@ import contextlib
 import errno
 import importlib.util
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import JambonzApp
+from jambonz_webhooks import JambonzApp, serving
 from jambonz_webhooks.draining import _reset, begin_draining
 from jambonz_webhooks.serving import TICK, Limits, Shutdown
 from jambonz_webhooks.testing import jambonz_json, sign
@@ -486,3 +487,17 @@ def test_sigint_stops_without_the_drain(tmp_path: Path) -> None:
         _stop(run.process)
     assert returncode == 0
     assert time.monotonic() - signalled < 1.0 + SLACK
+
+
+@pytest.mark.parametrize(
+    ("version", "warned"), [("0.55.0", False), ("0.55.3", False), ("0.56.0", True), ("1.0", True)]
+)
+def test_another_uvicorn_release_is_warned_of(
+    version: str, warned: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "__version__", version)
+    with caplog.at_level(logging.WARNING, logger="uvicorn.error"):
+        serving._check_uvicorn_version()
+    assert ("were tested with 0.55" in caplog.text) is warned
