@@ -26,6 +26,8 @@ import contextlib
 import ctypes
 import logging
 import math
+import multiprocessing
+import multiprocessing.process
 import os
 import signal
 import socket
@@ -531,8 +533,13 @@ class DrainingServer(Server):
     exits with status 0.
     """
 
-    def __init__(self, config: Config, shutdown: Shutdown | None = None) -> None:
+    def __init__(
+        self, config: Config, shutdown: Shutdown | None = None, *, owns_listeners: bool | None = None
+    ) -> None:
         super().__init__(config)
+        self.owns_listeners = owns_listeners
+        """Whether stopping may refuse new connections on the listening sockets: None, only when
+        it opened them itself (with --reload the supervisor keeps them for the next worker)."""
         self.shutdown_settings = shutdown or getattr(config, "shutdown", None) or Shutdown()
         self.signalled_at: float | None = None
         """``time.monotonic()`` at the first signal."""
@@ -582,7 +589,8 @@ class DrainingServer(Server):
                 connection.cycle.keep_alive = False
         await self._wait_until(start + self._drain)
 
-        await self._stop_accepting(owned=sockets is None)
+        owned = sockets is None if self.owns_listeners is None else self.owns_listeners
+        await self._stop_accepting(owned=owned)
         for sock in sockets or ():
             sock.close()
         for connection in list(state.connections):
@@ -684,11 +692,11 @@ def _start_watchdog(when: float) -> None:
 def run(config: ServingConfig) -> int:
     """Serve ``config`` as uvicorn would (``--reload``, ``--workers``, or one process); the exit status.
 
-    One process drains as :class:`DrainingServer` says. With ``--reload`` it does not drain (a
-    restart need not wait); with ``--workers`` uvicorn's supervisor runs the workers, which
-    keep the limits but stop as uvicorn's do (its graceful shutdown timeout is the grace).
+    One process drains as :class:`DrainingServer` says; with ``--workers`` each worker does, on
+    the signal the supervisor hands on. With ``--reload`` it does not drain (a restart need not
+    wait).
     """
-    from uvicorn.supervisors import ChangeReload, Multiprocess
+    from uvicorn.supervisors import ChangeReload
 
     _check_uvicorn_version()
     _raise_open_file_limit()
@@ -697,14 +705,74 @@ def run(config: ServingConfig) -> int:
         ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
         return 0
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-        return 0
+        return _supervise(config)
     server = DrainingServer(config)
     server.run()
     if not server.started:
         return STARTUP_FAILURE
     _leave_stuck_threads()
     return 0
+
+
+def _supervise(config: ServingConfig) -> int:
+    """Run ``config.workers`` worker processes on one listening socket; the exit status.
+
+    Each worker is a :class:`DrainingServer`. The first SIGTERM (or SIGINT) is handed on to
+    every worker, which drains as one process does (``/health`` 503, the queue of accepted
+    connections emptied before new ones are refused, requests given their grace), and the
+    supervisor waits for them within the same bound. A worker that dies while serving is
+    replaced. (uvicorn's own supervisor, used before, stopped its workers without a drain.)
+    """
+    sockets = [config.bind_socket()]
+    spawn = multiprocessing.get_context("spawn")
+    signalled: list[int] = []
+    stop = threading.Event()
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        signalled.append(sig)
+        stop.set()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = spawn.Process(target=_worker, args=(config, sockets), name="jambonz-webhooks worker")
+        process.start()
+        return process
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    workers = [start() for _ in range(config.workers)]
+    logger.info("Started %d workers (pids %s)", len(workers), ", ".join(str(w.pid) for w in workers))
+    try:
+        while not stop.wait(0.5):
+            for index, worker in enumerate(workers):
+                if not worker.is_alive():
+                    logger.warning("Worker %s exited with %s: starting another", worker.pid, worker.exitcode)
+                    workers[index] = start()
+        sig = signalled[0]
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, sig)
+        # The workers' own watchdogs end them within the bound; a little more for their exit.
+        give_up = time.monotonic() + config.shutdown.bound + 1.0
+        for worker in workers:
+            worker.join(max(0.0, give_up - time.monotonic()))
+        for worker in workers:
+            if worker.is_alive():
+                logger.error("Worker %s still running past the shutdown bound: killed", worker.pid)
+                worker.kill()
+                worker.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sock in sockets:
+            sock.close()
+    return 0
+
+
+def _worker(config: ServingConfig, sockets: list[socket.socket]) -> None:
+    """A worker process: serve the shared sockets until told to stop, draining then."""
+    config.configure_logging()
+    # The supervisor keeps the socket open but takes no connection: a worker may refuse new
+    # ones when it stops, and empties the accept queue it shares with the others first.
+    DrainingServer(config, owns_listeners=True).run(sockets=sockets)
 
 
 def _check_uvicorn_version() -> None:

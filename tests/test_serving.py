@@ -93,7 +93,12 @@ def _run(tmp: Path, tag: str, *args: str) -> Run:
         )
     run = Run(process, port, stderr_path)
     deadline = time.monotonic() + 20.0
-    while f"Uvicorn running on http://{HOST}:{port}" not in run.stderr():
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 0
+    # One process says it holds the socket; workers each say their app is up.
+    while (
+        f"Uvicorn running on http://{HOST}:{port}" not in run.stderr()
+        or run.stderr().count("Application startup complete") < workers
+    ):
         if process.poll() is not None or time.monotonic() > deadline:
             _stop(process)
             raise RuntimeError(f"jambonz-webhooks run did not start:\n{run.stderr()}")
@@ -371,8 +376,10 @@ def _start_request(port: int, request: bytes, into: dict[str, bytes], key: str) 
     return thread
 
 
-def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path) -> None:
-    run = _run(tmp_path, "drain")  # the default drain (2 s) and grace (5 s)
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path, workers: int) -> None:
+    # The default drain (2 s) and grace (5 s); with --workers, the supervisor hands the signal on.
+    run = _run(tmp_path, "drain", *(("--workers", str(workers)) if workers > 1 else ()))
     stop = threading.Event()
     clients = [LoadClient(run.port, stop) for _ in range(12)]
     for client in clients:
@@ -414,7 +421,7 @@ def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path) -> None:
         assert b"slow but done" in answers[f"{n}"]
     stderr = run.stderr()
     assert "Traceback" not in stderr
-    assert "Shutting down: draining for 2.0 s" in stderr
+    assert stderr.count("Shutting down: draining for 2.0 s") == workers
 
 
 def test_hooks_running_past_the_bound_answer_their_fallback_and_the_process_exits(tmp_path: Path) -> None:
