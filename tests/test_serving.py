@@ -12,6 +12,7 @@ import errno
 import importlib.util
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -508,3 +509,24 @@ def test_another_uvicorn_release_is_warned_of(
     with caplog.at_level(logging.WARNING, logger="uvicorn.error"):
         serving._check_uvicorn_version()
     assert ("were tested with 0.55" in caplog.text) is warned
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    run = _run(tmp_path, "replace", "--workers", "2")
+    try:
+        pids = [
+            int(pid) for pid in run.stderr().split("Started 2 workers (pids ")[1].split(")")[0].split(", ")
+        ]
+        os.kill(pids[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while run.stderr().count("Application startup complete") < 3:
+            assert run.process.poll() is None and time.monotonic() < deadline, run.stderr()
+            time.sleep(0.05)
+        assert f"Worker {pids[0]} exited with -9: starting another" in run.stderr()
+        for _ in range(20):  # whichever worker takes it, every request is answered
+            with _connect(run.port) as sock:
+                sock.sendall(_signed_post("/incoming", payloads.session_new()))
+                assert _status(_read_all(sock)) == 200
+    finally:
+        run.process.send_signal(signal.SIGTERM)
+        assert run.process.wait(timeout=15) == 0
