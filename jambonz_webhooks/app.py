@@ -30,6 +30,7 @@ from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
 from .state import ENV_REDIS_URL, MAX_SESSION_SIZE, MemoryStore, StateStore, default_store, serving_workers
+from .websocket import CallSocket
 
 __all__ = [
     "DEFAULT_FALLBACK",
@@ -314,6 +315,14 @@ class JambonzApp(Starlette, _HookRegistry):
                         scope["path_params"] = {**scope.get("path_params", {}), **params}
                     await route.pipeline.serve(scope, receive, send)
                     return
+        elif scope["type"] == "websocket":
+            # jambonz's WebSocket API: a socket opened on a call hook's path carries the call.
+            found = self.hook_table.find(route_path(scope))
+            if found is not None and found[0].kind is HookKind.CALL:
+                scope["app"] = self
+                socket = CallSocket(found[0].pipeline, self.hook_table, self.hook_settings, scope)
+                await socket.serve(receive, send)
+                return
         limit = self.max_body_size
         if limit is not None and scope["type"] == "http" and _declared_length(scope) > limit:
             # Starlette's RequestBodyLimitMiddleware answers such a request itself, in plain text,

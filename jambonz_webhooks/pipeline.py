@@ -337,7 +337,9 @@ class HookPipeline:
         # Converted values: /menu/01 and /menu/1 are one hook when the parameter is an int.
         return f"{hook} {sorted(params.items())!r}" if params else hook
 
-    def _log(self, scope: Scope, outcome: Outcome, how: str, started: float, answered: float) -> None:
+    def _log(
+        self, scope: Mapping[str, Any], outcome: Outcome, how: str, started: float, answered: float
+    ) -> None:
         call = outcome.call
         if call is None:
             call_sid = trace_id = None
@@ -364,6 +366,8 @@ class HookPipeline:
         path_params: Mapping[str, Any],
         prefix: str,
         request: Callable[[], Request] | None = None,
+        *,
+        deadline: float | None = None,
     ) -> Outcome:
         """Run the handler on a decoded payload, under the deadline, and encode its verbs.
 
@@ -377,6 +381,8 @@ class HookPipeline:
             path_params: the values of the hook path's parameters.
             prefix: the path the app is mounted under (hooks are written with it).
             request: makes the Starlette request for a handler that asks for it.
+            deadline: seconds the transport allows, if fewer than the hook's (a WebSocket ack
+                is due within 5 s).
 
         """
         if self.kind is HookKind.STATUS:
@@ -388,12 +394,12 @@ class HookPipeline:
         call = decoded.call
         context = self.settings.context(prefix)
         token = current_context.set(context)  # REST calls from the handler write hooks with it
-        deadline = deadlines.start(self.deadline)
+        watch = deadlines.start(self.deadline if deadline is None else min(deadline, self.deadline))
         try:
             data, verbs = await self._produce(decoded, body, path_params, context, request)
             return Outcome(200, JSON_HEADERS, data, call, verbs)
         except asyncio.CancelledError as exc:
-            if deadline.finish():
+            if watch.finish():
                 self._log_deadline(call, "the fallback answered")
                 return self._fallback_outcome(call, prefix, "deadline")
             task = asyncio.current_task()
@@ -403,7 +409,7 @@ class HookPipeline:
         except Exception as exc:
             return self._error_outcome(exc, call, prefix)
         finally:
-            deadline.finish()
+            watch.finish()
             current_context.reset(token)
 
     async def _produce(
@@ -578,6 +584,15 @@ class HookPipeline:
             return outcome
         verbs = self._own_fallback or self.settings.fallback
         return Outcome(200, JSON_HEADERS, fallback, call, verbs.verbs if verbs is not None else (), how)
+
+    def fallback_verbs(self, prefix: str) -> bytes | None:
+        """The hook's fallback verbs as encoded for an app mounted at ``prefix``; None: it has none."""
+        return self._fallback(prefix)
+
+    def log_answer(self, scope: Mapping[str, Any], outcome: Outcome, started: float) -> None:
+        """Write the access line of an answer given another way than :meth:`serve` (a WebSocket)."""
+        if access_log.enabled():
+            self._log(scope, outcome, outcome.how, started, time.perf_counter())
 
     def _fallback(self, prefix: str) -> bytes | None:
         """The fallback verbs as encoded for ``prefix`` (once per prefix), or None for a 500."""

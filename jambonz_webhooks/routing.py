@@ -114,6 +114,11 @@ class HookTable:
         else:
             self.fixed[route.path] = route
 
+    @property
+    def routes(self) -> list[HookRoute]:
+        """Every hook, fixed paths first."""
+        return [*self.fixed.values(), *self.parametrized]
+
     def find(self, path: str) -> tuple[HookRoute, dict[str, Any]] | None:
         """The hook serving ``path`` (within the app) and its path parameters, or None."""
         route = self.fixed.get(path)

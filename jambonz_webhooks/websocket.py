@@ -1,0 +1,269 @@
+"""The WebSocket side of a hook: jambonz's WebSocket API, one socket per call, the same hooks.
+
+A jambonz application whose call hook is ``ws://host/incoming`` opens one socket per call to
+that path and sends JSON messages on it (../shared/PROTOCOL-WS.md): ``session:new`` with the
+call (answered by the call hook's handler), ``verb:hook`` naming the hook a verb was built with
+(answered by that hook's handler), ``call:status`` (the status hook's). This module is that
+transport, as ``asgi.py`` is HTTP's: it checks the upgrade, reads the frames, and hands each
+message's payload to the same pipeline stages an HTTP request goes through (decoding, the
+handler under its deadline, the fallback, the encoded verbs); the verbs go back in an ``ack``.
+
+- The upgrade must offer the subprotocol ``ws.jambonz.org`` (it is echoed) and carry the app's
+  basic auth credentials: jambonz signs nothing over WebSocket, so an app without basic auth
+  refuses the upgrade unless it was opened (``insecure``). A refusal is a real HTTP answer
+  (401 and the like), which jambonz does not retry.
+- Every message that wants an ack gets one within jambonz's 5 s: a handler has
+  :data:`ACK_DEADLINE` seconds, then its fallback verbs answer; a ``session:new`` ack always
+  carries verbs.
+- A malformed frame (not JSON, binary, no msgid, too large, a payload that is not a call) is
+  logged and concerns its own message only; unknown message types are ignored. The app never
+  closes the socket: jambonz does when the call ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+from starlette.types import Receive, Scope, Send
+
+from .errors import HookError, error_body
+from .injection import HookKind
+from .security import WWW_AUTHENTICATE
+
+if TYPE_CHECKING:
+    from .pipeline import HookPipeline, HookSettings, Outcome
+    from .routing import HookTable
+
+__all__ = ["ACK_DEADLINE", "MAX_FRAME", "SUBPROTOCOL", "CallSocket"]
+
+logger = logging.getLogger("jambonz_webhooks")
+
+SUBPROTOCOL = "ws.jambonz.org"
+"""The subprotocol jambonz offers, and must see echoed (else it drops the call)."""
+
+ACK_DEADLINE = 4.0
+"""Seconds a handler has to answer a message over WebSocket before its fallback does: jambonz
+waits 5 s for an ack, then fails the call."""
+
+MAX_FRAME = 256 * 1024
+"""Characters of a frame read at most: jambonz's messages are a few KB."""
+
+MAX_PENDING = 32
+"""Messages of one socket being answered at once; past them, a message waits its turn."""
+
+# Messages jambonz waits on for an ack (fs 0.9.8 ws-requestor.js); the rest are notifications.
+_CALL_HOOK_MESSAGES = frozenset({"session:new", "session:reconnect", "session:adulting"})
+_NAMED_HOOK_MESSAGES = frozenset({"verb:hook", "session:redirect", "dial:confirm"})
+
+
+class CallSocket:
+    """One call's socket: the upgrade, then every message of the call, until jambonz closes it.
+
+    Args:
+        call_hook: the pipeline of the call hook the socket was opened on.
+        table: the app's hooks, to find the one a ``verb:hook`` names.
+        settings: what the app's hooks share (security, status hooks).
+        scope: the ASGI scope of the upgrade.
+
+    """
+
+    def __init__(
+        self, call_hook: HookPipeline, table: HookTable, settings: HookSettings, scope: Scope
+    ) -> None:
+        self.call_hook = call_hook
+        self.table = table
+        self.settings = settings
+        self.scope = scope
+        self.prefix: str = scope.get("root_path", "")
+        self._send: Send | None = None
+        self._turns = asyncio.Semaphore(MAX_PENDING)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self, receive: Receive, send: Send) -> None:
+        """Accept (or refuse) the upgrade, then answer messages until the socket closes."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        refusal = self._refusal()
+        if refusal is not None:
+            await self._refuse(send, refusal)
+            return
+        await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
+        self._send = send
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message["type"] == "websocket.receive":
+                    await self._received(message)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=1.0)
+
+    # -- the upgrade ------------------------------------------------------------------------
+
+    def _refusal(self) -> HookError | None:
+        """Why the upgrade is refused, or None: the subprotocol, then the credentials."""
+        if SUBPROTOCOL not in self.scope.get("subprotocols", ()):
+            return HookError(400, f"a jambonz WebSocket must offer the subprotocol {SUBPROTOCOL}")
+        security = self.settings.security
+        credentials = security.basic_auth
+        if credentials is None:
+            if security.insecure:
+                return None
+            # A webhook secret protects HTTP only: jambonz signs nothing over WebSocket.
+            return HookError(
+                401, "WebSocket hooks need basic auth (JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD)"
+            )
+        authorization = None
+        for name, value in self.scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        if not credentials.check(authorization):
+            return HookError(401, "missing or wrong credentials", headers=WWW_AUTHENTICATE)
+        return None
+
+    async def _refuse(self, send: Send, refusal: HookError) -> None:
+        if "websocket.http.response" not in self.scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})  # the server answers 403 then
+            return
+        body = error_body(refusal.message)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            *refusal.headers,
+        ]
+        await send(
+            {"type": "websocket.http.response.start", "status": refusal.status_code, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def _received(self, message: Mapping[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            # jambonz sends text frames only: bytes are read as the UTF-8 text they should be.
+            raw = message.get("bytes") or b""
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                logger.warning("a WebSocket frame that is not UTF-8 text was ignored")
+                return
+        if len(text) > MAX_FRAME:
+            logger.warning("a WebSocket frame of %d characters (over %d) was ignored", len(text), MAX_FRAME)
+            return
+        try:
+            envelope = pydantic_core.from_json(text)
+        except ValueError:
+            logger.warning("a WebSocket frame that is not JSON was ignored")
+            return
+        if not isinstance(envelope, dict):
+            logger.warning("a WebSocket frame that is not a JSON object was ignored")
+            return
+        kind = envelope.get("type")
+        if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES or kind == "call:status":
+            await self._turns.acquire()
+            task = asyncio.get_running_loop().create_task(self._answer(kind, envelope))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        # Any other type is a notification this app has no handler for, or one jambonz added later.
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._turns.release()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("answering a WebSocket message failed", exc_info=task.exception())
+
+    async def _answer(self, kind: str, envelope: Mapping[str, Any]) -> None:
+        msgid = envelope.get("msgid")
+        if kind == "call:status":
+            await self._status(envelope.get("data"))
+            return
+        if type(msgid) is not str or not msgid or len(msgid) > 128:
+            logger.warning("a WebSocket %s message without a usable msgid was ignored", kind)
+            return
+        pipeline = self.call_hook if kind in _CALL_HOOK_MESSAGES else self._named(envelope.get("hook"))
+        if pipeline is None:
+            # A hook no route serves: acked without verbs, so the call's verbs run on.
+            await self._ack(msgid, None)
+            return
+        verbs = await self._verbs(pipeline, envelope.get("data"))
+        if kind == "session:new" and (verbs is None or verbs == b"[]"):
+            verbs = self._fallback(pipeline)  # jambonz fails a call whose first ack has no verbs
+        await self._ack(msgid, verbs)
+
+    def _named(self, hook: Any) -> HookPipeline | None:
+        """The pipeline of the hook a message names (a name, as the verbs were written with)."""
+        if type(hook) is not str or not hook or len(hook) > 2048:
+            return None
+        path = hook if hook.startswith("/") else "/" + hook
+        prefix = self.prefix
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        found = self.table.find(path.partition("?")[0])
+        if found is None or found[0].pipeline.kind is HookKind.STATUS:
+            return None
+        return found[0].pipeline
+
+    async def _verbs(self, pipeline: HookPipeline, data: Any) -> bytes | None:
+        """The JSON verbs ``pipeline`` answers ``data`` with (its fallback when it refuses it)."""
+        started = time.perf_counter()
+        try:
+            if not isinstance(data, dict):
+                raise HookError(422, "the message's data is not a JSON object")
+            body = pydantic_core.to_json(data)
+            decoded = pipeline.reader.read(body, b"", False)
+        except HookError as exc:
+            logger.warning("%s hook %s over WebSocket: %s", pipeline.kind.value, pipeline.path, exc.message)
+            return self._fallback(pipeline)
+        outcome = await pipeline.answer(decoded, body, {}, self.prefix, None, deadline=ACK_DEADLINE)
+        self._log(pipeline, outcome, started)
+        if outcome.status != 200:
+            return self._fallback(pipeline)
+        return outcome.body
+
+    async def _status(self, data: Any) -> None:
+        """A call status: the app's status hook runs (no ack: jambonz wants none)."""
+        statuses = [route.pipeline for route in self.table.routes if route.pipeline.kind is HookKind.STATUS]
+        if not statuses or not isinstance(data, dict):
+            return
+        pipeline = statuses[0]
+        body = pydantic_core.to_json(data)
+        try:
+            decoded = pipeline.reader.read(body, b"", False)
+        except HookError as exc:
+            logger.warning("status hook %s over WebSocket: %s", pipeline.path, exc.message)
+            return
+        started = time.perf_counter()
+        outcome = await pipeline.answer(decoded, body, {}, self.prefix, None)
+        after, outcome.after = outcome.after, None
+        how = outcome.how if after is None else await after()
+        outcome.how = how
+        self._log(pipeline, outcome, started)
+
+    def _fallback(self, pipeline: HookPipeline) -> bytes | None:
+        return pipeline.fallback_verbs(self.prefix)
+
+    def _log(self, pipeline: HookPipeline, outcome: Outcome, started: float) -> None:
+        pipeline.log_answer({"method": "WS", "path": self.prefix + pipeline.path}, outcome, started)
+
+    async def _ack(self, msgid: str, verbs: bytes | None) -> None:
+        send = self._send
+        if send is None:
+            return
+        head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
+        frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
+        # jambonz went away: nothing to answer any more.
+        with contextlib.suppress(OSError, RuntimeError):
+            await send({"type": "websocket.send", "text": frame.decode()})
