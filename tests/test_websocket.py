@@ -26,7 +26,8 @@ MENU = "Press 1 for sales or 2 for support"
 
 def _open(server: LiveServer, path: str = "/incoming", **options: Any) -> ClientConnection:
     options.setdefault("subprotocols", [SUBPROTOCOL])
-    return connect(f"ws://127.0.0.1:{server.port}{path}", open_timeout=10, **options)
+    socket: ClientConnection = connect(f"ws://127.0.0.1:{server.port}{path}", open_timeout=10, **options)
+    return socket
 
 
 @pytest.fixture
