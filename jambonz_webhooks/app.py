@@ -316,8 +316,12 @@ class JambonzApp(Starlette, _HookRegistry):
                     await route.pipeline.serve(scope, receive, send)
                     return
         elif scope["type"] == "websocket":
-            # jambonz's WebSocket API: a socket opened on a call hook's path carries the call.
-            found = self.hook_table.find(route_path(scope))
+            # jambonz's WebSocket API: a socket opened on a call hook's path carries the call (and
+            # one on <path>/adulting, a dialed leg become a call of its own).
+            path = route_path(scope)
+            found = self.hook_table.find(path)
+            if found is None and path.endswith("/adulting"):
+                found = self.hook_table.find(path.removesuffix("/adulting"))
             if found is not None and found[0].kind is HookKind.CALL:
                 scope["app"] = self
                 socket = CallSocket(found[0].pipeline, self.hook_table, self.hook_settings, scope)

@@ -54,6 +54,9 @@ waits 5 s for an ack, then fails the call."""
 MAX_FRAME = 256 * 1024
 """Characters of a frame read at most: jambonz's messages are a few KB."""
 
+MAX_ACK = 24 * 1024
+"""Bytes of a frame jambonz accepts from the app (its ``maxPayload``): a larger ack drops the call."""
+
 MAX_PENDING = 32
 """Messages of one socket being answered at once; past them, a message waits its turn."""
 
@@ -264,6 +267,12 @@ class CallSocket:
             return
         head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
         frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
+        if len(frame) > MAX_ACK:
+            logger.warning(
+                "an ack of %d bytes is over the %d jambonz accepts: it will drop the call",
+                len(frame),
+                MAX_ACK,
+            )
         # jambonz went away: nothing to answer any more.
         with contextlib.suppress(OSError, RuntimeError):
             await send({"type": "websocket.send", "text": frame.decode()})

@@ -169,3 +169,12 @@ def test_a_secret_alone_does_not_open_websocket_hooks(
         _open(live_servers["secure"])
     assert refused.value.response.status_code == 401
     assert b"basic auth" in refused.value.response.body
+
+
+def test_a_dialed_leg_that_became_its_own_call_is_served_on_the_adulting_socket(
+    ivr_server: LiveServer,
+) -> None:
+    with _open(ivr_server, "/incoming/adulting") as socket:
+        sid = str(uuid.uuid4())
+        ack = _ack(socket, _send(socket, "session:adulting", session_new(call_sid=sid)))
+        assert MENU in json.dumps(ack["data"])
