@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 from .errors import HookError, error_body
 from .injection import HookKind
 from .security import WWW_AUTHENTICATE
+from .state import StateStoreError
 
 if TYPE_CHECKING:
     from .pipeline import HookPipeline, HookSettings, Outcome
@@ -63,6 +64,19 @@ MAX_PENDING = 32
 # Messages jambonz waits on for an ack (fs 0.9.8 ws-requestor.js); the rest are notifications.
 _CALL_HOOK_MESSAGES = frozenset({"session:new", "session:reconnect", "session:adulting"})
 _NAMED_HOOK_MESSAGES = frozenset({"verb:hook", "session:redirect", "dial:confirm"})
+
+
+ANSWERED_KEY = "jambonz:ws-answered"
+"""The call's state key saying its first WebSocket message was acked (a reconnect need not run
+the call hook again, on whichever process it lands)."""
+
+
+def _call_sid_of(envelope: Mapping[str, Any]) -> str | None:
+    call_sid = envelope.get("call_sid")
+    if type(call_sid) is not str:
+        data = envelope.get("data")
+        call_sid = data.get("call_sid") if isinstance(data, dict) else None
+    return call_sid if type(call_sid) is str and 0 < len(call_sid) <= 128 else None
 
 
 class CallSocket:
@@ -196,15 +210,34 @@ class CallSocket:
         if type(msgid) is not str or not msgid or len(msgid) > 128:
             logger.warning("a WebSocket %s message without a usable msgid was ignored", kind)
             return
+        call_sid = _call_sid_of(envelope)
+        if kind == "session:reconnect" and call_sid is not None and await self._answered(call_sid):
+            # jambonz keeps the running verbs: a reconnect's ack says only that the app is back
+            # (the call hook must not run twice). Unanswered, its verbs become the call's.
+            await self._ack(msgid, None)
+            return
         pipeline = self.call_hook if kind in _CALL_HOOK_MESSAGES else self._named(envelope.get("hook"))
         if pipeline is None:
             # A hook no route serves: acked without verbs, so the call's verbs run on.
             await self._ack(msgid, None)
             return
         verbs = await self._verbs(pipeline, envelope.get("data"))
-        if kind == "session:new" and (verbs is None or verbs == b"[]"):
+        if kind in _CALL_HOOK_MESSAGES and (verbs is None or verbs == b"[]"):
             verbs = self._fallback(pipeline)  # jambonz fails a call whose first ack has no verbs
         await self._ack(msgid, verbs)
+        if kind in _CALL_HOOK_MESSAGES and call_sid is not None:
+            await self._mark_answered(call_sid)
+
+    async def _answered(self, call_sid: str) -> bool:
+        """Whether this call's first message was answered (by any process sharing the store)."""
+        try:
+            return await self.settings.state.get(call_sid, ANSWERED_KEY) is not None
+        except StateStoreError:
+            return False  # then the call hook answers again: better twice than not at all
+
+    async def _mark_answered(self, call_sid: str) -> None:
+        with contextlib.suppress(StateStoreError):
+            await self.settings.state.set(call_sid, {ANSWERED_KEY: b"true"})
 
     def _named(self, hook: Any) -> HookPipeline | None:
         """The pipeline of the hook a message names (a name, as the verbs were written with)."""

@@ -8,8 +8,10 @@ hook's, call:status to the status hook (no ack); malformed frames touch nothing 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from jambonz_webhooks.testing import basic_auth_header
-from tests.conftest import PROTECTED_PASSWORD, PROTECTED_USERNAME, LiveServer
+from tests.conftest import PROTECTED_PASSWORD, PROTECTED_USERNAME, LiveServer, _spawn, _stop, _wait_ready
 from tests.payloads import call_info, session_new
 
 SUBPROTOCOL = "ws.jambonz.org"
@@ -178,3 +180,41 @@ def test_a_dialed_leg_that_became_its_own_call_is_served_on_the_adulting_socket(
         sid = str(uuid.uuid4())
         ack = _ack(socket, _send(socket, "session:adulting", session_new(call_sid=sid)))
         assert MENU in json.dumps(ack["data"])
+
+
+def test_a_reconnect_on_another_process_finds_the_call_in_redis(tmp_path: Path, redis_url: str) -> None:
+    """jambonz reconnects a dropped socket with session:reconnect; it may land on another process."""
+    env = {"JAMBONZ_REDIS_URL": redis_url, "JAMBONZ_WEBHOOK_INSECURE": "1"}
+    first, second = (_spawn("tests.apps.stateful:app", tmp_path, tag, env) for tag in ("first", "second"))
+    try:
+        for server in (first, second):
+            assert _wait_ready(server, time.monotonic() + 30), server.stderr()
+        sid, secret = str(uuid.uuid4()), f"s-{uuid.uuid4().hex}"
+        start = session_new(call_sid=sid, env_vars={"COMPANY_NAME": "Initech"})
+        start["sip"]["headers"]["X-Secret"] = secret
+        with _open(first) as socket:
+            greeting = _ack(socket, _send(socket, "session:new", start, call_sid=sid))
+            first_pid = int(_said(greeting["data"])[0].removeprefix("pid="))
+        # The socket dropped; jambonz reconnects, here to the other process, and carries on.
+        with _open(second) as socket:
+            _ack(socket, _send(socket, "session:reconnect", start, call_sid=sid))
+            answer = _ack(
+                socket, _send(socket, "verb:hook", call_info(call_sid=sid), hook="/next", call_sid=sid)
+            )
+        seen = json.loads(_said(answer["data"])[0])
+        assert seen["pid"] != first_pid
+        assert seen["stored"] == {"secret": secret, "by_pid": first_pid}
+        assert seen["company"] == "Initech"
+    finally:
+        _stop(first.process)
+        _stop(second.process)
+
+
+def test_a_reconnect_for_a_call_never_answered_gets_the_call_hooks_verbs(call: ClientConnection) -> None:
+    """An unacked session:new's wait moves to the session:reconnect: its verbs become the call's."""
+    sid = str(uuid.uuid4())
+    ack = _ack(call, _send(call, "session:reconnect", session_new(call_sid=sid), call_sid=sid))
+    assert MENU in json.dumps(ack["data"])
+    # Answered now: a second reconnect is acked without verbs, the handler not run again.
+    again = _ack(call, _send(call, "session:reconnect", session_new(call_sid=sid), call_sid=sid))
+    assert "data" not in again
