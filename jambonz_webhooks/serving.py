@@ -513,6 +513,9 @@ class ServingConfig(Config):
         limits = limits or Limits()
         shutdown = shutdown or Shutdown()
         options.setdefault("http", BoundedHttpToolsProtocol)
+        # jambonz's messages are a few KB on a near network: compressing them saves little, and a
+        # deflate context on each call's socket holds tens of KB for the whole call.
+        options.setdefault("ws_per_message_deflate", False)
         options["timeout_keep_alive"] = limits.timeout_keep_alive
         options["timeout_graceful_shutdown"] = math.ceil(shutdown.grace)
         super().__init__(app, **options)
