@@ -7,6 +7,7 @@ hook's, call:status to the status hook (no ack); malformed frames touch nothing 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from jambonz_webhooks import CallSession, JambonzApp, Response
 from jambonz_webhooks.testing import basic_auth_header
 from tests.conftest import PROTECTED_PASSWORD, PROTECTED_USERNAME, LiveServer, _spawn, _stop, _wait_ready
 from tests.payloads import call_info, session_new
@@ -218,3 +221,36 @@ def test_a_reconnect_for_a_call_never_answered_gets_the_call_hooks_verbs(call: C
     # Answered now: a second reconnect is acked without verbs, the handler not run again.
     again = _ack(call, _send(call, "session:reconnect", session_new(call_sid=sid), call_sid=sid))
     assert "data" not in again
+
+
+def test_a_handler_past_its_deadline_is_acked_with_the_fallback_in_time(
+    live_servers: dict[str, LiveServer],
+) -> None:
+    with _open(live_servers["slow"], "/slow-call") as socket:
+        started = time.monotonic()
+        ack = _ack(socket, _send(socket, "session:new", session_new()))
+        assert time.monotonic() - started < 2.0  # the hook's 0.5 s deadline, not the handler's 5 s
+        assert _said(ack["data"]) == ["We are sorry, something went wrong. Please call again later."]
+        own = _ack(socket, _send(socket, "verb:hook", call_info(), hook="/own-fallback"))
+        assert _said(own["data"]) == ["still thinking"]
+
+
+def test_over_websocket_a_handler_has_four_seconds_whatever_its_http_deadline() -> None:
+    """jambonz waits 5 s for an ack: the 8 s an HTTP hook may take would drop the call."""
+    app = JambonzApp(insecure=True, deadline=8)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        await asyncio.sleep(30)
+        return Response().hangup()
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        started = time.monotonic()
+        socket.send_text(json.dumps({"type": "session:new", "msgid": "m1", "data": session_new()}))
+        ack = json.loads(socket.receive_text())
+        elapsed = time.monotonic() - started
+    assert 3.9 < elapsed < 4.9, elapsed
+    assert ack["msgid"] == "m1" and ack["data"][-1] == {"verb": "hangup"}
