@@ -576,7 +576,7 @@ class HookPipeline:
         return self._fallback_outcome(call, prefix, "fallback")
 
     def _fallback_outcome(self, call: CallInfo | None, prefix: str, how: str) -> Outcome:
-        fallback = self._fallback(prefix)
+        fallback = self.fallback_verbs(prefix)
         if fallback is None:
             error = HookError(500, "the application failed to answer this hook")
             outcome = Outcome.refusal(error, call)
@@ -585,17 +585,16 @@ class HookPipeline:
         verbs = self._own_fallback or self.settings.fallback
         return Outcome(200, JSON_HEADERS, fallback, call, verbs.verbs if verbs is not None else (), how)
 
-    def fallback_verbs(self, prefix: str) -> bytes | None:
-        """The hook's fallback verbs as encoded for an app mounted at ``prefix``; None: it has none."""
-        return self._fallback(prefix)
-
     def log_answer(self, scope: Mapping[str, Any], outcome: Outcome, started: float) -> None:
         """Write the access line of an answer given another way than :meth:`serve` (a WebSocket)."""
         if access_log.enabled():
             self._log(scope, outcome, outcome.how, started, time.perf_counter())
 
-    def _fallback(self, prefix: str) -> bytes | None:
-        """The fallback verbs as encoded for ``prefix`` (once per prefix), or None for a 500."""
+    def fallback_verbs(self, prefix: str) -> bytes | None:
+        """The hook's fallback verbs as encoded for an app mounted at ``prefix``, or None.
+
+        Encoded once per prefix; None when the hook has none (a 500 over HTTP).
+        """
         try:
             return self._fallbacks[prefix]
         except KeyError:

@@ -106,18 +106,17 @@ class HookTable:
     def __init__(self) -> None:
         self.fixed: dict[str, HookRoute] = {}
         self.parametrized: list[HookRoute] = []
+        self.status: HookRoute | None = None
+        """The first status hook registered: where a status that names no hook goes (WebSocket)."""
 
     def add(self, route: HookRoute) -> None:
         """Index ``route``."""
+        if self.status is None and route.kind is HookKind.STATUS:
+            self.status = route
         if route.param_convertors:
             self.parametrized.append(route)
         else:
             self.fixed[route.path] = route
-
-    @property
-    def routes(self) -> list[HookRoute]:
-        """Every hook, fixed paths first."""
-        return [*self.fixed.values(), *self.parametrized]
 
     def find(self, path: str) -> tuple[HookRoute, dict[str, Any]] | None:
         """The hook serving ``path`` (within the app) and its path parameters, or None."""

@@ -236,7 +236,7 @@ class HookSecurity:
         """
         env = os.environ if environ is None else environ
         if insecure is None:
-            insecure = _flag(env, ENV_INSECURE)
+            insecure = env_flag(env, ENV_INSECURE)
         if webhook_secret is None:
             webhook_secret = [s.strip() for s in env.get(ENV_SECRET, "").split(",") if s.strip()]
         secrets = (webhook_secret,) if isinstance(webhook_secret, str) else tuple(webhook_secret)
@@ -300,6 +300,26 @@ class HookSecurity:
         except SignatureError as exc:
             raise HookError(401, str(exc)) from None
 
+    def admit_socket(self, authorization: str | None) -> None:
+        """Check the upgrade of a jambonz WebSocket: basic auth, the one check it can carry.
+
+        jambonz signs nothing over WebSocket, so a webhook secret does not protect one: without
+        basic auth only an app opened explicitly (``insecure``) lets a socket in.
+
+        Raises:
+            HookError: 401 for missing or wrong credentials, or an app without basic auth.
+
+        """
+        credentials = self.basic_auth
+        if credentials is None:
+            if self.insecure:
+                return
+            raise HookError(
+                401, "WebSocket hooks need basic auth (JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD)"
+            )
+        if not credentials.check(authorization):
+            raise HookError(401, "missing or wrong credentials", headers=WWW_AUTHENTICATE)
+
     def verify_body(self, signature: ParsedSignature, body: bytes) -> None:
         """Check an authenticated request's signature over the exact bytes of its body.
 
@@ -343,8 +363,11 @@ class HookSecurity:
         return matched
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    """A yes/no environment variable; anything unclear is an error rather than a guess."""
+def env_flag(environ: Mapping[str, str], name: str) -> bool:
+    """A yes/no environment variable; anything unclear is an error rather than a guess.
+
+    ``1``/``true``/``yes``/``on``, or ``0``/``false``/``no``/``off`` (unset: no).
+    """
     value = environ.get(name, "").strip().lower()
     if value in ("", "0", "false", "no", "off"):
         return False

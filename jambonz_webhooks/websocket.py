@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any
 import pydantic_core
 from starlette.types import Receive, Scope, Send
 
+from .asgi import RequestHeaders
 from .errors import HookError, error_body
 from .injection import HookKind
-from .security import WWW_AUTHENTICATE
 from .state import StateStoreError
 
 if TYPE_CHECKING:
+    from .decoding import Decoded
     from .pipeline import HookPipeline, HookSettings, Outcome
     from .routing import HookTable
 
@@ -65,6 +66,8 @@ MAX_PENDING = 32
 _CALL_HOOK_MESSAGES = frozenset({"session:new", "session:reconnect", "session:adulting"})
 _NAMED_HOOK_MESSAGES = frozenset({"verb:hook", "session:redirect", "dial:confirm"})
 
+
+_NO_PARAMS: dict[str, Any] = {}
 
 ANSWERED_KEY = "jambonz:ws-answered"
 """The call's state key saying its first WebSocket message was acked (a reconnect need not run
@@ -132,22 +135,10 @@ class CallSocket:
         """Why the upgrade is refused, or None: the subprotocol, then the credentials."""
         if SUBPROTOCOL not in self.scope.get("subprotocols", ()):
             return HookError(400, f"a jambonz WebSocket must offer the subprotocol {SUBPROTOCOL}")
-        security = self.settings.security
-        credentials = security.basic_auth
-        if credentials is None:
-            if security.insecure:
-                return None
-            # A webhook secret protects HTTP only: jambonz signs nothing over WebSocket.
-            return HookError(
-                401, "WebSocket hooks need basic auth (JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD)"
-            )
-        authorization = None
-        for name, value in self.scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-                break
-        if not credentials.check(authorization):
-            return HookError(401, "missing or wrong credentials", headers=WWW_AUTHENTICATE)
+        try:
+            self.settings.security.admit_socket(RequestHeaders(self.scope["headers"]).authorization)
+        except HookError as exc:
+            return exc
         return None
 
     async def _refuse(self, send: Send, refusal: HookError) -> None:
@@ -216,14 +207,18 @@ class CallSocket:
             # (the call hook must not run twice). Unanswered, its verbs become the call's.
             await self._ack(msgid, None)
             return
-        pipeline = self.call_hook if kind in _CALL_HOOK_MESSAGES else self._named(envelope.get("hook"))
-        if pipeline is None:
-            # A hook no route serves: acked without verbs, so the call's verbs run on.
-            await self._ack(msgid, None)
-            return
-        verbs = await self._verbs(pipeline, envelope.get("data"))
+        if kind in _CALL_HOOK_MESSAGES:
+            pipeline, params = self.call_hook, _NO_PARAMS
+        else:
+            found = self._named(envelope.get("hook"))
+            if found is None:
+                # A hook no route serves: acked without verbs, so the call's verbs run on.
+                await self._ack(msgid, None)
+                return
+            pipeline, params = found
+        verbs = await self._verbs(pipeline, params, envelope.get("data"))
         if kind in _CALL_HOOK_MESSAGES and (verbs is None or verbs == b"[]"):
-            verbs = self._fallback(pipeline)  # jambonz fails a call whose first ack has no verbs
+            verbs = pipeline.fallback_verbs(self.prefix)  # jambonz fails a call whose first ack has no verbs
         await self._ack(msgid, verbs)
         if kind in _CALL_HOOK_MESSAGES and call_sid is not None:
             await self._mark_answered(call_sid)
@@ -239,8 +234,11 @@ class CallSocket:
         with contextlib.suppress(StateStoreError):
             await self.settings.state.set(call_sid, {ANSWERED_KEY: b"true"})
 
-    def _named(self, hook: Any) -> HookPipeline | None:
-        """The pipeline of the hook a message names (a name, as the verbs were written with)."""
+    def _named(self, hook: Any) -> tuple[HookPipeline, dict[str, Any]] | None:
+        """The pipeline of the hook a message names, and the values of its path's parameters.
+
+        The name is as the verbs were written with it (with the mount prefix, if any).
+        """
         if type(hook) is not str or not hook or len(hook) > 2048:
             return None
         path = hook if hook.startswith("/") else "/" + hook
@@ -248,48 +246,38 @@ class CallSocket:
         if prefix and path.startswith(prefix + "/"):
             path = path[len(prefix) :]
         found = self.table.find(path.partition("?")[0])
-        if found is None or found[0].pipeline.kind is HookKind.STATUS:
+        if found is None or found[0].kind is HookKind.STATUS:
             return None
-        return found[0].pipeline
+        route, params = found
+        return route.pipeline, params
 
-    async def _verbs(self, pipeline: HookPipeline, data: Any) -> bytes | None:
+    async def _verbs(self, pipeline: HookPipeline, params: dict[str, Any], data: Any) -> bytes | None:
         """The JSON verbs ``pipeline`` answers ``data`` with (its fallback when it refuses it)."""
         started = time.perf_counter()
-        try:
-            if not isinstance(data, dict):
-                raise HookError(422, "the message's data is not a JSON object")
-            body = pydantic_core.to_json(data)
-            decoded = pipeline.reader.read(body, b"", False)
-        except HookError as exc:
-            logger.warning("%s hook %s over WebSocket: %s", pipeline.kind.value, pipeline.path, exc.message)
-            return self._fallback(pipeline)
-        outcome = await pipeline.answer(decoded, body, {}, self.prefix, None, deadline=ACK_DEADLINE)
+        read = _decode(pipeline, data)
+        if read is None:
+            return pipeline.fallback_verbs(self.prefix)
+        body, decoded = read
+        outcome = await pipeline.answer(decoded, body, params, self.prefix, None, deadline=ACK_DEADLINE)
         self._log(pipeline, outcome, started)
         if outcome.status != 200:
-            return self._fallback(pipeline)
+            return pipeline.fallback_verbs(self.prefix)
         return outcome.body
 
     async def _status(self, data: Any) -> None:
         """A call status: the app's status hook runs (no ack: jambonz wants none)."""
-        statuses = [route.pipeline for route in self.table.routes if route.pipeline.kind is HookKind.STATUS]
-        if not statuses or not isinstance(data, dict):
+        route = self.table.status
+        read = None if route is None else _decode(route.pipeline, data)
+        if route is None or read is None:
             return
-        pipeline = statuses[0]
-        body = pydantic_core.to_json(data)
-        try:
-            decoded = pipeline.reader.read(body, b"", False)
-        except HookError as exc:
-            logger.warning("status hook %s over WebSocket: %s", pipeline.path, exc.message)
-            return
+        pipeline = route.pipeline
+        body, decoded = read
         started = time.perf_counter()
         outcome = await pipeline.answer(decoded, body, {}, self.prefix, None)
         after, outcome.after = outcome.after, None
         how = outcome.how if after is None else await after()
         outcome.how = how
         self._log(pipeline, outcome, started)
-
-    def _fallback(self, pipeline: HookPipeline) -> bytes | None:
-        return pipeline.fallback_verbs(self.prefix)
 
     def _log(self, pipeline: HookPipeline, outcome: Outcome, started: float) -> None:
         pipeline.log_answer({"method": "WS", "path": self.prefix + pipeline.path}, outcome, started)
@@ -309,3 +297,18 @@ class CallSocket:
         # jambonz went away: nothing to answer any more.
         with contextlib.suppress(OSError, RuntimeError):
             await send({"type": "websocket.send", "text": frame.decode()})
+
+
+def _decode(pipeline: HookPipeline, data: Any) -> tuple[bytes, Decoded] | None:
+    """A message's payload through the hook's decoding stage, as a request body goes.
+
+    None (logged) when the hook refuses it.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise HookError(422, "the message's data is not a JSON object")
+        body = pydantic_core.to_json(data)
+        return body, pipeline.reader.read(body, b"", False)
+    except HookError as exc:
+        logger.warning("%s hook %s over WebSocket: %s", pipeline.kind.value, pipeline.path, exc.message)
+        return None

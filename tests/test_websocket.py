@@ -254,3 +254,25 @@ def test_over_websocket_a_handler_has_four_seconds_whatever_its_http_deadline() 
         elapsed = time.monotonic() - started
     assert 3.9 < elapsed < 4.9, elapsed
     assert ack["msgid"] == "m1" and ack["data"][-1] == {"verb": "hangup"}
+
+
+def test_a_named_hook_with_path_parameters_gets_them() -> None:
+    app = JambonzApp(insecure=True)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    @app.action_hook("/step/{number:int}")
+    async def step(call: CallSession, number: int) -> Response:
+        return Response().say(text=f"step {number + 1}")
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        socket.send_text(
+            json.dumps({"type": "verb:hook", "msgid": "m1", "hook": "/step/3", "data": call_info()})
+        )
+        ack = json.loads(socket.receive_text())
+    assert _said(ack["data"]) == ["step 4"]

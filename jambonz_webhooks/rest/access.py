@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ..security import env_flag
 from .client import ENV_ACCOUNT_SID, ENV_API_KEY, ENV_BASE_URL, AsyncJambonzClient, api_base
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class ApiAccess:
     ) -> None:
         env = os.environ if environ is None else environ
         if allow_http is None:
-            allow_http = env.get(ENV_ALLOW_HTTP, "").strip().lower() in ("1", "true", "yes", "on")
+            allow_http = env_flag(env, ENV_ALLOW_HTTP)
         self.allow_http = allow_http
         configured = base_url or env.get(ENV_BASE_URL) or None
         self.base_url = (
