@@ -9,32 +9,78 @@
 
 from __future__ import annotations
 
-from .access import ApiAccess, UntrustedAddressError
-from .call import CallControl
-from .client import AsyncJambonzClient, JambonzClient, api_base
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    NotFoundError,
-    ServerError,
-    UnprocessableEntityError,
-)
-from .models import (
-    Call,
-    ConferenceParticipantAction,
-    CreateCall,
-    Message,
-    MessageResult,
-    Queue,
-    Record,
-    SipRequest,
-    UpdateCall,
-    Webhook,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .access import ApiAccess, UntrustedAddressError
+    from .call import CallControl
+    from .client import AsyncJambonzClient, JambonzClient
+    from .errors import (
+        APIConnectionError,
+        APIError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        NotFoundError,
+        ServerError,
+        UnprocessableEntityError,
+    )
+    from .models import (
+        Call,
+        ConferenceParticipantAction,
+        CreateCall,
+        Message,
+        MessageResult,
+        Queue,
+        Record,
+        SipRequest,
+        UpdateCall,
+        Webhook,
+    )
+    from .settings import api_base
+
+# Each name is loaded from its module when first used: an app imports this package when it
+# starts (to know where the API key may go), and the client (httpx2, the models) costs a few MB
+# that an app which never calls the API should not pay.
+_WHERE: dict[str, str] = {
+    "APIConnectionError": "errors",
+    "APIError": "errors",
+    "APIStatusError": "errors",
+    "APITimeoutError": "errors",
+    "ApiAccess": "access",
+    "AsyncJambonzClient": "client",
+    "AuthenticationError": "errors",
+    "BadRequestError": "errors",
+    "Call": "models",
+    "CallControl": "call",
+    "ConferenceParticipantAction": "models",
+    "CreateCall": "models",
+    "JambonzClient": "client",
+    "Message": "models",
+    "MessageResult": "models",
+    "NotFoundError": "errors",
+    "Queue": "models",
+    "Record": "models",
+    "ServerError": "errors",
+    "SipRequest": "models",
+    "UnprocessableEntityError": "errors",
+    "UntrustedAddressError": "access",
+    "UpdateCall": "models",
+    "Webhook": "models",
+    "api_base": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "APIConnectionError",

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..security import env_flag
-from .client import ENV_ACCOUNT_SID, ENV_API_KEY, ENV_BASE_URL, AsyncJambonzClient, api_base
+from .settings import ENV_ACCOUNT_SID, ENV_API_KEY, ENV_BASE_URL, api_base
 
 if TYPE_CHECKING:
     from ..payload import CallInfo
+    from .client import AsyncJambonzClient
 
 __all__ = ["ENV_ALLOW_HTTP", "MAX_ADDRESSES", "ApiAccess", "UntrustedAddressError"]
 
@@ -130,6 +131,8 @@ class ApiAccess:
             clients = self._clients[asyncio.get_running_loop()] = OrderedDict()
         root = clients.get(address)
         if root is None:
+            from .client import AsyncJambonzClient  # httpx2 and the models: loaded at first use
+
             root = AsyncJambonzClient(base_url=address, account_sid=account, api_key=env.get(ENV_API_KEY))
             clients[address] = root
             if len(clients) > MAX_ADDRESSES:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter
 from ..hooks import reraise_unrouted
 from .errors import APIConnectionError, APITimeoutError, status_error
 from .models import Call, CreateCall, Message, MessageResult, Queue, UpdateCall
+from .settings import ENV_ACCOUNT_SID, ENV_API_KEY, ENV_BASE_URL, api_base
 
 __all__ = [
     "ENV_ACCOUNT_SID",
@@ -36,9 +37,6 @@ __all__ = [
     "JambonzClient",
 ]
 
-ENV_BASE_URL = "JAMBONZ_API_BASE_URL"
-ENV_ACCOUNT_SID = "JAMBONZ_ACCOUNT_SID"
-ENV_API_KEY = "JAMBONZ_API_KEY"
 
 T = TypeVar("T")
 
@@ -138,12 +136,6 @@ def _settings(base_url: str | None, account_sid: str | None, api_key: str | None
             f"the jambonz REST client needs {', '.join(missing)} (as arguments or in the environment)"
         )
     return api_base(base_url), account_sid, api_key
-
-
-def api_base(base_url: str) -> str:
-    """The API's root: the base URL with ``/v1`` (swagger.yaml's server) appended unless it is there."""
-    base = base_url.rstrip("/")
-    return base if base.endswith("/v1") else base + "/v1"
 
 
 def _error_message(response: httpx2.Response) -> str:
