@@ -13,8 +13,10 @@
 
 from .app import DEFAULT_FALLBACK, HookRouter, InsecureAppError, JambonzApp
 from .background import Background, Continuation
+from .control import CallControl
 from .deliveries import DeliveryCache
 from .env import EnvVar, EnvVarError, EnvVars
+from .errors import CallEndedError, CommandUnavailable, TokensRefused
 from .events import (
     FINAL_CALL_STATUSES,
     AgentLatency,
@@ -36,7 +38,9 @@ from .events import (
     GatherPartial,
     GatherResult,
     HoldDetail,
+    JambonzError,
     ListenResult,
+    LlmEvent,
     LlmResult,
     MessageResult,
     PlayResult,
@@ -50,6 +54,7 @@ from .events import (
     SpeechEvent,
     SpeechResult,
     SpeechVendor,
+    TokensResult,
     TranscribeResult,
     TranscribeTranslation,
     TransferResult,
@@ -77,10 +82,13 @@ __all__ = [
     "AgentTurn",
     "AmdEvent",
     "Background",
+    "CallControl",
+    "CallEndedError",
     "CallInfo",
     "CallSession",
     "CallState",
     "CallStatus",
+    "CommandUnavailable",
     "ConferenceResult",
     "ConferenceStatus",
     "ConferenceWait",
@@ -110,7 +118,9 @@ __all__ = [
     "HookRouter",
     "InsecureAppError",
     "JambonzApp",
+    "JambonzError",
     "ListenResult",
+    "LlmEvent",
     "LlmResult",
     "MemoryStore",
     "MessageResult",
@@ -139,6 +149,8 @@ __all__ = [
     "StateStoreError",
     "Tag",
     "Target",
+    "TokensRefused",
+    "TokensResult",
     "TranscribeResult",
     "TranscribeTranslation",
     "TransferResult",

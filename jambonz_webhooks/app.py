@@ -22,9 +22,10 @@ from .deliveries import DeliveryCache
 from .draining import is_draining
 from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
+from .events import SOCKET_EVENT_MODELS
 from .injection import HookKind, plan_handler
 from .logs import access_log
-from .pipeline import resume_handler
+from .pipeline import HookPipeline, resume_handler
 from .response import Response, VerbLike, check_verb_names, prepare_verbs
 from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
@@ -377,6 +378,32 @@ class JambonzApp(Starlette, _HookRegistry):
             self.add_hook(RESUME_PATH, resume_handler(self.hook_settings), HookKind.ACTION)
         # The first path a handler is registered at is the one verbs refer to.
         self.hook_settings.paths.setdefault(handler, path)
+
+    def on(self, event: str, *, deadline: float | None = None) -> Callable[[H], H]:
+        """Register the handler of a notification jambonz sends over a call's socket.
+
+        ``event`` is the message type: ``verb:status``, ``jambonz:error``, ``llm:event``,
+        ``tts:streaming-event`` or ``tts:tokens-result``. The handler is injected as a hook's
+        (the event's model, :class:`~jambonz_webhooks.CallControl`, ...) and answers nothing;
+        it runs under ``deadline`` (or the app's). An ``llm:event`` naming a hook of the app
+        (the verb's ``eventHook``) goes to that hook instead, as it would over HTTP.
+        """
+        if event not in SOCKET_EVENT_MODELS:
+            raise ValueError(
+                f"{event!r} is not a notification jambonz sends over a socket: "
+                f"one of {', '.join(SOCKET_EVENT_MODELS)}"
+            )
+        settings = self.hook_settings
+
+        def register(handler: H) -> H:
+            if event in settings.events:
+                raise ValueError(f"a handler is already registered for {event!r}")
+            settings.events[event] = HookPipeline(
+                event, handler, HookKind.STATUS, settings, deadline=deadline
+            )
+            return handler
+
+        return register
 
     def hook_path(self, handler: Callable[..., Any]) -> str:
         """The path (within this app) of the hook served by ``handler``."""

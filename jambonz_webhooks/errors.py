@@ -14,7 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
+    "CallEndedError",
+    "CommandUnavailable",
     "HookError",
+    "TokensRefused",
     "error_body",
     "error_response",
     "http_error",
@@ -126,3 +129,15 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     """Answer an unexpected error with a bare 500: the details go to the log, not to the client."""
     return error_response(500, "internal server error")
+
+
+class CommandUnavailable(RuntimeError):
+    """A call command has no equivalent on the transport serving the call (most: not over HTTP)."""
+
+
+class CallEndedError(RuntimeError):
+    """The call is over (or its socket is gone and did not come back): no command reaches it."""
+
+
+class TokensRefused(RuntimeError):
+    """jambonz did not take the streamed text (no TTS stream running, the vendor failed, ...)."""

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import SchemaSerializer, core_schema
 
 if TYPE_CHECKING:
+    from .control import LiveCalls
     from .rest.access import ApiAccess
 
 __all__ = [
@@ -64,6 +65,8 @@ class HookContext:
     paths: Mapping[Callable[..., Any], str] = field(default_factory=dict)
     api: ApiAccess | None = None
     """The app's REST client for ``call.client``; None outside an app's hook."""
+    calls: LiveCalls | None = None
+    """The app's live calls (their sockets and tasks); None outside an app's hook."""
 
     def resolve(self, hook: str | Callable[..., Any]) -> str:
         """Return the URL jambonz should call for a path, a URL or a handler (see :func:`write_hook`)."""

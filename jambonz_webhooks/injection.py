@@ -9,7 +9,9 @@ A handler asks for what it needs by annotation:
 - ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload;
 - :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks;
 - a subclass of :class:`~jambonz_webhooks.EnvVars`: the application's environment variables, typed;
-- :class:`~jambonz_webhooks.Continuation`: lets the handler continue in the background.
+- :class:`~jambonz_webhooks.Continuation`: lets the handler continue in the background;
+- :class:`~jambonz_webhooks.CallControl`: live control of the call (commands over its socket, or
+  the REST API over HTTP).
 
 A parameter named like a parameter of the hook's path (``/menu/{step}``) gets its value,
 converted to its annotation (``step: int``) as FastAPI does.
@@ -35,6 +37,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 
 from .background import Continuation
+from .control import CallControl
 from .decoding import Decoded
 from .env import EnvVars
 from .errors import HookError
@@ -60,7 +63,7 @@ class Param:
     """One parameter of a handler and where its value comes from."""
 
     name: str
-    source: Literal["model", "request", "payload", "path", "state", "env", "continuation"]
+    source: Literal["model", "request", "payload", "path", "state", "env", "continuation", "control"]
     model: type[CallInfo] | None = None
     optional: bool = False
     env: type[EnvVars] | None = None
@@ -142,14 +145,15 @@ def plan_handler(
         if parameter.name not in hints:
             raise TypeError(
                 f"parameter {parameter.name!r} of handler {name} has no annotation: annotate it with "
-                "CallSession, a hook payload model (GatherResult, ...), CallState, Request or dict"
+                "CallSession, a hook payload model (GatherResult, ...), CallState, CallControl, Request "
+                "or dict"
             )
         param = _param(parameter.name, hints[parameter.name])
         if param is None:
             raise TypeError(
                 f"cannot supply parameter {parameter.name!r} of handler {name}: its annotation "
                 f"{hints[parameter.name]!r} is none of CallSession, a hook payload model, CallState, "
-                "Request or dict"
+                "CallControl, Request or dict"
             )
         params.append(param)
     models = tuple(dict.fromkeys(param.model for param in params if param.model is not None))
@@ -246,6 +250,8 @@ def build_arguments(
             arguments[param.name] = param.env.from_values(env)
         elif source == "continuation":
             arguments[param.name] = continuation if continuation is not None else Continuation()
+        elif source == "control":
+            arguments[param.name] = CallControl.of(payload.call)
         else:
             if request is None:
                 raise TypeError(f"{param.name!r} asks for the HTTP request, and there is none")
@@ -302,6 +308,8 @@ def _param(name: str, annotation: Any) -> Param | None:
         return Param(name, "state")
     if annotation is Continuation:
         return Param(name, "continuation")
+    if annotation is CallControl:
+        return Param(name, "control")
     if isinstance(annotation, type) and issubclass(annotation, EnvVars) and annotation is not EnvVars:
         return Param(name, "env", env=annotation)
     return None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from .rest.call import CallControl
+    from .control import CallControl
 
 __all__ = ["PAYLOAD_CONFIG", "CallInfo", "CallStatusValue", "Direction", "Payload", "prepare"]
 
@@ -91,15 +91,23 @@ class CallInfo(Payload):
 
     @property
     def client(self) -> CallControl:
-        """The call's live control through the REST API: ``await call.client.redirect(menu)``.
+        """The call's live control: ``await call.client.redirect(menu)``.
 
-        The API's address and the account come from this payload (``api_base_url``,
-        ``account_sid``), the API key from ``JAMBONZ_API_KEY``; the client is shared by the
-        calls of the account. Call it inside a hook (it needs the running event loop).
+        Over WebSocket, commands on the call's socket; over HTTP, the REST API (the app's own
+        client, see :mod:`jambonz_webhooks.rest.access`, for the account of this payload; the
+        API key from ``JAMBONZ_API_KEY``). Call it inside a hook (it needs the running loop).
+
+        Raises:
+            ValueError: over HTTP, no API key.
+            UntrustedAddressError: over HTTP, the app has no API address it may send the key to.
+
         """
-        from .rest.call import CallControl
+        from .control import CallControl
 
-        return CallControl.of(self)
+        control = CallControl.of(self)
+        if control.transport == "http":
+            control.client  # noqa: B018 - built now, so that a missing key is said here
+        return control
 
 
 def prepare(model: type[BaseModel]) -> None:

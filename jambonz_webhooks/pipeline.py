@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from .asgi import CLOSE, JSON_HEADERS, RequestHeaders, read_body, send_answer
 from .background import Background, Continuation
 from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Continuations
+from .control import LiveCalls
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
@@ -137,6 +138,10 @@ class HookSettings:
         """The app's settings for hooks that continue in the background."""
         self._continuations: Continuations | None = None
         self._contexts: dict[str, HookContext] = {}
+        self.events: dict[str, HookPipeline] = {}
+        """The handlers of notifications over a call's socket (``app.on``), by message type."""
+        self.calls = LiveCalls()
+        """The calls this process holds a socket or background tasks of (for :class:`CallControl`)."""
 
     @property
     def continuations(self) -> Continuations:
@@ -148,6 +153,7 @@ class HookSettings:
     async def aclose(self) -> None:
         """The app is shutting down: cancel work continuing in the background, close the REST client."""
         try:
+            await self.calls.aclose()
             if self._continuations is not None:
                 await self._continuations.aclose()
                 self._continuations = None
@@ -160,6 +166,7 @@ class HookSettings:
         The state is dropped when a hook reads it or may continue in the background (the
         continuations' records are there, and a worker running one stops when they go).
         """
+        self.calls.end(call_sid)
         continuations = self._continuations
         if continuations is not None:
             continuations.end_call(call_sid)
@@ -170,7 +177,7 @@ class HookSettings:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
         context = self._contexts.get(prefix)
         if context is None:
-            context = self._contexts[prefix] = HookContext(prefix, self.paths, self.api)
+            context = self._contexts[prefix] = HookContext(prefix, self.paths, self.api, self.calls)
         return context
 
 

@@ -15,6 +15,12 @@ handler under its deadline, the fallback, the encoded verbs); the verbs go back 
 - Every message that wants an ack gets one within jambonz's 5 s: a handler has
   :data:`ACK_DEADLINE` seconds, then its fallback verbs answer; a ``session:new`` ack always
   carries verbs.
+- Notifications (``verb:status``, ``jambonz:error``, ``llm:event``, ``tts:streaming-event``,
+  ``tts:tokens-result``) go to the handlers declared with ``app.on(...)``, unacked.
+- The socket is the call's :class:`~jambonz_webhooks.control.CallLink` while it is open: the
+  commands of a :class:`~jambonz_webhooks.CallControl` go over it, from the handlers and from
+  the tasks they started; a socket that drops (any close but 1000) is waited for, since jambonz
+  reconnects, here or on another process.
 - A malformed frame (not JSON, binary, no msgid, too large, a payload that is not a call) is
   logged and concerns its own message only; unknown message types are ignored. The app never
   closes the socket: jambonz does when the call ends.
@@ -26,14 +32,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from starlette.types import Receive, Scope, Send
 
 from .asgi import RequestHeaders
+from .control import CallLink, current_link
 from .errors import HookError, error_body
+from .events import FINAL_CALL_STATUSES, SOCKET_EVENT_MODELS
 from .injection import HookKind
 from .state import StateStoreError
 
@@ -104,6 +112,10 @@ class CallSocket:
         self._send: Send | None = None
         self._turns = asyncio.Semaphore(MAX_PENDING)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.link: CallLink | None = None
+        """The call this socket serves, once its first message named it."""
+        self._sending = asyncio.Lock()
+        self._sender = self._send_text  # one bound method: the link knows its socket by it
 
     async def serve(self, receive: Receive, send: Send) -> None:
         """Accept (or refuse) the upgrade, then answer messages until the socket closes."""
@@ -116,18 +128,24 @@ class CallSocket:
             return
         await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
         self._send = send
+        graceful = False
         try:
             while True:
                 message = await receive()
                 if message["type"] == "websocket.disconnect":
+                    # jambonz closes with 1000 when the call is over; anything else, it reconnects.
+                    graceful = message.get("code", 1000) == 1000
                     break
                 if message["type"] == "websocket.receive":
                     await self._received(message)
         finally:
+            self._send = None
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=1.0)
+            if self.link is not None:
+                self.link.detach(self._sender, graceful=graceful)
 
     # -- the upgrade ------------------------------------------------------------------------
 
@@ -180,12 +198,51 @@ class CallSocket:
             logger.warning("a WebSocket frame that is not a JSON object was ignored")
             return
         kind = envelope.get("type")
-        if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES or kind == "call:status":
-            await self._turns.acquire()
-            task = asyncio.get_running_loop().create_task(self._answer(kind, envelope))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
-        # Any other type is a notification this app has no handler for, or one jambonz added later.
+        if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES:
+            if self.link is None:
+                self._link_call(envelope)
+            await self._start(self._answer(kind, envelope))
+        elif kind == "call:status":
+            await self._start(self._status(envelope.get("data")))
+        elif type(kind) is str and kind in SOCKET_EVENT_MODELS:
+            await self._event(kind, envelope)
+        # Any other type is one jambonz added later: ignored, as its own server would want.
+
+    def _link_call(self, envelope: Mapping[str, Any]) -> None:
+        """The socket's first message names its call: commands for the call go over it now."""
+        call_sid = _call_sid_of(envelope)
+        if call_sid is None:
+            return
+        settings = self.settings
+        link = settings.calls.link(call_sid, settings.context(self.prefix))
+        link.attach(self._sender)
+        self.link = link
+        current_link.set(link)  # in serve's context: every task started from now on has it
+
+    async def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        await self._turns.acquire()
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _event(self, kind: str, envelope: Mapping[str, Any]) -> None:
+        """A notification: the call's token flow reads its own; the app's handler, if any, runs."""
+        data = envelope.get("data")
+        link = self.link
+        if link is not None:
+            if kind == "tts:tokens-result":
+                link.tokens.result(data)
+            elif kind == "tts:streaming-event":
+                link.tokens.event(data)
+        pipeline = self.settings.events.get(kind)
+        if kind == "llm:event":
+            # An llm verb's eventHook names a hook: the one served at that path, as over HTTP.
+            found = self._named(envelope.get("hook"))
+            if found is not None:
+                await self._start(self._notify(found[0], data, found[1]))
+                return
+        if pipeline is not None:
+            await self._start(self._notify(pipeline, data))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -258,6 +315,9 @@ class CallSocket:
         if read is None:
             return pipeline.fallback_verbs(self.prefix)
         body, decoded = read
+        link = self.link
+        if link is not None and link.call is None and decoded.call is not None:
+            link.call = decoded.call  # the account the call's REST client is for
         outcome = await pipeline.answer(decoded, body, params, self.prefix, None, deadline=ACK_DEADLINE)
         self._log(pipeline, outcome, started)
         if outcome.status != 200:
@@ -265,15 +325,25 @@ class CallSocket:
         return outcome.body
 
     async def _status(self, data: Any) -> None:
-        """A call status: the app's status hook runs (no ack: jambonz wants none)."""
+        """A call status: the app's status hook runs (no ack: jambonz wants none).
+
+        A final status ends the call's link (its tasks), status hook or not.
+        """
         route = self.table.status
-        read = None if route is None else _decode(route.pipeline, data)
-        if route is None or read is None:
+        if route is not None:
+            await self._notify(route.pipeline, data)
+        link = self.link
+        if link is not None and isinstance(data, dict) and data.get("call_status") in FINAL_CALL_STATUSES:
+            link.end()
+
+    async def _notify(self, pipeline: HookPipeline, data: Any, params: dict[str, Any] = _NO_PARAMS) -> None:
+        """Run a handler on a notification; whatever it answers goes nowhere (no ack)."""
+        read = _decode(pipeline, data)
+        if read is None:
             return
-        pipeline = route.pipeline
         body, decoded = read
         started = time.perf_counter()
-        outcome = await pipeline.answer(decoded, body, {}, self.prefix, None)
+        outcome = await pipeline.answer(decoded, body, params, self.prefix, None)
         after, outcome.after = outcome.after, None
         how = outcome.how if after is None else await after()
         outcome.how = how
@@ -282,10 +352,20 @@ class CallSocket:
     def _log(self, pipeline: HookPipeline, outcome: Outcome, started: float) -> None:
         pipeline.log_answer({"method": "WS", "path": self.prefix + pipeline.path}, outcome, started)
 
-    async def _ack(self, msgid: str, verbs: bytes | None) -> None:
+    async def _send_text(self, text: str) -> None:
+        """Send one text frame (acks and commands, from any task, one at a time).
+
+        Raises:
+            RuntimeError: the socket is closed.
+
+        """
         send = self._send
         if send is None:
-            return
+            raise RuntimeError("the socket is closed")
+        async with self._sending:
+            await send({"type": "websocket.send", "text": text})
+
+    async def _ack(self, msgid: str, verbs: bytes | None) -> None:
         head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
         frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
         if len(frame) > MAX_ACK:
@@ -296,7 +376,7 @@ class CallSocket:
             )
         # jambonz went away: nothing to answer any more.
         with contextlib.suppress(OSError, RuntimeError):
-            await send({"type": "websocket.send", "text": frame.decode()})
+            await self._send_text(frame.decode())
 
 
 def _decode(pipeline: HookPipeline, data: Any) -> tuple[bytes, Decoded] | None:

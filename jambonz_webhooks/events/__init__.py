@@ -22,8 +22,10 @@ from .ai import (
     AgentPreflight,
     AgentTurn,
     LlmCompletionReason,
+    LlmEvent,
     LlmResult,
     PreflightResult,
+    TokensResult,
     TtsStreamingEvent,
     TtsStreamingEventType,
 )
@@ -31,6 +33,7 @@ from .call import (
     FINAL_CALL_STATUSES,
     CallStatus,
     CallTerminationBy,
+    JambonzError,
     SessionReconnect,
     SessionRedirect,
     VerbEvent,
@@ -79,6 +82,7 @@ from .speech import (
 __all__ = [
     "CALLBACK_MODELS",
     "FINAL_CALL_STATUSES",
+    "SOCKET_EVENT_MODELS",
     "AgentEventType",
     "AgentLatency",
     "AgentPreflight",
@@ -105,8 +109,10 @@ __all__ = [
     "GatherReason",
     "GatherResult",
     "HoldDetail",
+    "JambonzError",
     "ListenResult",
     "LlmCompletionReason",
+    "LlmEvent",
     "LlmResult",
     "MessageResult",
     "MessageStatus",
@@ -125,6 +131,7 @@ __all__ = [
     "SpeechEvent",
     "SpeechResult",
     "SpeechVendor",
+    "TokensResult",
     "TranscribeResult",
     "TranscribeTranslation",
     "TransferOutcome",
@@ -176,3 +183,14 @@ CALLBACK_MODELS: Mapping[str, type[CallInfo]] = MappingProxyType(
     }
 )
 """The model of each of jambonz's callback schemas, by schema id (``"callbacks/gather"``)."""
+
+SOCKET_EVENT_MODELS: Mapping[str, type[CallInfo]] = MappingProxyType(
+    {
+        "verb:status": VerbStatus,
+        "jambonz:error": JambonzError,
+        "llm:event": LlmEvent,
+        "tts:streaming-event": TtsStreamingEvent,
+        "tts:tokens-result": TokensResult,
+    }
+)
+"""The notifications jambonz sends over a call's socket (no ack), by message type, and their models."""

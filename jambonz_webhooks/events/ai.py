@@ -11,8 +11,10 @@ __all__ = [
     "AgentPreflight",
     "AgentTurn",
     "LlmCompletionReason",
+    "LlmEvent",
     "LlmResult",
     "PreflightResult",
+    "TokensResult",
     "TtsStreamingEvent",
     "TtsStreamingEventType",
 ]
@@ -86,3 +88,26 @@ class TtsStreamingEvent(WithoutCallInfo):
     text: str | None = None
     bargein: bool | None = None
     """True when the caller cut the speech short."""
+
+
+class TokensResult(WithoutCallInfo):
+    """``tts:tokens-result``: jambonz's answer to streamed text (``tts:tokens``).
+
+    ``status`` is ``ok``, or ``failed`` with a ``reason`` (``full``: wait for the
+    ``stream_resumed`` event and send the text again). fs 0.9.8 answers without a status when
+    the call runs no TTS stream.
+    """
+
+    id: int | str | None = None
+    status: Literal["ok", "failed"] | str | None = None
+    reason: str | None = None
+
+
+class LlmEvent(WithoutCallInfo):
+    """``llm:event``: an event of the running LLM verb, in its vendor's own shape.
+
+    The vendor's keys are kept as they are (``type`` names the event for most vendors); read
+    them with ``event.model_extra`` or ask for the raw payload (``dict``).
+    """
+
+    type: str | None = None

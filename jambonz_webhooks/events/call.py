@@ -1,6 +1,6 @@
 """Payloads about the call itself: status changes, redirects and reconnects, verb lifecycle events."""
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from ..payload import CallInfo, CallStatusValue, Direction
 from ..session import CallSession
@@ -10,6 +10,7 @@ __all__ = [
     "FINAL_CALL_STATUSES",
     "CallStatus",
     "CallTerminationBy",
+    "JambonzError",
     "SessionReconnect",
     "SessionRedirect",
     "VerbEvent",
@@ -88,3 +89,20 @@ class VerbStatus(WithoutCallInfo):
     elapsed_time: Number | None = None
     """Milliseconds the speech synthesis took."""
     served_from_cache: bool | None = None
+
+
+class JambonzError(WithoutCallInfo):
+    """``jambonz:error`` over WebSocket: a verb failed, or jambonz refused a message of the app.
+
+    No schema describes it; its fields are fs 0.9.8's (lib/tasks/task.js notifyError,
+    lib/utils/ws-requestor.js): ``msg`` says what (``"ASR error"``, ``"InvalidMessage"``, ...).
+    """
+
+    msg: str | None = None
+    details: Any = None
+    verb: str | None = None
+    """The verb that failed, when a verb did."""
+    id: str | None = None
+    """That verb's ``id``, when it had one."""
+    content: str | None = None
+    """The app's message jambonz refused, as text."""

@@ -42,6 +42,7 @@ __all__ = [
     "Message",
     "MessageResult",
     "Queue",
+    "Dtmf",
     "Record",
     "SipRequest",
     "UpdateCall",
@@ -187,8 +188,19 @@ class Record(_Body):
     """Start, stop, pause or resume SIPREC recording of the call."""
 
     action: Literal["startCallRecording", "stopCallRecording", "pauseCallRecording", "resumeCallRecording"]
+    type: Literal["siprec", "cloud"] | None = None
+    """SIPREC (jambonz's default) or the cloud recording a ``config`` verb set up."""
     recording_id: str | None = Field(default=None, alias="recordingID")
     siprec_server_url: str | None = Field(default=None, alias="siprecServerURL")
+    headers: dict[str, str] | None = None
+
+
+class Dtmf(_Body):
+    """DTMF digits sent to the far end as SIP INFO."""
+
+    digit: str
+    duration: int | None = None
+    """Milliseconds per digit (jambonz's default: 250)."""
 
 
 class ConferenceParticipantAction(_Body):
@@ -244,6 +256,16 @@ class UpdateCall(_Body):
     conference_participant_action: ConferenceParticipantAction | None = Field(
         default=None, alias="conferenceParticipantAction"
     )
+    # Beyond the published spec: what jambonz-api-server's validateUpdateCall also passes on to
+    # the feature server, which acts on it (fs 0.9.8 CallSession.updateCall).
+    transcribe_status: Literal["pause", "resume"] | None = None
+    dtmf: Dtmf | None = None
+    tag: dict[str, Any] | None = None
+    """Data attached to the call (its ``customerData`` in later hooks)."""
+    dub: dict[str, Any] | None = None
+    """A ``dub`` verb's properties, run at once."""
+    boost_audio_signal: int | str | None = Field(default=None, alias="boostAudioSignal")
+    media_path: Literal["no-media", "partial-media", "full-media"] | None = None
 
     @field_validator("call_hook", "child_call_hook", mode="before")
     @classmethod

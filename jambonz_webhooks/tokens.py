@@ -1,0 +1,145 @@
+"""Streaming text to jambonz's TTS over a call's socket, at the pace jambonz can take it.
+
+jambonz buffers streamed text (``tts:tokens``) before it sends it to the speech vendor, and
+answers each command with ``tts:tokens-result``: ``ok``, or ``failed`` with ``reason: "full"``
+when its buffer (1,000 characters in jambonz-feature-server 0.9.8,
+lib/utils/tts-streaming-buffer.js) cannot take the text; it then sends the
+``tts:streaming-event`` ``stream_resumed`` once the buffer drained, and the text is sent
+again. One command is in flight at a time, and a piece is cut to fit the buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+
+from .errors import CallEndedError, TokensRefused
+
+if TYPE_CHECKING:
+    from .control import CallLink
+
+__all__ = ["MAX_PIECE", "RESULT_WAIT", "RESUME_WAIT", "TokenFlow", "pieces"]
+
+MAX_PIECE = 500
+"""Characters sent in one ``tts:tokens`` at most: jambonz refuses as full any text that would
+take its buffer past 1,000, so a longer piece could never be taken."""
+
+RESULT_WAIT = 5.0
+"""Seconds to wait for jambonz's ``tts:tokens-result``."""
+
+RESUME_WAIT = 60.0
+"""Seconds to wait for ``stream_resumed`` after a ``full``: the caller is hearing what is buffered."""
+
+
+def pieces(text: str, size: int = MAX_PIECE) -> list[str]:
+    """``text`` cut into pieces of at most ``size`` characters, at spaces where it can be."""
+    out: list[str] = []
+    while len(text) > size:
+        cut = text.rfind(" ", size // 2, size)
+        cut = size if cut <= 0 else cut + 1
+        out.append(text[:cut])
+        text = text[cut:]
+    if text:
+        out.append(text)
+    return out
+
+
+class TokenFlow:
+    """The text streamed to one call: what was sent, and what jambonz said of it."""
+
+    def __init__(self, link: CallLink) -> None:
+        self._link = link
+        self._lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Mapping[str, Any]]] = {}
+        self._resumed = 0
+        self._resume = asyncio.Event()
+        self.paused = False
+        """Whether jambonz said its buffer is full, and has not said it resumed."""
+        self.closed = False
+
+    async def send(self, text: str) -> None:
+        """Send ``text`` (in pieces that fit), each once jambonz can take it.
+
+        Raises:
+            TokensRefused: jambonz refused a piece for another reason than a full buffer, or
+                answered nothing in time.
+            CallEndedError: the call ended.
+
+        """
+        if not text:
+            return
+        async with self._lock:
+            for piece in pieces(text):
+                await self._send_piece(piece)
+
+    async def _send_piece(self, piece: str) -> None:
+        while True:
+            resumed = self._resumed
+            result = await self._ask(piece)
+            status = result.get("status")
+            if status == "ok":
+                return
+            reason = result.get("reason")
+            if status == "failed" and reason == "full":
+                self.paused = True
+                await self._wait_resumed(resumed)
+                continue
+            # 0.9.8 answers with no status when the call runs no TTS stream.
+            raise TokensRefused(
+                f"jambonz refused the streamed text: {reason if isinstance(reason, str) else 'no TTS stream'}"
+            )
+
+    async def _ask(self, piece: str) -> Mapping[str, Any]:
+        number = next(self._ids)
+        future: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[number] = future
+        frame = {"type": "command", "command": "tts:tokens", "data": {"id": number, "tokens": piece}}
+        try:
+            await self._link.send(pydantic_core.to_json(frame).decode())
+            return await asyncio.wait_for(future, RESULT_WAIT)
+        except TimeoutError:
+            raise TokensRefused(f"jambonz did not answer streamed text within {RESULT_WAIT:g} s") from None
+        finally:
+            self._waiting.pop(number, None)
+
+    async def _wait_resumed(self, seen: int) -> None:
+        # A stream_resumed counted since the piece was sent means the buffer drained already.
+        while self._resumed == seen:
+            if self.closed:
+                raise CallEndedError(f"call {self._link.call_sid} is over")
+            self._resume.clear()
+            try:
+                await asyncio.wait_for(self._resume.wait(), RESUME_WAIT)
+            except TimeoutError:
+                raise TokensRefused(
+                    f"jambonz's TTS buffer stayed full for {RESUME_WAIT:g} s (no stream_resumed)"
+                ) from None
+
+    def result(self, data: Any) -> None:
+        """Take jambonz's ``tts:tokens-result`` for one of the commands sent."""
+        if not isinstance(data, dict):
+            return
+        number = data.get("id")
+        future = self._waiting.get(number) if type(number) is int else None
+        if future is not None and not future.done():
+            future.set_result(data)
+
+    def event(self, data: Any) -> None:
+        """A ``tts:streaming-event``: ``stream_resumed`` lets the text flow again."""
+        if isinstance(data, dict) and data.get("event_type") == "stream_resumed":
+            self.paused = False
+            self._resumed += 1
+            self._resume.set()
+
+    def close(self) -> None:
+        """The call is over: fail what is waiting."""
+        self.closed = True
+        self._resume.set()
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(CallEndedError(f"call {self._link.call_sid} is over"))
