@@ -77,7 +77,24 @@ class CallLink:
         self._socket_seen = False
         self._attached = asyncio.Event()
         self._expiry: asyncio.TimerHandle | None = None
-        self.tokens = TokenFlow(self)
+        self._tokens: TokenFlow | None = None
+
+    @property
+    def tokens(self) -> TokenFlow:
+        """The text streamed to the call (made when first streamed: most calls stream none)."""
+        if self._tokens is None:
+            self._tokens = TokenFlow(self)
+        return self._tokens
+
+    def tokens_event(self, kind: str, data: Any) -> None:
+        """A ``tts:tokens-result`` or ``tts:streaming-event`` for the call's token flow, if any."""
+        flow = self._tokens
+        if flow is None:
+            return
+        if kind == "tts:tokens-result":
+            flow.result(data)
+        else:
+            flow.event(data)
 
     @property
     def over_socket(self) -> bool:
@@ -157,7 +174,8 @@ class CallLink:
             self._expiry = None
         self._send = None
         self._attached.set()  # wakes the commands waiting for a socket, which then raise
-        self.tokens.close()
+        if self._tokens is not None:
+            self._tokens.close()
         for task in list(self.tasks):
             task.cancel()
         self.calls.forget(self)

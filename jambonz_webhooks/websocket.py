@@ -229,11 +229,8 @@ class CallSocket:
         """A notification: the call's token flow reads its own; the app's handler, if any, runs."""
         data = envelope.get("data")
         link = self.link
-        if link is not None:
-            if kind == "tts:tokens-result":
-                link.tokens.result(data)
-            elif kind == "tts:streaming-event":
-                link.tokens.event(data)
+        if link is not None and kind in ("tts:tokens-result", "tts:streaming-event"):
+            link.tokens_event(kind, data)
         pipeline = self.settings.events.get(kind)
         if kind == "llm:event":
             # An llm verb's eventHook names a hook: the one served at that path, as over HTTP.
