@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .pipeline import HookPipeline, HookSettings, Outcome
     from .routing import HookTable
 
-__all__ = ["ACK_DEADLINE", "MAX_FRAME", "SUBPROTOCOL", "CallSocket"]
+__all__ = ["ACK_DEADLINE", "CLOSE_GRACE", "MAX_FRAME", "SUBPROTOCOL", "CallSocket"]
 
 logger = logging.getLogger("jambonz_webhooks")
 
@@ -66,6 +66,9 @@ MAX_FRAME = 256 * 1024
 
 MAX_ACK = 24 * 1024
 """Bytes of a frame jambonz accepts from the app (its ``maxPayload``): a larger ack drops the call."""
+
+CLOSE_GRACE = ACK_DEADLINE + 1.0
+"""Seconds the handlers still running when jambonz closes the socket have to finish."""
 
 MAX_PENDING = 32
 """Messages of one socket being answered at once; past them, a message waits its turn."""
@@ -140,10 +143,12 @@ class CallSocket:
                     await self._received(message)
         finally:
             self._send = None
+            if self._tasks:
+                # jambonz sends the final call:status and closes at once: its handler (and any
+                # other still running) gets its deadline to finish; acks have nowhere to go.
+                await asyncio.wait(self._tasks, timeout=CLOSE_GRACE)
             for task in list(self._tasks):
                 task.cancel()
-            if self._tasks:
-                await asyncio.wait(self._tasks, timeout=1.0)
             if self.link is not None:
                 self.link.detach(self._sender, graceful=graceful)
 

@@ -726,3 +726,25 @@ def test_commands_from_a_handler_and_a_task_on_a_real_server(tmp_path: Path) -> 
             assert receive() == _command("tts:flush", None)
     finally:
         _stop(server.process)
+
+
+def test_the_final_status_handler_finishes_though_jambonz_closes_at_once() -> None:
+    app = _app()
+    seen: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().say(text="Hello")
+
+    @app.status_hook("/status")
+    async def status(event: CallStatus) -> None:
+        await asyncio.sleep(0.3)  # writing the call's record somewhere
+        seen.append(event.call_status)
+
+    with TestClient(app) as client:
+        with client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket:
+            _message(socket, "session:new", session_new(call_sid="c-st"), call_sid="c-st")
+            _until_ack(socket)
+            _message(socket, "call:status", call_info(call_sid="c-st", call_status="completed"), msgid="s1")
+            socket.close(1000)
+        _wait_for(lambda: seen == ["completed"])
