@@ -431,7 +431,7 @@ class _NetworkSocket:
                 open_timeout=timeout,
                 max_size=None,
                 close_timeout=1.0,
-            )
+            ).__enter__()  # entered, as websockets wants it (its __exit__ is our close)
         except InvalidStatus as exc:
             response = exc.response
             body = response.body.decode(errors="replace") if response.body else ""
@@ -440,8 +440,10 @@ class _NetworkSocket:
                 status_code=response.status_code,
                 body=body,
             ) from None
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
-            raise SimulatorError(f"cannot open a WebSocket to {url}: {exc}") from None
+        except InvalidHandshake as exc:
+            raise SimulatorError(f"the WebSocket upgrade to {url} failed: {exc}") from None
+        # OSError (nothing listens, a timeout) goes up as it is: the app cannot be reached, as
+        # an HTTP client's connection error says over HTTP.
         self.subprotocol: str | None = self._connection.subprotocol
 
     def send(self, text: str) -> None:
