@@ -86,6 +86,21 @@ _CALL_INFO_KEYS = (
 _DIAL_SIP_STATUS = {"completed": 200, "busy": 486, "no-answer": 487, "failed": 503}
 _SIP_IP = "192.0.2.10"  # TEST-NET-1: the carrier's SBC the simulated call comes from
 _DTMF = frozenset("0123456789*#ABCDabcd")
+# Verbs that hold the call in a conversation with an LLM (and its tool calls) until it ends.
+_LLM_VERBS = frozenset(
+    {
+        "llm",
+        "s2s",
+        "agent",
+        "openai_s2s",
+        "google_s2s",
+        "ultravox_s2s",
+        "deepgram_s2s",
+        "elevenlabs_s2s",
+        "gptlive_s2s",
+        "qwen_s2s",
+    }
+)
 
 
 class Call:
@@ -152,12 +167,12 @@ class Call:
 
     @property
     def waiting_for(self) -> str | None:
-        """The verb the call waits on (``"gather"`` or ``"dial"``), or None."""
+        """The verb the call waits on (``"gather"``, ``"dial"``, ``"llm"`` or another LLM verb), or None."""
         return None if self._waiting is None else str(self._waiting["verb"])
 
     @property
     def waiting_verb(self) -> dict[str, Any] | None:
-        """The ``gather`` or ``dial`` the call waits on, as the app wrote it."""
+        """The ``gather``, ``dial`` or LLM verb the call waits on, as the app wrote it."""
         return self._waiting
 
     @property
@@ -270,6 +285,12 @@ class Call:
         }
         self.log.append(f"dial ends: {status}")
         return self._finish(dial, payload)
+
+    def llm_ended(self, completion_reason: str = "normal conversation end", **fields: Any) -> Self:
+        """The conversation of the LLM verb the call waits on ends: its action hook gets the reason."""
+        verb = self._expect_llm("end the LLM conversation")
+        self.log.append(f"llm conversation ends: {completion_reason}")
+        return self._finish(verb, {"completion_reason": completion_reason, **fields})
 
     def hangup(self) -> Self:
         """The caller hangs up: the status hook gets ``completed``, nothing else runs."""
@@ -412,6 +433,15 @@ class Call:
             raise SimulatorError(f"cannot {action}: the call waits for {waiting}, not a {verb} ({self!r})")
         return self._waiting
 
+    def _expect_llm(self, action: str) -> dict[str, Any]:
+        self._sync()
+        self._check_live(action)
+        if self._waiting is None or self._waiting["verb"] not in _LLM_VERBS:
+            raise SimulatorError(
+                f"cannot {action}: the call waits for {self.waiting_for or 'nothing'}, not an LLM"
+            )
+        return self._waiting
+
     def _check_live(self, action: str) -> None:
         if self.ended:
             raise SimulatorError(f"cannot {action}: the call is over ({self!r})")
@@ -476,6 +506,10 @@ class Call:
                 )
                 self.dialed.extend(targets)
                 self.log.append("app dials " + ", ".join(_describe_target(target) for target in targets))
+                self._waiting = verb
+                return
+            elif name in _LLM_VERBS:
+                self.log.append(f"app talks with an LLM ({name} {verb.get('vendor', '')})".replace(" )", ")"))
                 self._waiting = verb
                 return
             elif name == "hangup":
@@ -646,7 +680,9 @@ class CallSimulator:
     Status hooks: ``in-progress`` once the call hook answered, then ``completed`` when the call
     ends (with ``call_termination_by`` and ``duration``). Verbs that need media or a far end
     beyond ``say``, ``play``, ``gather``, ``dial``, ``pause``, ``redirect``, ``tag`` and
-    ``hangup`` are recorded in :attr:`Call.verbs` and skipped.
+    ``hangup`` are recorded in :attr:`Call.verbs` and skipped, except the LLM verbs (``llm``,
+    ``openai_s2s``, ...): the call waits in them, for :meth:`Call.tool_call` and
+    :meth:`Call.llm_ended`.
 
     In process, a request the app fails on is a 500 (:class:`SimulatorError`), as over HTTP.
     Use it as a context manager (or call :meth:`close`); in process this also runs the app's
