@@ -889,6 +889,10 @@ class CallSimulator:
     def _absolute(base: str, hook: str) -> str:
         return hook if urlsplit(hook).scheme else base + hook
 
+    def _timestamp(self, url: str, body: bytes) -> int:
+        """The second a request to ``url`` with ``body`` is signed at (HttpTransport's rule)."""
+        return self._http._timestamp(url, body)
+
     def _status(self, call: Call, fields: Mapping[str, Any]) -> None:
         if self.status_hook_url is not None and call._channel is not None:
             call._channel.status({**call._info, **fields})
