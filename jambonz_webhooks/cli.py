@@ -5,6 +5,7 @@
     jambonz-webhooks run example_app.app:app --port 3000
     jambonz-webhooks routes example_app.app:app            # --json for a machine
     jambonz-webhooks simulate http://127.0.0.1:3000 --script call.txt
+    jambonz-webhooks simulate ws://127.0.0.1:3000 --script call.txt   (jambonz's WebSocket API)
     printf '%s' '{"call_sid":"abc"}' | jambonz-webhooks sign --secret wh_secret
 
 ``APP`` is written ``module:attribute``, as for uvicorn. Exit status: 0 when all went well, 1 when
@@ -1217,7 +1218,7 @@ def command_simulate(args: argparse.Namespace) -> int:
             error = str(exc)
             if simulation is not None:
                 simulation.show()
-        except httpx2.HTTPError as exc:
+        except (httpx2.HTTPError, OSError) as exc:  # OSError: a WebSocket that cannot be opened
             raise CliError(f"cannot reach {args.url}: {exc}") from None
     failures = ([error] if error is not None else []) + (simulation.failures if simulation else [])
     if args.json:
@@ -1446,7 +1447,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a call against the app served at URL",
         description=(
             "Play a call against the app served at URL (its origin, with the path it is mounted under), "
-            "as jambonz would: the call hook, then each verb's hook, signed with the webhook secret. "
+            "as jambonz would: the call hook, then each verb's hook, signed with the webhook secret "
+            "(over HTTP), or over jambonz's WebSocket API when URL is ws:// or wss:// (one socket for "
+            "the call, opened with the basic auth credentials). "
             "Shows what the caller hears; asks, at each gather, for keys or words and, at each dial, for "
             "its outcome. With --script, the steps come from a file instead, one a line: "
             + _STEP_HELP.replace("%", "%%")
@@ -1454,7 +1457,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status 1 when the app answers an error or an expectation fails."
         ),
     )
-    simulate.add_argument("url", metavar="URL", help="where the app is served, e.g. http://127.0.0.1:3000")
+    simulate.add_argument(
+        "url",
+        metavar="URL",
+        help="where the app is served, e.g. http://127.0.0.1:3000 (ws://127.0.0.1:3000: the WebSocket API)",
+    )
     simulate.add_argument("--script", metavar="FILE", default=None, help="play the steps of FILE")
     simulate.add_argument(
         "--call-hook", default="/incoming", help="the call hook, under URL (default /incoming)"

@@ -34,10 +34,12 @@ class SimulatorFactory(Protocol):
         *,
         call_hook: str = "/incoming",
         status_hook: str | None = "/status",
+        transport: Literal["http", "websocket"] | None = None,
         secret: str | bytes | Literal[False] | None = None,
         basic_auth: tuple[str, str] | Literal[False] | None = None,
         method: Literal["POST", "GET"] = "POST",
         timeout: float = 10.0,
+        ack_timeout: float = 5.0,
         **payload: Any,
     ) -> CallSimulator:
         """A simulator of calls to ``target`` (an ASGI app, or its URL), closed after the test."""

@@ -5,9 +5,10 @@ Sign a request by hand::
     body = json.dumps(payload, separators=(",", ":")).encode()
     client.post("/incoming", content=body, headers=signed_headers(body, secret="wh_secret"))
 
-Or let :class:`CallSimulator` play jambonz for a whole call, in process or against a URL::
+Or let :class:`CallSimulator` play jambonz for a whole call, in process or against a URL, over
+HTTP webhooks or jambonz's WebSocket API (the transport a parameter, the test the same)::
 
-    with CallSimulator(app) as sim:
+    with CallSimulator(app) as sim:  # CallSimulator(app, transport="websocket"), or "ws://host:3000"
         call = sim.start(env_vars={"COMPANY_NAME": "Acme"})
         assert call.heard == ["Hello, and thank you for calling Acme.", "Press 1 for sales or 2 for support"]
         call.press("1")
@@ -18,17 +19,13 @@ Or let :class:`CallSimulator` play jambonz for a whole call, in process or again
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx2
 from starlette.testclient import TestClient
@@ -36,11 +33,28 @@ from starlette.types import ASGIApp
 
 from .app import JambonzApp
 from .payload import CallInfo
-from .security import SIGNATURE_HEADER, compute_signature
+from .security import SIGNATURE_HEADER
+from .simulator_transport import (
+    ACK_TIMEOUT,
+    Channel,
+    Command,
+    HttpTransport,
+    SentRequest,
+    SimulatorError,
+    WebSocketChannel,
+    WebSocketTransport,
+    basic_auth_header,
+    http_url,
+    jambonz_json,
+    sign,
+    verbs_of,
+    websocket_url,
+)
 
 __all__ = [
     "Call",
     "CallSimulator",
+    "Command",
     "SentRequest",
     "SimulatorError",
     "basic_auth_header",
@@ -49,14 +63,7 @@ __all__ = [
     "signed_headers",
 ]
 
-
-def sign(body: bytes, secret: str | bytes, *, timestamp: int | None = None) -> str:
-    """The ``Jambonz-Signature`` header value jambonz would send with ``body``.
-
-    ``timestamp`` defaults to now (unix seconds); give another to test the tolerance window.
-    """
-    t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={compute_signature(secret, t, body)}"
+Transport = Literal["http", "websocket"]
 
 
 def signed_headers(body: bytes, secret: str | bytes, *, timestamp: int | None = None) -> dict[str, str]:
@@ -64,50 +71,7 @@ def signed_headers(body: bytes, secret: str | bytes, *, timestamp: int | None = 
     return {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret, timestamp=timestamp)}
 
 
-def basic_auth_header(username: str, password: str) -> dict[str, str]:
-    """The ``Authorization`` header jambonz sends for a hook configured with credentials."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
 # --------------------------------------------------------------------------- the call simulator
-
-
-def jambonz_json(payload: Any) -> bytes:
-    """The body jambonz sends: ``JSON.stringify`` of the payload (compact, raw UTF-8)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class SimulatorError(Exception):
-    """The app answered what jambonz could not use, or the test scripted what cannot happen now.
-
-    ``status_code`` and ``body`` are set when the error is an HTTP answer (a non-2xx status, or a
-    body that is not a JSON array of verbs); both are None for a scripting mistake (pressing a
-    key while the call waits on a dial, acting on a call that is over, ...).
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None, body: str | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.body = body
-
-
-HookKind = Literal["call", "action", "status"]
-
-
-@dataclass(frozen=True)
-class SentRequest:
-    """One request the simulator sent, and what came back."""
-
-    kind: HookKind
-    """``call`` (the call hook), ``action`` (a verb's hook: gather, dial, redirect, play) or ``status``."""
-    method: str
-    url: str
-    payload: dict[str, Any]
-    headers: dict[str, str]
-    status_code: int
-    answer: list[dict[str, Any]] | None
-    """The verbs answered (call and action hooks); None for a status hook."""
 
 
 # The keys of the call hook's payload that jambonz repeats in every later hook of the call: the
@@ -122,6 +86,21 @@ _CALL_INFO_KEYS = (
 _DIAL_SIP_STATUS = {"completed": 200, "busy": 486, "no-answer": 487, "failed": 503}
 _SIP_IP = "192.0.2.10"  # TEST-NET-1: the carrier's SBC the simulated call comes from
 _DTMF = frozenset("0123456789*#ABCDabcd")
+# Verbs that hold the call in a conversation with an LLM (and its tool calls) until it ends.
+_LLM_VERBS = frozenset(
+    {
+        "llm",
+        "s2s",
+        "agent",
+        "openai_s2s",
+        "google_s2s",
+        "ultravox_s2s",
+        "deepgram_s2s",
+        "elevenlabs_s2s",
+        "gptlive_s2s",
+        "qwen_s2s",
+    }
+)
 
 
 class Call:
@@ -132,7 +111,13 @@ class Call:
     caller does (:meth:`press`, :meth:`speak`, :meth:`silence`), and at a ``dial`` until it
     scripts how the dialed call went (:meth:`dial_answered`, :meth:`dial_busy`, ...). The
     verb's action hook gets the outcome; a non-empty answer replaces the verbs left, an empty
-    one lets them run on. ``hangup``, or running out of verbs, ends the call.
+    one lets them run on. ``hangup`` ends the call, and so does running out of verbs over HTTP
+    (over WebSocket jambonz keeps the call and waits for a command, as the simulator does).
+
+    Over WebSocket the app may send commands on the call's socket at any time: each is recorded
+    in :attr:`commands` and acted on as jambonz would (a ``redirect`` replaces the verbs, a
+    ``call:status`` completed hangs up, ``tts:tokens`` are answered). Those sent while the test
+    does nothing with the call are read at its next step, :meth:`poll` or :meth:`wait_for_command`.
     """
 
     def __init__(self, simulator: CallSimulator, session: dict[str, Any]) -> None:
@@ -145,11 +130,19 @@ class Call:
         gather prompts included. A ``say`` with a list of texts (jambonz picks one at random)
         is heard as its first."""
         self.verbs: list[dict[str, Any]] = []
-        """Every verb the app answered, in order, each as ``{"verb": name, ...}``."""
+        """Every verb the app answered (or sent in a ``redirect`` command), in order, each as
+        ``{"verb": name, ...}``."""
         self.dialed: list[dict[str, Any]] = []
         """The targets of every ``dial``, in order."""
         self.requests: list[SentRequest] = []
-        """Every request sent for this call, status hooks included."""
+        """Every request (or WebSocket message) sent for this call, status hooks included."""
+        self.commands: list[Command] = []
+        """Every command the app sent on the call's socket, in order (none over HTTP, where
+        commands go through the REST API)."""
+        self.tokens: list[str] = []
+        """The text of every ``tts:tokens`` command accepted, in order."""
+        self.tokens_paused = False
+        """Whether the last ``tts:tokens`` was refused as ``full``, and no ``stream_resumed`` sent since."""
         self.log: list[str] = []
         """The call as lines of text: ``app says: ...``, ``caller presses 1``, ``app hangs up``."""
         self.last_answer: list[dict[str, Any]] = []
@@ -160,23 +153,37 @@ class Call:
         self._pending: deque[dict[str, Any]] = deque()
         self._waiting: dict[str, Any] | None = None
         self._answered_at = time.monotonic()
+        self._channel: Channel | None = None
+        self._running = False
+        self._claimed: set[int] = set()
+        self._refuse_tokens = 0
 
     # ----------------------------------------------------------------- what the test reads
 
     @property
+    def transport(self) -> Transport:
+        """``"http"`` or ``"websocket"``: how this call reaches the app."""
+        return self._simulator.transport
+
+    @property
     def waiting_for(self) -> str | None:
-        """The verb the call waits on (``"gather"`` or ``"dial"``), or None."""
+        """The verb the call waits on (``"gather"``, ``"dial"``, ``"llm"`` or another LLM verb), or None."""
         return None if self._waiting is None else str(self._waiting["verb"])
 
     @property
     def waiting_verb(self) -> dict[str, Any] | None:
-        """The ``gather`` or ``dial`` the call waits on, as the app wrote it."""
+        """The ``gather``, ``dial`` or LLM verb the call waits on, as the app wrote it."""
         return self._waiting
 
     @property
     def info(self) -> dict[str, Any]:
         """The call information every hook of this call carries from now on (a copy)."""
         return dict(self._info)
+
+    @property
+    def tokens_text(self) -> str:
+        """The text streamed with ``tts:tokens`` and accepted, joined."""
+        return "".join(self.tokens)
 
     def __repr__(self) -> str:
         state = "ended" if self.ended else f"waiting for {self.waiting_for}"
@@ -279,8 +286,15 @@ class Call:
         self.log.append(f"dial ends: {status}")
         return self._finish(dial, payload)
 
+    def llm_ended(self, completion_reason: str = "normal conversation end", **fields: Any) -> Self:
+        """The conversation of the LLM verb the call waits on ends: its action hook gets the reason."""
+        verb = self._expect_llm("end the LLM conversation")
+        self.log.append(f"llm conversation ends: {completion_reason}")
+        return self._finish(verb, {"completion_reason": completion_reason, **fields})
+
     def hangup(self) -> Self:
         """The caller hangs up: the status hook gets ``completed``, nothing else runs."""
+        self._sync()
         self._check_live("hang up")
         self._waiting = None
         self._pending.clear()
@@ -288,13 +302,144 @@ class Call:
         self._end("caller")
         return self
 
+    # ----------------------------------------------------------------- commands, tools, events
+
+    def poll(self, timeout: float = 0.0) -> Self:
+        """Read what the app sent on the call's socket, act on it, and run the verbs it gave.
+
+        Waits ``timeout`` seconds for the first frame. Nothing to read over HTTP.
+        """
+        self._sync(timeout)
+        return self
+
+    def wait_for_command(
+        self,
+        name: str,
+        timeout: float = ACK_TIMEOUT,
+        *,
+        tool_call_id: str | None = None,
+        where: Callable[[Command], bool] | None = None,
+    ) -> Command:
+        """The first command named ``name`` not returned by an earlier wait (waiting ``timeout`` s).
+
+        Only one with that ``tool_call_id``, and ``where`` true of it, if they are given.
+
+        Raises:
+            SimulatorError: none came in time, or the call is over HTTP (commands go through
+                the REST API there, not the call).
+
+        """
+        channel = self._live_channel(f"wait for the command {name!r}")
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, command in enumerate(self.commands):
+                if (
+                    index not in self._claimed
+                    and command.name == name
+                    and (tool_call_id is None or command.tool_call_id == tool_call_id)
+                    and (where is None or where(command))
+                ):
+                    self._claimed.add(index)
+                    self._sync()
+                    return command
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or channel.closed:
+                sent = ", ".join(command.name for command in self.commands) or "none"
+                raise SimulatorError(
+                    f"no {name!r} command"
+                    + (f" for the tool call {tool_call_id!r}" if tool_call_id else "")
+                    + f" within {timeout:g} s (commands received: {sent})"
+                )
+            channel.poll(remaining)
+            self._sync()
+
+    def tool_call(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        hook: Any = "/tools",
+        tool_call_id: str | None = None,
+        timeout: float = ACK_TIMEOUT,
+    ) -> Command:
+        """The LLM asks for a tool: the tool hook gets ``{tool_call_id, name, args}``; its answer.
+
+        Over WebSocket this is an ``llm:tool-call`` message named with the tool hook, and the
+        answer is the ``llm:tool-output`` command carrying its ``tool_call_id`` (waited for up
+        to ``timeout`` seconds). Over HTTP it is a POST of the tool hook, and the answer its
+        JSON body, returned as the same :class:`Command`.
+        """
+        channel = self._live("call a tool")
+        call_id = tool_call_id or f"call_{uuid.uuid4().hex[:24]}"
+        data = {"tool_call_id": call_id, "name": name, "args": dict(args or {})}
+        self.log.append(f"llm calls the tool {name}")
+        answer = channel.tool_call(hook, data)
+        if answer is None:
+            answer = self.wait_for_command("llm:tool-output", timeout, tool_call_id=call_id)
+        return answer
+
+    def send_event(self, message: str, data: Any, *, hook: Any = None) -> Self:
+        """Send a notification as jambonz does (no answer expected).
+
+        ``message`` is ``verb:status``, ``jambonz:error``, ``llm:event``, ``tts:streaming-event``,
+        ...; ``hook`` names the verb's hook the notification goes to (``llm:event``'s eventHook).
+        Over HTTP only such a one is sent (a POST of that hook).
+        """
+        self._live(f"send {message}").event(message, data, hook)
+        self._sync()
+        return self
+
+    def refuse_tokens(self, count: int = 1) -> Self:
+        """Answer the next ``count`` ``tts:tokens`` commands ``{status: failed, reason: full}``.
+
+        That is what jambonz answers when its buffer is full; :meth:`resume_tokens` says it has
+        room again.
+        """
+        self._refuse_tokens = count
+        return self
+
+    def resume_tokens(self) -> Self:
+        """Send ``tts:streaming-event`` ``{event_type: stream_resumed}``: the app may stream again."""
+        self.tokens_paused = False
+        return self.send_event("tts:streaming-event", {"event_type": "stream_resumed"})
+
     # ----------------------------------------------------------------- running the verbs
 
+    def _live(self, action: str) -> Channel:
+        self._sync()
+        self._check_live(action)
+        assert self._channel is not None
+        return self._channel
+
+    def _live_channel(self, action: str) -> WebSocketChannel:
+        channel = self._channel
+        if not isinstance(channel, WebSocketChannel):
+            raise SimulatorError(f"cannot {action}: over HTTP commands go through the REST API, not the call")
+        return channel
+
+    def _sync(self, timeout: float = 0.0) -> None:
+        """Read what the app sent meanwhile; run the verbs a command gave, if the call is idle."""
+        if self._channel is None or self._running:
+            return
+        self._channel.poll(timeout)
+        if self._pending and self._waiting is None and not self.ended:
+            self._run()
+
     def _expect(self, verb: str, action: str) -> dict[str, Any]:
+        self._sync()
         self._check_live(action)
         if self._waiting is None or self._waiting["verb"] != verb:
             waiting = self.waiting_for or "nothing"
             raise SimulatorError(f"cannot {action}: the call waits for {waiting}, not a {verb} ({self!r})")
+        return self._waiting
+
+    def _expect_llm(self, action: str) -> dict[str, Any]:
+        self._sync()
+        self._check_live(action)
+        if self._waiting is None or self._waiting["verb"] not in _LLM_VERBS:
+            raise SimulatorError(
+                f"cannot {action}: the call waits for {self.waiting_for or 'nothing'}, not an LLM"
+            )
         return self._waiting
 
     def _check_live(self, action: str) -> None:
@@ -308,11 +453,14 @@ class Call:
         self._run()
         return self
 
-    def _action(self, hook: Any, payload: dict[str, Any]) -> None:
+    def _action(self, hook: Any, payload: dict[str, Any], message: str = "verb:hook") -> None:
         """Call an action hook; its verbs, if any, replace the ones left."""
-        if hook is None:
+        if hook is None or self._channel is None:
             return
-        answer = self._simulator._send(self, "action", hook, payload)
+        answer = self._channel.hook("action", message, hook, payload)
+        if self.ended:
+            return
+        self._answered(answer or [])
         if answer:
             self._pending = deque(answer)
 
@@ -322,6 +470,15 @@ class Call:
 
     def _run(self) -> None:
         """Run verbs until one waits for the caller or the call ends."""
+        self._running = True
+        try:
+            self._run_verbs()
+        finally:
+            self._running = False
+        if self.transport == "websocket" and self._pending and self._waiting is None and not self.ended:
+            self._run()  # a command read at the last moment gave more verbs
+
+    def _run_verbs(self) -> None:
         while self._pending and not self.ended:
             verb = self._pending.popleft()
             name = verb["verb"]
@@ -351,13 +508,17 @@ class Call:
                 self.log.append("app dials " + ", ".join(_describe_target(target) for target in targets))
                 self._waiting = verb
                 return
+            elif name in _LLM_VERBS:
+                self.log.append(f"app talks with an LLM ({name} {verb.get('vendor', '')})".replace(" )", ")"))
+                self._waiting = verb
+                return
             elif name == "hangup":
                 self.log.append("app hangs up")
                 self._end("app")
                 return
             elif name == "redirect":
                 self.log.append(f"app redirects to {_hook_url(verb.get('actionHook'))}")
-                self._action(verb.get("actionHook"), dict(self._info))
+                self._action(verb.get("actionHook"), dict(self._info), "session:redirect")
             elif name == "pause":
                 self.log.append(f"app pauses {verb.get('length')}s")
             elif name == "tag":
@@ -367,8 +528,12 @@ class Call:
                 self.log.append("app tags the call")
             else:
                 self.log.append(f"app runs {name} (not simulated, skipped)")
-        if not self.ended and self._waiting is None:
-            # No verbs left: jambonz hangs the call up.
+        if self.ended or self._waiting is not None:
+            return
+        if self.transport == "websocket":
+            # jambonz keeps a WebSocket call when its verbs run out, and waits for a command.
+            self.log.append("no verbs left: jambonz waits for a command")
+        else:
             self.log.append("no verbs left: jambonz hangs up")
             self._end("app")
 
@@ -388,6 +553,8 @@ class Call:
                 self.log.append(f"app plays: {url}")
 
     def _end(self, by: Literal["app", "caller"]) -> None:
+        if self.ended:
+            return
         self.ended = True
         self.hung_up_by = by
         self._waiting = None
@@ -398,6 +565,59 @@ class Call:
             "duration": int(time.monotonic() - self._answered_at),
         }
         self._simulator._status(self, final)
+        if self._channel is not None:
+            self._channel.close()  # jambonz closes the call's socket once it is over
+
+    # ----------------------------------------------------------------- what the channel tells
+
+    def _sent(self, request: SentRequest) -> None:
+        self.requests.append(request)
+
+    def _note(self, line: str) -> None:
+        self.log.append(line)
+
+    def _received(self, command: Command) -> None:
+        """A command the app sent: recorded, and acted on where it changes the call."""
+        self.commands.append(command)
+        name, data = command.name, command.data
+        self.log.append(f"app sends the command {name}" + (" (queued)" if command.queue else ""))
+        if self.ended:
+            return
+        if name == "redirect" and isinstance(data, list):
+            verbs = verbs_of(data, "the app's redirect command came")
+            self.verbs.extend(verbs)
+            if command.queue:
+                self._pending.extend(verbs)
+            else:
+                # jambonz kills the running verb (a gather or dial waited on) and runs these.
+                self._pending, self._waiting = deque(verbs), None
+        elif name == "redirect" and isinstance(data, dict) and data.get("call_hook") is not None:
+            assert self._channel is not None
+            answer = self._channel.hook("action", "session:redirect", data["call_hook"], dict(self._info))
+            if answer is not None and not self.ended:
+                self._answered(answer)
+                self._pending, self._waiting = deque(answer), None
+        elif name == "call:status" and isinstance(data, dict) and data.get("call_status") == "completed":
+            self.log.append("app hangs up")
+            self._end("app")
+        elif name == "tts:tokens":
+            self._tokens(data)
+
+    def _tokens(self, data: Any) -> None:
+        """Answer a ``tts:tokens`` command with ``tts:tokens-result``, as jambonz does."""
+        fields = data if isinstance(data, dict) else {}
+        if self._refuse_tokens > 0:
+            self._refuse_tokens -= 1
+            self.tokens_paused = True
+            result: dict[str, Any] = {"id": fields.get("id"), "status": "failed", "reason": "full"}
+        else:
+            tokens = fields.get("tokens")
+            if isinstance(tokens, str):
+                self.tokens.append(tokens)
+            result = {"id": fields.get("id"), "status": "ok"}
+        channel = self._channel
+        if isinstance(channel, WebSocketChannel):
+            channel.notify("tts:tokens-result", result)
 
 
 def _gather_input(gather: Mapping[str, Any]) -> list[str]:
@@ -416,67 +636,53 @@ def _hook_url(hook: Any) -> Any:
     return hook.get("url") if isinstance(hook, dict) else hook
 
 
-def _normalize(item: Any) -> dict[str, Any] | None:
-    """A verb in either of jambonz's shapes as ``{"verb": name, ...}``; None if it is neither."""
-    if not isinstance(item, dict):
-        return None
-    if isinstance(item.get("verb"), str):
-        return item
-    if len(item) == 1:
-        ((name, body),) = item.items()
-        if isinstance(body, dict):
-            return {"verb": name, **body}
-    return None
-
-
-def _query(payload: Mapping[str, Any]) -> str:
-    """A payload as jambonz puts it in a GET's query string: nested keys in bracket notation."""
-    pairs: list[tuple[str, str]] = []
-
-    def walk(value: Any, key: str) -> None:
-        if isinstance(value, dict):
-            for sub, item in value.items():
-                walk(item, f"{key}[{sub}]")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{key}[{index}]")
-        elif value is not None:
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            pairs.append((key, text))
-
-    for key, value in payload.items():
-        walk(value, key)
-    return "&".join(f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in pairs)
-
-
 class CallSimulator:
     """Plays jambonz for an app: sends a call's hooks the way jambonz sends them, and runs its verbs.
 
     The target is an ASGI app, called in process through Starlette's ``TestClient``, or the URL
-    the app is served at (``"http://127.0.0.1:3000"``, or with the path it is mounted under),
-    called over real HTTP. Either way each request is what jambonz sends: a compact JSON body
+    the app is served at (``"http://127.0.0.1:3000"``, ``"ws://127.0.0.1:3000"``, or with the
+    path it is mounted under), called over a real socket.
+
+    Over HTTP (``transport="http"``) each request is what jambonz sends: a compact JSON body
     (or, with ``method="GET"``, the payload in the query string), signed with ``secret``, with
     ``basic_auth`` credentials; a hook in a verb is resolved as jambonz resolves it, a path
     against the origin of the call hook, and a hook object's own method and credentials are
     used.
 
+    Over WebSocket (``transport="websocket"``, or a ``ws://``/``wss://`` URL) each call opens
+    one socket on the call hook's path, with the subprotocol ``ws.jambonz.org`` and the
+    ``basic_auth`` credentials (a refused upgrade raises :class:`SimulatorError` with its
+    status). The call hook is a ``session:new`` message with the payload the HTTP call hook
+    gets, each verb's hook a ``verb:hook`` (``session:redirect`` for ``redirect``) whose
+    ``hook`` is the name written in the verb, the status hook ``call:status`` (no ack). Each
+    answer is the ``ack`` of the message's msgid, waited for ``ack_timeout`` seconds (jambonz's
+    5); an ack's verbs replace the verbs left, none (or ``[]``) lets them run on, and a
+    ``session:new`` ack without verbs fails the call. Commands the app sends on the socket are
+    recorded on the call and acted on (see :class:`Call`). Nothing is signed: jambonz signs
+    nothing over WebSocket. A hook written as an absolute http(s) URL leaves the socket, as in
+    jambonz, and so does a status hook given as one.
+
     Args:
         target: the ASGI app, or the URL the app is served at.
         call_hook: the application's call hook: a path under ``target``, or a URL.
         status_hook: its call status hook, likewise; None sends no status hooks.
+        transport: ``"http"`` or ``"websocket"``. None: from the URL's scheme (HTTP for an app).
         secret: the webhook secret to sign with. None: the app's own first secret when
             ``target`` is a :class:`~jambonz_webhooks.JambonzApp`, else no signature.
             False: never sign.
         basic_auth: ``(username, password)`` to send. None: the app's own when ``target`` is
             a :class:`~jambonz_webhooks.JambonzApp`. False: never send credentials.
-        method: how hooks are called (a hook object's own ``method`` wins).
-        timeout: seconds to wait for an answer over HTTP.
+        method: how hooks are called over HTTP (a hook object's own ``method`` wins).
+        timeout: seconds to wait for an answer over HTTP, or for a socket to open.
+        ack_timeout: seconds to wait for a WebSocket ack (jambonz's ``5``).
         payload: keys to set in every call hook payload (a key set to None is left out).
 
     Status hooks: ``in-progress`` once the call hook answered, then ``completed`` when the call
     ends (with ``call_termination_by`` and ``duration``). Verbs that need media or a far end
     beyond ``say``, ``play``, ``gather``, ``dial``, ``pause``, ``redirect``, ``tag`` and
-    ``hangup`` are recorded in :attr:`Call.verbs` and skipped.
+    ``hangup`` are recorded in :attr:`Call.verbs` and skipped, except the LLM verbs (``llm``,
+    ``openai_s2s``, ...): the call waits in them, for :meth:`Call.tool_call` and
+    :meth:`Call.llm_ended`.
 
     In process, a request the app fails on is a 500 (:class:`SimulatorError`), as over HTTP.
     Use it as a context manager (or call :meth:`close`); in process this also runs the app's
@@ -490,16 +696,23 @@ class CallSimulator:
         *,
         call_hook: str = "/incoming",
         status_hook: str | None = "/status",
+        transport: Transport | None = None,
         secret: str | bytes | Literal[False] | None = None,
         basic_auth: tuple[str, str] | Literal[False] | None = None,
         method: Literal["POST", "GET"] = "POST",
         timeout: float = 10.0,
+        ack_timeout: float = ACK_TIMEOUT,
         **payload: Any,
     ) -> None:
         if isinstance(target, str):
             base = target.rstrip("/")
-            if urlsplit(base).scheme not in ("http", "https"):
-                raise ValueError(f"the target URL must be http(s): {target!r}")
+            scheme = urlsplit(base).scheme
+            if scheme not in ("http", "https", "ws", "wss"):
+                raise ValueError(f"the target URL must be http(s) or ws(s): {target!r}")
+            if transport is None:
+                transport = "websocket" if scheme in ("ws", "wss") else "http"
+            elif transport == "http" and scheme in ("ws", "wss"):
+                raise ValueError(f"a ws(s) URL is served over WebSocket, not HTTP: {target!r}")
             self.client: httpx2.Client = httpx2.Client(
                 timeout=timeout, trust_env=False, follow_redirects=False
             )
@@ -509,6 +722,10 @@ class CallSimulator:
             self.client = TestClient(
                 target, base_url=base, raise_server_exceptions=False, follow_redirects=False
             )
+        if transport not in (None, "http", "websocket"):
+            raise ValueError(f"the transport is 'http' or 'websocket', not {transport!r}")
+        self.transport: Transport = transport or "http"
+        """``"http"`` or ``"websocket"``: how calls reach the app."""
         security = target.hook_settings.security if isinstance(target, JambonzApp) else None
         if secret is None and security is not None and security.secrets:
             secret = security.secrets[0]
@@ -519,17 +736,39 @@ class CallSimulator:
         self.method = method
         self.call_hook_url = self._absolute(base, call_hook)
         self.status_hook_url = None if status_hook is None else self._absolute(base, status_hook)
-        parts = urlsplit(self.call_hook_url)
+        if self.transport == "websocket":
+            self.call_hook_url = websocket_url(self.call_hook_url)
+        parts = urlsplit(http_url(self.call_hook_url))
         self.origin = f"{parts.scheme}://{parts.netloc}"
-        """What a hook path in a verb is resolved against, as jambonz does: the call hook's origin."""
+        """What a hook path in a verb is resolved against over HTTP: the call hook's origin."""
+        self._http = HttpTransport(
+            self.client,
+            origin=self.origin,
+            secret=self.secret,
+            basic_auth=self.basic_auth,
+            method=method,
+            status_hook_url=self.status_hook_url,
+        )
+        self._websocket: WebSocketTransport | None = None
+        if self.transport == "websocket":
+            status_scheme = None if status_hook is None else urlsplit(status_hook).scheme
+            self._websocket = WebSocketTransport(
+                client=self.client if isinstance(self.client, TestClient) else None,
+                call_hook_url=self.call_hook_url,
+                # call:status goes on the socket unless the status hook is an http(s) URL.
+                status_on_socket=status_hook is not None and status_scheme not in ("http", "https"),
+                basic_auth=self.basic_auth,
+                ack_timeout=ack_timeout,
+                open_timeout=timeout,
+                http=self._http,
+            )
+        self.ack_timeout = ack_timeout
         self.payload = payload
         self.account_sid = str(uuid.uuid4())
         self.application_sid = str(uuid.uuid4())
         self.calls: list[Call] = []
         """Every call started, in order."""
         self._entered = False
-        # The last timestamp signed for each hook URL and body (a digest of it); see _timestamp.
-        self._signed_at: dict[tuple[str, bytes], int] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -545,7 +784,10 @@ class CallSimulator:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP client (in process: run the app's lifespan shutdown)."""
+        """Close the calls' sockets and the HTTP client (in process: run the app's lifespan shutdown)."""
+        for call in self.calls:
+            if call._channel is not None:
+                call._channel.close()
         if isinstance(self.client, TestClient) and self._entered:
             self._entered = False
             self.client.__exit__(None, None, None)
@@ -581,7 +823,12 @@ class CallSimulator:
         call = Call(self, session)
         self.calls.append(call)
         call.log.append(f"call from {session.get('from')} to {session.get('to')}")
-        answer = self._send(call, "call", self.call_hook_url, session)
+        if self._websocket is not None:
+            call._channel = self._websocket.channel(call)
+        else:
+            call._channel = self._http.channel(call)
+        answer = call._channel.hook("call", "session:new", self.call_hook_url, session) or []
+        call._answered(answer)
         call._info.update(call_status="in-progress", sip_status=200, sip_reason="OK")
         call._answered_at = time.monotonic()
         self._status(call, {})
@@ -636,106 +883,17 @@ class CallSimulator:
             },
         }
 
-    # ----------------------------------------------------------------- HTTP
+    # ----------------------------------------------------------------- hooks
 
     @staticmethod
     def _absolute(base: str, hook: str) -> str:
         return hook if urlsplit(hook).scheme else base + hook
 
-    def _resolve(self, hook: Any) -> tuple[str, str, tuple[str, str] | None]:
-        """A verb's hook as jambonz calls it: URL, method and credentials."""
-        method, credentials = self.method, self.basic_auth
-        if isinstance(hook, dict):
-            if isinstance(hook.get("method"), str):
-                method = hook["method"].upper()
-            auth = hook.get("basicAuth")
-            if isinstance(hook.get("username"), str) and isinstance(hook.get("password"), str):
-                credentials = (hook["username"], hook["password"])
-            elif isinstance(auth, dict):
-                credentials = (str(auth.get("username")), str(auth.get("password")))
-            hook = hook.get("url")
-        if not isinstance(hook, str) or not hook:
-            raise SimulatorError(f"not a hook jambonz can call: {hook!r}")
-        if hook.startswith("/"):
-            return self.origin + hook, method, credentials
-        if urlsplit(hook).scheme not in ("http", "https"):
-            raise SimulatorError(f"jambonz calls a hook by its path or its http(s) URL, not {hook!r}")
-        return hook, method, credentials
-
-    def _send(self, call: Call, kind: HookKind, hook: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        """Send one hook request for ``call``; return the verbs answered (none for a status hook)."""
-        url, method, credentials = self._resolve(hook)
-        body = jambonz_json(payload)
-        headers: dict[str, str] = {}
-        if self.secret is not None:
-            # jambonz signs the JSON payload whatever the method (a GET's cannot be verified).
-            headers[SIGNATURE_HEADER] = sign(body, self.secret, timestamp=self._timestamp(url, body))
-        if credentials is not None:
-            headers.update(basic_auth_header(*credentials))
-        if method == "GET":
-            query = _query(payload)
-            separator = "&" if "?" in url else "?"
-            response = self.client.request("GET", f"{url}{separator}{query}", headers=headers)
-        else:
-            headers["Content-Type"] = "application/json"
-            response = self.client.request(method, url, content=body, headers=headers)
-        text = response.text
-        if not 200 <= response.status_code < 300:
-            call.requests.append(SentRequest(kind, method, url, payload, headers, response.status_code, None))
-            raise SimulatorError(
-                f"the {kind} hook {method} {url} answered {response.status_code}: {text[:1000]}",
-                status_code=response.status_code,
-                body=text,
-            )
-        answer: list[dict[str, Any]] | None = None
-        if kind != "status":
-            answer = self._verbs(kind, url, response.status_code, response.content, text)
-            call._answered(answer)
-        call.requests.append(SentRequest(kind, method, url, payload, headers, response.status_code, answer))
-        return answer or []
-
     def _timestamp(self, url: str, body: bytes) -> int:
-        """The time to sign a request at: now, or one second past the last one with its hook and body.
-
-        The same body signed for the same hook at the same second is what a retry of it is, so
-        two genuine requests alike (the caller pressing the same digit twice within a second)
-        get timestamps of their own, as a slower caller's would. Only such repeats move ahead
-        of the clock, a second each: far within the signature tolerance.
-        """
-        now = int(time.time())
-        signed = self._signed_at
-        key = (url, hashlib.blake2b(body, digest_size=16).digest())
-        last = signed.get(key)
-        timestamp = now if last is None or last < now else last + 1
-        signed[key] = timestamp
-        if len(signed) > 1024:
-            # Only those not yet behind the clock can still collide: the rest are forgotten.
-            self._signed_at = {item: at for item, at in signed.items() if at >= now}
-        return timestamp
-
-    @staticmethod
-    def _verbs(kind: str, url: str, status: int, content: bytes, text: str) -> list[dict[str, Any]]:
-        if not content.strip():
-            return []  # jambonz: no verbs, carry on with the ones left
-        try:
-            data = json.loads(content)
-        except ValueError:
-            raise SimulatorError(
-                f"the {kind} hook {url} answered {status} with a body that is not JSON: {text[:1000]}",
-                status_code=status,
-                body=text,
-            ) from None
-        verbs = [_normalize(item) for item in data] if isinstance(data, list) else [None]
-        if any(verb is None for verb in verbs):
-            raise SimulatorError(
-                f"the {kind} hook {url} answered {status} with something else than a list of verbs: "
-                f"{text[:1000]}",
-                status_code=status,
-                body=text,
-            )
-        return [verb for verb in verbs if verb is not None]
+        """The second a request to ``url`` with ``body`` is signed at (HttpTransport's rule)."""
+        return self._http._timestamp(url, body)
 
     def _status(self, call: Call, fields: Mapping[str, Any]) -> None:
-        if self.status_hook_url is not None:
-            self._send(call, "status", self.status_hook_url, {**call._info, **fields})
+        if self.status_hook_url is not None and call._channel is not None:
+            call._channel.status({**call._info, **fields})
             call.log.append(f"status: {call._info.get('call_status')}")

@@ -31,7 +31,17 @@ from jambonz_webhooks.routing import HookRoute
 from jambonz_webhooks.security import SignatureError, compute_signature, verify_signature
 from jambonz_webhooks.testing import jambonz_json, signed_headers
 from tests import payloads
-from tests.conftest import HOST, REPO_ROOT, _free_port, _inherited_env, _port_answers, _stop
+from tests.conftest import (
+    HOST,
+    PROTECTED_PASSWORD,
+    PROTECTED_USERNAME,
+    REPO_ROOT,
+    LiveServer,
+    _free_port,
+    _inherited_env,
+    _port_answers,
+    _stop,
+)
 
 SECRET = "wh_cli_secret_0123456789"
 COMMAND_TIMEOUT = 60.0  # seconds; a command normally ends in about one
@@ -486,6 +496,34 @@ def test_simulate_says_when_the_app_cannot_be_reached() -> None:
     result = cli("simulate", f"http://127.0.0.1:{port}", "--timeout", "5", stdin=b"")
     assert result.returncode == 2
     assert f"cannot reach http://127.0.0.1:{port}" in result.stderr
+
+
+def test_simulate_plays_a_script_over_websocket(protected_server: LiveServer, tmp_path: Path) -> None:
+    """A ws:// URL: the call over jambonz's WebSocket API, the credentials from the environment."""
+    script = tmp_path / "sales.txt"
+    script.write_text(SALES_SCRIPT, encoding="utf-8")
+    credentials = {
+        "JAMBONZ_WEBHOOK_USERNAME": PROTECTED_USERNAME,
+        "JAMBONZ_WEBHOOK_PASSWORD": PROTECTED_PASSWORD,
+    }
+    url = f"ws://127.0.0.1:{protected_server.port}"
+    result = cli("simulate", url, "--script", str(script), "--json", env=credentials)
+    assert result.returncode == 0, result.stdout + result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert document["heard"][-1] == "Sorry, we could not connect your call."
+    assert {request["method"] for request in document["requests"]} == {"WS"}
+    assert f"calling {url}/incoming" in result.stderr
+    # Without the credentials, the upgrade is refused with a real 401.
+    refused = cli("simulate", url, "--script", str(script))
+    assert refused.returncode == 1
+    assert "was refused: 401" in refused.stderr
+
+
+def test_simulate_says_when_a_websocket_app_cannot_be_reached() -> None:
+    port = _free_port()
+    result = cli("simulate", f"ws://127.0.0.1:{port}", "--timeout", "5", stdin=b"")
+    assert result.returncode == 2
+    assert f"cannot reach ws://127.0.0.1:{port}" in result.stderr
 
 
 @pytest.mark.parametrize(

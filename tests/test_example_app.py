@@ -1,7 +1,9 @@
 """The example IVR's own suite, written with the call simulator: each branch as the caller lives it.
 
-Every test runs twice through the ``ivr`` fixture: in process (the ASGI app, called through
-Starlette's TestClient) and against ``example_app.app:app`` served by uvicorn on a real socket.
+Every test runs through the ``ivr`` fixture on both transports, HTTP webhooks and jambonz's
+WebSocket API: in process (the ASGI app, called through Starlette's TestClient) and against
+``example_app.app:app`` served by uvicorn on a real socket, over WebSocket also with basic auth
+configured (the protected deployment).
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import pytest
 import example_app.app
 from jambonz_webhooks import pytest_plugin
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
+from jambonz_webhooks.security import BasicCredentials, HookSecurity
 from jambonz_webhooks.testing import CallSimulator, SimulatorError
 from tests.conftest import (
     PROTECTED_PASSWORD,
     PROTECTED_SECRET,
     PROTECTED_USERNAME,
     LiveServer,
-    deploy_with_a_secret,
 )
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
@@ -27,16 +29,31 @@ MENU = "Press 1 for sales or 2 for support"
 SALES = "+15551230001"
 
 
-@pytest.fixture(params=["asgi", "uvicorn"])
+IVR_TARGETS = ["asgi-http", "asgi-websocket", "uvicorn-http", "uvicorn-websocket", "uvicorn-websocket-auth"]
+
+
+@pytest.fixture(params=IVR_TARGETS)
 def ivr(
     request: pytest.FixtureRequest, jambonz_simulator: SimulatorFactory, monkeypatch: pytest.MonkeyPatch
 ) -> CallSimulator:
-    """The example IVR, in process or served by uvicorn: the same tests run against both."""
-    if request.param == "asgi":
-        deploy_with_a_secret(monkeypatch, example_app.app.app)
-        return jambonz_simulator(example_app.app.app)
+    """The example IVR in process or served by uvicorn, over HTTP or WebSocket: the same tests run on each."""
+    where, _, transport = request.param.partition("-")
+    websocket = transport.startswith("websocket")
+    if where == "asgi":
+        # Deployed as production deploys it: a secret signs HTTP hooks, and basic auth (the one
+        # check jambonz's WebSocket upgrade carries) lets sockets in. The simulator uses both.
+        security = HookSecurity(
+            secrets=(PROTECTED_SECRET,), basic_auth=BasicCredentials(PROTECTED_USERNAME, PROTECTED_PASSWORD)
+        )
+        monkeypatch.setattr(example_app.app.app.hook_settings, "security", security)
+        return jambonz_simulator(example_app.app.app, transport="websocket" if websocket else "http")
+    if transport == "websocket-auth":
+        protected: LiveServer = request.getfixturevalue("protected_server")
+        return jambonz_simulator(
+            f"ws://127.0.0.1:{protected.port}", basic_auth=(PROTECTED_USERNAME, PROTECTED_PASSWORD)
+        )
     server: LiveServer = request.getfixturevalue("ivr_server")
-    return jambonz_simulator(server.origin)
+    return jambonz_simulator(f"ws://127.0.0.1:{server.port}" if websocket else server.origin)
 
 
 def test_greeting_names_the_company_and_offers_the_menu(ivr: CallSimulator) -> None:
@@ -109,15 +126,24 @@ def test_the_caller_hangs_up_during_the_menu(ivr: CallSimulator) -> None:
 
 def test_status_hooks_follow_the_call(ivr: CallSimulator) -> None:
     call = ivr.start().press("2")
-    sent = [
-        (request.kind, request.payload.get("call_status"), request.status_code) for request in call.requests
-    ]
+    sent = [(request.kind, request.payload.get("call_status")) for request in call.requests]
     assert sent == [
-        ("call", "trying", 200),
-        ("status", "in-progress", 204),
-        ("action", "in-progress", 200),
-        ("status", "completed", 204),
+        ("call", "trying"),
+        ("status", "in-progress"),
+        ("action", "in-progress"),
+        ("status", "completed"),
     ]
+    if ivr.transport == "http":
+        assert [request.status_code for request in call.requests] == [200, 204, 200, 204]
+    else:
+        # Messages on the call's socket: the hooks named as the verbs wrote them, no HTTP status.
+        messages = [(request.message, request.hook, request.status_code) for request in call.requests]
+        assert messages == [
+            ("session:new", None, None),
+            ("call:status", None, None),
+            ("verb:hook", "/menu", None),
+            ("call:status", None, None),
+        ]
 
 
 # --------------------------------------------------------------------------- protected deployment
@@ -153,3 +179,27 @@ def test_the_protected_server_refuses_a_simulator_without_the_secret_or_credenti
         sim.start()
     assert error.value.status_code == 401
     assert error.value.body is not None and '"error"' in error.value.body
+
+
+@pytest.mark.parametrize(
+    "credentials", [None, (PROTECTED_USERNAME, "not it"), ("someone", PROTECTED_PASSWORD)]
+)
+def test_the_protected_server_refuses_a_websocket_upgrade_without_the_right_credentials(
+    protected_server: LiveServer, jambonz_simulator: SimulatorFactory, credentials: tuple[str, str] | None
+) -> None:
+    sim = jambonz_simulator(f"ws://127.0.0.1:{protected_server.port}", basic_auth=credentials or False)
+    with pytest.raises(SimulatorError) as error:
+        sim.start()
+    assert error.value.status_code == 401  # a real HTTP answer to the upgrade, which jambonz does not retry
+    assert error.value.body is not None and '"error"' in error.value.body
+    assert protected_server.is_running()
+
+
+def test_an_http_url_with_transport_websocket_reaches_the_same_socket(
+    ivr_server: LiveServer, jambonz_simulator: SimulatorFactory
+) -> None:
+    sim = jambonz_simulator(ivr_server.origin, transport="websocket")
+    assert sim.call_hook_url == f"ws://127.0.0.1:{ivr_server.port}/incoming"
+    call = sim.start(env_vars={"COMPANY_NAME": "Globex"}).press("2")
+    assert call.heard[-1] == "Globex support is closed right now. Please call back tomorrow."
+    assert {request.method for request in call.requests} == {"WS"}
