@@ -739,7 +739,7 @@ def test_the_final_status_handler_finishes_though_jambonz_closes_at_once() -> No
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
         await asyncio.sleep(0.3)  # writing the call's record somewhere
-        seen.append(event.call_status)
+        seen.append(str(event.call_status))
 
     with TestClient(app) as client:
         with client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket:
