@@ -565,7 +565,7 @@ def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp)
 
 def _started(app: JambonzApp) -> None:
     """What the app does once it has started: check its protection, build its verbs, freeze."""
-    if app.hooks:
+    if app.hooks or app.hook_table.tools:
         _check_protected(app.hook_settings.security)
         _check_state_is_shared(app.hook_settings)
     prepare_verbs(*app.prepared_verbs)
