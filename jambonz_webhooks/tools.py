@@ -34,6 +34,7 @@ import functools
 import inspect
 import logging
 import math
+import re
 import time
 import types
 import typing
@@ -70,6 +71,7 @@ __all__ = [
     "ToolHook",
     "ToolRoute",
     "Toolbox",
+    "tool_paths",
     "vendor_key",
 ]
 
@@ -113,6 +115,9 @@ class ToolCall:
 # ---------------------------------------------------------------------------------------------
 # A tool: its signature read once
 
+
+# What every vendor takes as a function's name (OpenAI's rule, the strictest of them).
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _ARGUMENTS_CONFIG = ConfigDict(
     # A name the model made up is an error it can correct, not an argument silently dropped.
@@ -158,8 +163,8 @@ class Tool:
             raise TypeError(f"a tool must be a function, not {type(function).__name__}")
         self.function = function
         self.name: str = name or str(getattr(function, "__name__", ""))
-        if not self.name or not self.name.replace("_", "a").replace("-", "a").isalnum():
-            raise TypeError(f"a tool's name must be letters, digits, _ and - only: {self.name!r}")
+        if _NAME.fullmatch(self.name) is None:
+            raise TypeError(f"a tool's name is 1 to 64 of A-Z, a-z, 0-9, _ and -: {self.name!r}")
         self.description: str = (
             description if description is not None else inspect.cleandoc(function.__doc__ or "")
         )

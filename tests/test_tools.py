@@ -186,8 +186,11 @@ def test_registration_refuses_bad_names_duplicates_and_timeouts() -> None:
     box.add(lambda: None, name="a")
     with pytest.raises(ValueError, match="already registered"):
         box.add(lambda: None, name="a")
-    with pytest.raises(TypeError, match="letters, digits"):
-        box.add(lambda: None, name="two words")
+    for bad in ("two words", "café", "x" * 65):
+        with pytest.raises(TypeError, match="A-Z, a-z, 0-9"):
+            box.add(lambda: None, name=bad)
+    with pytest.raises(TypeError, match="<lambda>"):
+        box.add(lambda: None)  # a lambda has no usable name: give one
     with pytest.raises(TypeError, match="timeout"):
         box.add(lambda: None, name="b", timeout=0)
     with pytest.raises(ValueError, match="timeout"):
@@ -321,11 +324,14 @@ async def test_a_slow_tool_answers_an_error_at_its_timeout(caplog: pytest.LogCap
     assert _output(output) == {"error": "the tool too_slow took too long"}
     started = time.monotonic()
     _, output = await hook.answer({"tool_call_id": "c2", "name": "too_slow_sync", "args": {}}, "CA-3")
-    assert 0.2 <= time.monotonic() - started < 0.5  # its own 0.2 s: the thread is abandoned
+    assert 0.2 <= time.monotonic() - started < 1.0  # its own 0.2 s: the thread is abandoned
     assert _output(output) == {"error": "the tool too_slow_sync took too long"}
     assert "passed its 0.2 s timeout for call_sid=CA-3" in caplog.text
-    await asyncio.sleep(0.6)
-    assert ran == ["too_slow_sync finished in its abandoned thread"]  # its result was dropped
+    for _ in range(100):  # the abandoned thread sleeps on, then finishes; its result is dropped
+        if ran:
+            break
+        await asyncio.sleep(0.05)
+    assert ran == ["too_slow_sync finished in its abandoned thread"]
     assert DEFAULT_TIMEOUT < 10  # well under the 10 s jambonz waits on an HTTP tool hook
 
 
