@@ -69,6 +69,7 @@ from .response import Response, prepare_verbs
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
 from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
+from .tools import Toolbox, ToolCall, ToolError
 from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Target
 
 __version__ = "0.1.0"
@@ -151,6 +152,9 @@ __all__ = [
     "Target",
     "TokensRefused",
     "TokensResult",
+    "ToolCall",
+    "ToolError",
+    "Toolbox",
     "TranscribeResult",
     "TranscribeTranslation",
     "TransferResult",

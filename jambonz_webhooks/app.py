@@ -31,6 +31,7 @@ from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
 from .state import ENV_REDIS_URL, MAX_SESSION_SIZE, MemoryStore, StateStore, default_store, serving_workers
+from .tools import Toolbox, ToolRoute, tool_paths
 from .websocket import CallSocket
 
 __all__ = [
@@ -96,11 +97,40 @@ class _HookRegistry:
         """
         return self._decorator("status_hook", path, HookKind.STATUS, options)
 
+    def tool_hook(self, path: str, toolbox: Toolbox | None = None) -> Toolbox:
+        """Serve a toolbox's tools to the model of an ``llm`` verb: the tool hook at ``path``.
+
+        Each vendor is answered at its own path, ``<path>/<vendor>`` (``/tools/openai``,
+        ``/tools/google``, ``/tools/ultravox``, ``/tools/elevenlabs``, ``/tools/deepgram``),
+        since a tool call does not say which vendor made it and each wants its own result
+        shape; a verb given ``tools=toolbox`` writes its vendor's path as its ``toolHook``.
+        Returns the toolbox (a new one when none is given), to register tools on::
+
+            tools = app.tool_hook("/tools")
+
+            @tools.tool
+            async def lookup_order(order_id: str) -> dict[str, str]: ...
+
+        Tools registered after the toolbox is served are served too.
+        """
+        if toolbox is None:
+            toolbox = Toolbox()
+        elif not isinstance(toolbox, Toolbox):
+            raise TypeError(f"tool_hook serves a Toolbox, not {type(toolbox).__name__}")
+        self.add_tool_hook(path, toolbox)
+        return toolbox
+
+    def add_tool_hook(self, path: str, toolbox: Toolbox) -> None:
+        """Serve ``toolbox`` at the tool hook ``path`` (:meth:`tool_hook` calls this)."""
+        raise NotImplementedError
+
     def include_router(self, router: HookRouter, prefix: str = "") -> None:
         """Serve every hook of ``router``, under ``prefix``."""
         _check_prefix(prefix)
         for path, handler, kind, options in router.hooks:
             self.add_hook(prefix + path, handler, kind, **options)
+        for path, toolbox in router.tool_hooks:
+            self.add_tool_hook(prefix + path, toolbox)
 
     def _decorator(self, name: str, path: str, kind: HookKind, options: HookOptions) -> Callable[[H], H]:
         if not isinstance(path, str):
@@ -136,6 +166,12 @@ class HookRouter(_HookRegistry):
         _check_prefix(prefix)
         self.prefix = prefix
         self.hooks: list[tuple[str, Callable[..., Any], HookKind, HookOptions]] = []
+        self.tool_hooks: list[tuple[str, Toolbox]] = []
+
+    def add_tool_hook(self, path: str, toolbox: Toolbox) -> None:
+        """Serve ``toolbox`` at the tool hook ``path`` once the router is included."""
+        _check_hook_path(path)
+        self.tool_hooks.append((self.prefix + path, toolbox))
 
     def add_hook(
         self, path: str, handler: Callable[..., Any], kind: HookKind, **options: Unpack[HookOptions]
@@ -308,13 +344,19 @@ class JambonzApp(Starlette, _HookRegistry):
             if direct is None:
                 direct = self._direct = self._decide_direct()
             if direct:
-                found = self.hook_table.find(route_path(scope))
+                path = route_path(scope)
+                found = self.hook_table.find(path)
                 if found is not None:
                     route, params = found
                     scope["app"] = self
                     if params:
                         scope["path_params"] = {**scope.get("path_params", {}), **params}
                     await route.pipeline.serve(scope, receive, send)
+                    return
+                tool = self.hook_table.tools.get(path)
+                if tool is not None:
+                    scope["app"] = self
+                    await tool.serve(scope, receive, send)
                     return
         elif scope["type"] == "websocket":
             # jambonz's WebSocket API: a socket opened on a call hook's path carries the call (and
@@ -358,7 +400,7 @@ class JambonzApp(Starlette, _HookRegistry):
         self, path: str, handler: Callable[..., Any], kind: HookKind, **options: Unpack[HookOptions]
     ) -> None:
         """Register ``handler`` for the hook ``path`` (the decorators call this)."""
-        if any(route.path == path for route in self.hooks):
+        if any(route.path == path for route in self.hooks) or path in self.hook_table.tools:
             raise ValueError(f"a hook is already registered at {path!r}")
         fallback = options.get("fallback")
         background = options.get("background")
@@ -404,6 +446,21 @@ class JambonzApp(Starlette, _HookRegistry):
             return handler
 
         return register
+
+    def add_tool_hook(self, path: str, toolbox: Toolbox) -> None:
+        """Serve ``toolbox`` at the tool hook ``path`` (:meth:`tool_hook` calls this)."""
+        _check_hook_path(path)
+        paths = tool_paths(path)
+        for taken in paths.values():
+            if any(route.path == taken for route in self.hooks) or taken in self.hook_table.tools:
+                raise ValueError(f"a hook is already registered at {taken!r}")
+        for vendor, taken in paths.items():
+            hook = toolbox.hook(vendor)
+            route = ToolRoute(taken, hook, self.hook_settings)
+            self.router.routes.append(route)
+            self.hook_table.tools[taken] = route
+            # What a verb given this toolbox writes as its toolHook (the first path serving it).
+            self.hook_settings.paths.setdefault(hook, taken)
 
     def hook_path(self, handler: Callable[..., Any]) -> str:
         """The path (within this app) of the hook served by ``handler``."""
@@ -508,7 +565,7 @@ def _framework_lifespan(lifespan: Lifespan[Any] | None, jambonz_app: JambonzApp)
 
 def _started(app: JambonzApp) -> None:
     """What the app does once it has started: check its protection, build its verbs, freeze."""
-    if app.hooks:
+    if app.hooks or app.hook_table.tools:
         _check_protected(app.hook_settings.security)
         _check_state_is_shared(app.hook_settings)
     prepare_verbs(*app.prepared_verbs)
@@ -557,6 +614,11 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _check_hook_path(path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/") or "{" in path:
+        raise ValueError(f"a tool hook's path is a fixed path starting with '/': {path!r}")
 
 
 def _check_prefix(prefix: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.convertors import Convertor, FloatConvertor, IntegerConvertor, UUIDConvertor
 from starlette.datastructures import URLPath
@@ -22,6 +22,9 @@ from .background import Background
 from .injection import HandlerPlan, HookKind
 from .pipeline import HookPipeline, HookSettings
 from .response import Response as VerbResponse
+
+if TYPE_CHECKING:
+    from .tools import ToolRoute
 
 __all__ = ["HookRoute", "HookSettings", "HookTable", "route_path"]
 
@@ -108,6 +111,9 @@ class HookTable:
         self.parametrized: list[HookRoute] = []
         self.status: HookRoute | None = None
         """The first status hook registered: where a status that names no hook goes (WebSocket)."""
+        self.tools: dict[str, ToolRoute] = {}
+        """The tool hooks by path (``/tools/openai``): over WebSocket, an ``llm:tool-call`` message's
+        ``hook`` names one; :meth:`ToolRoute.answer` answers its data."""
 
     def add(self, route: HookRoute) -> None:
         """Index ``route``."""

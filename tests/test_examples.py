@@ -1,15 +1,18 @@
 """The apps in examples/, played as calls with the call simulator; the docs/ guide's snippets and links.
 
-Both example apps are driven in process: ``examples.fastapi_mount`` (a FastAPI API with the voice app
-under ``/voice``) and ``examples.speech_bot`` (a conversation kept in the call's state).
+The example apps are driven in process: ``examples.fastapi_mount`` (a FastAPI API with the voice app
+under ``/voice``), ``examples.speech_bot`` (a conversation kept in the call's state) and
+``examples.voice_agent`` (an ``llm`` verb whose tools the app answers over HTTP).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,12 @@ import pydantic_core
 import pytest
 from starlette.testclient import TestClient
 
-from examples import fastapi_mount, speech_bot
+from examples import fastapi_mount, speech_bot, voice_agent
 from jambonz_webhooks import MemoryStore, pytest_plugin
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
-from jambonz_webhooks.testing import CallSimulator
-from tests.conftest import deploy_with_a_secret
+from jambonz_webhooks.testing import CallSimulator, signed_headers
+from tests import schemas
+from tests.conftest import DEPLOYED_SECRET, deploy_with_a_secret
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
 jambonz_simulator = pytest_plugin.jambonz_simulator
@@ -270,6 +274,95 @@ def test_a_setting_that_does_not_fit_gets_the_fallback(bot: CallSimulator) -> No
     call = bot.start(env_vars={"MAX_TURNS": "many"})
     assert call.heard == ["We are sorry, something went wrong. Please call again later."]
     assert call.hung_up_by == "app"
+
+
+# --------------------------------------------------------------------------- the voice agent
+
+
+@pytest.fixture
+def agent(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """A client of the voice agent, signing as jambonz does; an empty queue of handoffs."""
+    monkeypatch.setattr(voice_agent, "HANDOFFS", deque(maxlen=100))
+    deploy_with_a_secret(monkeypatch, voice_agent.app)
+    with TestClient(voice_agent.app) as client:
+        yield client
+
+
+def post_signed(client: TestClient, path: str, data: dict[str, Any]) -> Any:
+    body = json.dumps(data).encode()
+    answer = client.post(path, content=body, headers=signed_headers(body, DEPLOYED_SECRET))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def tool_output(client: TestClient, hook: str, name: str, args: dict[str, Any]) -> Any:
+    """Call a tool as jambonz does over HTTP, and read the output the model gets."""
+    answer = post_signed(client, hook, {"tool_call_id": f"call_{name}", "name": name, "args": args})
+    assert answer["type"] == "conversation.item.create"
+    item = answer["item"]
+    assert (item["type"], item["call_id"]) == ("function_call_output", f"call_{name}")
+    return json.loads(item["output"])
+
+
+def test_the_agent_connects_the_caller_to_the_model_with_its_tools(
+    agent: TestClient, jambonz_simulator: SimulatorFactory
+) -> None:
+    call = jambonz_simulator(voice_agent.app, call_hook="/incoming", status_hook=None).start()
+    (llm,) = call.verbs
+    assert (llm["verb"], llm["vendor"]) == ("llm", "openai")
+    assert (llm["toolHook"], llm["actionHook"]) == ("/tools/openai", "/agent-done")
+    declared = llm["llmOptions"]["session_update"]["tools"]
+    assert [tool["name"] for tool in declared] == ["lookup_order", "hand_off"]
+    hand_off = declared[1]["parameters"]
+    assert hand_off["properties"]["department"] == {
+        "description": "Who the caller needs",
+        "enum": ["sales", "support"],
+        "type": "string",
+    }
+    assert hand_off["required"] == ["department", "summary"]  # its ToolCall parameter is not the model's
+    assert llm["llmOptions"]["session_update"]["instructions"] == voice_agent.PROMPT
+    assert schemas.errors("verbs/llm", llm) == []
+
+
+def test_the_agent_tools_answer_the_model_over_http(agent: TestClient) -> None:
+    hook = "/tools/openai"
+    assert tool_output(agent, hook, "lookup_order", {"order_id": "1001"}) == {
+        "order_id": "1001",
+        "status": "shipped",
+        "carrier": "UPS",
+        "eta": "tomorrow",
+        "items": 2,
+    }
+    assert tool_output(agent, hook, "lookup_order", {"order_id": "4242"}) == {
+        "error": "There is no order with that number: ask the caller to check it."
+    }
+    assert tool_output(agent, hook, "lookup_order", {"order_id": "ten"})["error"].startswith(
+        "invalid arguments: order_id: String should match pattern"
+    )
+    queued = tool_output(agent, hook, "hand_off", {"department": "sales", "summary": "Wants a quote"})
+    assert queued == {
+        "queued": True,
+        "position": 1,
+        "say": "A colleague from sales will be with you shortly.",
+    }
+    # Over HTTP jambonz sends no call with a tool call: the handoff has no call_sid.
+    assert list(voice_agent.HANDOFFS) == [
+        {"department": "sales", "summary": "Wants a quote", "call_sid": None}
+    ]
+    # The other vendors' paths answer in their shapes (the verb writes only its own).
+    ultravox = post_signed(agent, "/tools/ultravox", {"tool_call_id": "u1", "name": "hand_off", "args": {}})
+    assert (ultravox["type"], ultravox["invocation_id"]) == ("client_tool_result", "u1")
+    assert json.loads(ultravox["result"])["error"].startswith("invalid arguments: department: Field required")
+    # Unsigned, it is refused as every hook is.
+    assert agent.post(hook, json={"tool_call_id": "x", "name": "lookup_order"}).status_code == 401
+
+
+def test_the_agent_says_goodbye_when_the_conversation_ends(agent: TestClient) -> None:
+    call: dict[str, Any] = {"call_sid": "CA-1", "account_sid": "AC", "application_sid": "AP"}
+    call |= {"direction": "inbound", "from": "+15551230000", "to": "+15559870000", "call_id": "c"}
+    call |= {"sip_status": 200, "call_status": "in-progress"}
+    verbs = post_signed(agent, "/agent-done", {**call, "completion_reason": "normal conversation end"})
+    assert verbs == [{"verb": "say", "text": "Thank you for calling Acme. Goodbye."}, {"verb": "hangup"}]
 
 
 # --------------------------------------------------------------------------- the docs

@@ -208,8 +208,11 @@ def _typed_dict(model: type[BaseModel], outer: tuple[type[BaseModel], ...]) -> A
     if model in outer or issubclass(model, RootModel):
         raise _NotMirrored  # a recursive component, or one that is not an object
     decorators = model.__pydantic_decorators__
+    # A model validator that acts only on excluded fields (LlmBase's tools=) changes nothing the
+    # wire form takes: a verb given such a field fails here and goes to its model, which runs it.
+    neutral: frozenset[str] = getattr(model, "excluded_field_validators", frozenset())
     if (
-        decorators.model_validators
+        set(decorators.model_validators) - neutral
         or decorators.field_validators
         or decorators.model_serializers
         or decorators.field_serializers

@@ -7,8 +7,10 @@ Also the parts they share: :class:`LlmBase` (the fields of jambonz's ``component
 from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..hooks import HookRef
+from ..tools import Toolbox, vendor_key
 from ._base import Component, JsonAny, JsonObject, Part, Verb, json_names
 from .components import Number, Recognizer, Synthesizer
 from .misc import TransferOptions
@@ -117,9 +119,17 @@ class LlmAuth(_Open):
 
 
 class LlmBase(Component):
-    """The fields ``llm``, ``s2s`` and every ``*_s2s`` shortcut share (``components/llm-base``)."""
+    """The fields ``llm``, ``s2s`` and every ``*_s2s`` shortcut share (``components/llm-base``).
+
+    ``tools`` (a :class:`~jambonz_webhooks.tools.Toolbox`, never written itself) fills in the
+    tools' schemas where the vendor reads them in ``llm_options`` and, unless one is given, the
+    ``tool_hook``: the path the app serves the toolbox at for that vendor
+    (:meth:`~jambonz_webhooks.JambonzApp.tool_hook`).
+    """
 
     schema_id: ClassVar[str] = "components/llm-base"
+    excluded_field_validators: ClassVar[frozenset[str]] = frozenset({"_fill_tools"})
+    """Model validators that act on excluded fields only (see ``verbs/_wire.py``)."""
 
     id: str | None = None
     vendor: str | None = None
@@ -137,6 +147,24 @@ class LlmBase(Component):
     response_timeout_ms: int | None = Field(default=None, ge=1)
     cancel_on_response_timeout: bool | None = None
     cancel_on_barge_in: bool | None = None
+    tools: SkipJsonSchema[Toolbox | None] = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _fill_tools(self) -> Self:
+        # Only a verb given tools= comes here with them: the wire form (verbs/_wire.py) takes no
+        # excluded field, so such a verb is always validated by its model, and this runs.
+        toolbox = self.tools
+        if toolbox is None:
+            return self
+        vendor = vendor_key(self.vendor)  # a vendor jambonz runs no tools for is refused here
+        if vendor != "elevenlabs":  # ElevenLabs reads tools from the agent's configuration
+            options = self.llm_options
+            if options is not None and not isinstance(options, dict):
+                raise ValueError(f"{vendor}: tools= adds the tools to llm_options given as a dict only")
+            self.llm_options = toolbox.llm_options(vendor, options)
+        if self.tool_hook is None:
+            self.tool_hook = toolbox.hook(vendor)
+        return self
 
 
 class _LlmVerb(Verb):
