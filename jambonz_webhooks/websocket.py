@@ -39,8 +39,8 @@ import pydantic_core
 from starlette.types import Receive, Scope, Send
 
 from .asgi import RequestHeaders
-from .control import CallLink, current_link
-from .errors import HookError, error_body
+from .control import CallControl, CallLink, current_link
+from .errors import CallEndedError, HookError, error_body
 from .events import FINAL_CALL_STATUSES, SOCKET_EVENT_MODELS
 from .injection import HookKind
 from .state import StateStoreError
@@ -209,6 +209,8 @@ class CallSocket:
             await self._start(self._answer(kind, envelope))
         elif kind == "call:status":
             await self._start(self._status(envelope.get("data")))
+        elif kind == "llm:tool-call":
+            await self._start(self._tool_call(envelope))
         elif type(kind) is str and kind in SOCKET_EVENT_MODELS:
             await self._event(kind, envelope)
         # Any other type is one jambonz added later: ignored, as its own server would want.
@@ -293,10 +295,10 @@ class CallSocket:
         with contextlib.suppress(StateStoreError):
             await self.settings.state.set(call_sid, {ANSWERED_KEY: b"true"})
 
-    def _named(self, hook: Any) -> tuple[HookPipeline, dict[str, Any]] | None:
-        """The pipeline of the hook a message names, and the values of its path's parameters.
+    def _path_of(self, hook: Any) -> str | None:
+        """The path within the app of a hook a message names, or None for no hook name.
 
-        The name is as the verbs were written with it (with the mount prefix, if any).
+        The name is as the verbs were written with it, the mount prefix included.
         """
         if type(hook) is not str or not hook or len(hook) > 2048:
             return None
@@ -304,7 +306,37 @@ class CallSocket:
         prefix = self.prefix
         if prefix and path.startswith(prefix + "/"):
             path = path[len(prefix) :]
-        found = self.table.find(path.partition("?")[0])
+        return path.partition("?")[0]
+
+    async def _tool_call(self, envelope: Mapping[str, Any]) -> None:
+        """An LLM asks for a tool: the tool hook the verb named runs it.
+
+        The answer goes back as the ``llm:tool-output`` command (jambonz wants no ack).
+        """
+        path = self._path_of(envelope.get("hook"))
+        route = None if path is None else self.table.tools.get(path)
+        link = self.link
+        if route is None or link is None:
+            logger.warning("an llm:tool-call for a hook no tool hook serves was ignored")
+            return
+        data = envelope.get("data")
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("its data is not an object")
+            tool_call_id, output = await route.answer(data, link.call_sid)
+        except ValueError as exc:
+            logger.warning("an llm:tool-call for call %s was ignored: %s", link.call_sid, exc)
+            return
+        with contextlib.suppress(CallEndedError):
+            await CallControl(link.call_sid, link=link).tool_output(tool_call_id, output)
+
+    def _named(self, hook: Any) -> tuple[HookPipeline, dict[str, Any]] | None:
+        """The pipeline of the hook a message names, and the values of its path's parameters.
+
+        The name is as the verbs were written with it (with the mount prefix, if any).
+        """
+        path = self._path_of(hook)
+        found = None if path is None else self.table.find(path)
         if found is None or found[0].kind is HookKind.STATUS:
             return None
         route, params = found

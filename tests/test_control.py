@@ -34,6 +34,7 @@ from jambonz_webhooks import (
     Response,
     Say,
     TokensRefused,
+    ToolError,
     TtsStreamingEvent,
     VerbStatus,
 )
@@ -748,3 +749,71 @@ def test_the_final_status_handler_finishes_though_jambonz_closes_at_once() -> No
             _message(socket, "call:status", call_info(call_sid="c-st", call_status="completed"), msgid="s1")
             socket.close(1000)
         _wait_for(lambda: seen == ["completed"])
+
+
+def test_a_tool_call_over_the_socket_is_answered_with_llm_tool_output() -> None:
+    app = _app()
+    tools = app.tool_hook("/tools")
+    hung_up: list[str] = []
+
+    @tools.tool
+    async def order_status(order_id: str) -> dict[str, str]:
+        """Where an order is."""
+        if order_id == "0":
+            raise ToolError("no such order")
+        return {"order_id": order_id, "status": "shipped"}
+
+    @tools.tool
+    async def end_call() -> str:
+        """Hang up: a tool controls the call it serves (over WebSocket, its socket)."""
+        await CallControl.of().hangup()
+        hung_up.append("yes")
+        return "done"
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().llm(vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools)
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        _message(socket, "session:new", session_new(call_sid="c-tool"), call_sid="c-tool")
+        (llm,) = _until_ack(socket)[1]["data"]
+        assert llm["toolHook"] == "/tools/openai"
+
+        def ask(call_id: str, name: str, args: dict[str, Any]) -> Frame:
+            data = {"tool_call_id": call_id, "name": name, "args": args}
+            _message(socket, "llm:tool-call", data, msgid=call_id, hook=llm["toolHook"], call_sid="c-tool")
+            frame: Frame = json.loads(socket.receive_text())
+            return frame
+
+        found = ask("call_1", "order_status", {"order_id": "7"})
+        assert found == _command(
+            "llm:tool-output",
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "function_call_output",
+                    "call_id": "call_1",
+                    "output": '{"order_id":"7","status":"shipped"}',
+                },
+            },
+            tool_call_id="call_1",
+        )
+        missing = ask("call_2", "order_status", {"order_id": "0"})
+        assert missing["tool_call_id"] == "call_2"
+        assert missing["data"]["item"]["output"] == '{"error":"no such order"}'
+        invalid = ask("call_3", "order_status", {"order": 7})
+        assert "error" in json.loads(invalid["data"]["item"]["output"])
+        _message(
+            socket,
+            "llm:tool-call",
+            {"tool_call_id": "call_4", "name": "end_call", "args": {}},
+            msgid="x",
+            hook="/tools/openai",
+        )
+        frames = [json.loads(socket.receive_text()) for _ in range(2)]
+        assert frames[0] == _command("call:status", {"call_status": "completed"})
+        assert frames[1]["command"] == "llm:tool-output" and frames[1]["tool_call_id"] == "call_4"
+        assert hung_up == ["yes"]
