@@ -15,9 +15,12 @@ handler under its deadline, the fallback, the encoded verbs); the verbs go back 
 - Every message that wants an ack gets one within jambonz's 5 s: a handler has
   :data:`ACK_DEADLINE` seconds, then its fallback verbs answer; a ``session:new`` ack always
   carries verbs.
-- A malformed frame (not JSON, binary, no msgid, too large, a payload that is not a call) is
-  logged and concerns its own message only; unknown message types are ignored. The app never
-  closes the socket: jambonz does when the call ends.
+- A malformed frame (not JSON, binary, no msgid, too large) is logged and concerns its own
+  message only; nothing is answered to it (jambonz takes only ``ack`` and ``command`` frames: an
+  error frame of ours would be an invalid message to it). A message whose payload is not a call
+  is acked without verbs: no handler runs, and a ``session:new``'s call fails rather than being
+  greeted. Unknown message types are ignored. The app never closes the socket: jambonz does
+  when the call ends.
 """
 
 from __future__ import annotations
@@ -216,11 +219,20 @@ class CallSocket:
                 await self._ack(msgid, None)
                 return
             pipeline, params = found
-        verbs = await self._verbs(pipeline, params, envelope.get("data"))
+        read = _decode(pipeline, envelope.get("data"))
+        if read is None:
+            # Not a payload jambonz sends (over HTTP, a 422): no handler runs and no verbs go
+            # back, so a session:new's call fails at once (as a refused call hook fails it),
+            # never greeted, and a hook's call goes on with its verbs.
+            await self._ack(msgid, None)
+            return
+        verbs = await self._verbs(pipeline, params, read)
         if kind in _CALL_HOOK_MESSAGES and (verbs is None or verbs == b"[]"):
             verbs = pipeline.fallback_verbs(self.prefix)  # jambonz fails a call whose first ack has no verbs
-        await self._ack(msgid, verbs)
-        if kind in _CALL_HOOK_MESSAGES and call_sid is not None:
+        sent = await self._ack(msgid, verbs)
+        # An ack that never left (the socket dropped meanwhile) answered nothing: jambonz's
+        # reconnect then needs the call hook's verbs.
+        if sent and kind in _CALL_HOOK_MESSAGES and call_sid is not None:
             await self._mark_answered(call_sid)
 
     async def _answered(self, call_sid: str) -> bool:
@@ -251,12 +263,11 @@ class CallSocket:
         route, params = found
         return route.pipeline, params
 
-    async def _verbs(self, pipeline: HookPipeline, params: dict[str, Any], data: Any) -> bytes | None:
-        """The JSON verbs ``pipeline`` answers ``data`` with (its fallback when it refuses it)."""
+    async def _verbs(
+        self, pipeline: HookPipeline, params: dict[str, Any], read: tuple[bytes, Decoded]
+    ) -> bytes | None:
+        """The JSON verbs ``pipeline`` answers a decoded payload with (its fallback if it fails)."""
         started = time.perf_counter()
-        read = _decode(pipeline, data)
-        if read is None:
-            return pipeline.fallback_verbs(self.prefix)
         body, decoded = read
         outcome = await pipeline.answer(decoded, body, params, self.prefix, None, deadline=ACK_DEADLINE)
         self._log(pipeline, outcome, started)
@@ -282,10 +293,11 @@ class CallSocket:
     def _log(self, pipeline: HookPipeline, outcome: Outcome, started: float) -> None:
         pipeline.log_answer({"method": "WS", "path": self.prefix + pipeline.path}, outcome, started)
 
-    async def _ack(self, msgid: str, verbs: bytes | None) -> None:
+    async def _ack(self, msgid: str, verbs: bytes | None) -> bool:
+        """Send the ack of ``msgid``; False if the socket is gone."""
         send = self._send
         if send is None:
-            return
+            return False
         head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
         frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
         if len(frame) > MAX_ACK:
@@ -294,9 +306,11 @@ class CallSocket:
                 len(frame),
                 MAX_ACK,
             )
-        # jambonz went away: nothing to answer any more.
-        with contextlib.suppress(OSError, RuntimeError):
+        try:
             await send({"type": "websocket.send", "text": frame.decode()})
+        except (OSError, RuntimeError):
+            return False  # jambonz went away: nothing to answer any more
+        return True
 
 
 def _decode(pipeline: HookPipeline, data: Any) -> tuple[bytes, Decoded] | None:
