@@ -183,6 +183,8 @@ class CallSocket:
             logger.warning("a WebSocket frame that is not a JSON object was ignored")
             return
         kind = envelope.get("type")
+        if type(kind) is not str:
+            return  # no message of jambonz's (and a list or an object cannot even be looked up)
         if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES or kind == "call:status":
             await self._turns.acquire()
             task = asyncio.get_running_loop().create_task(self._answer(kind, envelope))

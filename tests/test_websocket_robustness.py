@@ -165,6 +165,8 @@ CASES: dict[str, tuple[str | bytes | tuple[str, bytes], object, str | None]] = {
     "text frame, invalid UTF-8": (("text", b'{"type":"verb:hook","msgid":"\xff\xfe"}'), CLOSED_1007, "UTF-8"),
     "unknown type": (_frame("agent:surprise", {"x": 1}), IGNORED, None),
     "no type": ('{"msgid":"m-bad-1","data":{}}', IGNORED, None),
+    "type a list": ('{"type":["session:new"],"msgid":"m-bad-1","data":{}}', IGNORED, None),
+    "type an object": ('{"type":{"session:new":1},"msgid":"m-bad-1","data":{}}', IGNORED, None),
     "missing msgid": (
         json.dumps({"type": "verb:hook", "hook": "/menu", "data": call_info()}),
         IGNORED,
