@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_sync
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from jambonz_webhooks.websocket import ANSWERED_KEY
 from tests.conftest import LiveServer, _spawn, _stop, _wait_ready
 from tests.payloads import call_info, session_new
 
@@ -90,9 +92,24 @@ def _drop_during_the_call_hook(server: LiveServer, sid: str, delay: float, busy_
         socket.close(code=1011)
 
 
+def _wait_answered(redis_url: str, sid: str) -> None:
+    """Wait until the call is marked answered in Redis: A writes it just after the ack is sent.
+
+    (A worker killed between the two makes B run the call hook again, its verbs ignored by
+    jambonz: the safe side of that race, which this test is not about.)
+    """
+    deadline = time.monotonic() + 5
+    with redis_sync.Redis.from_url(redis_url, socket_timeout=5) as client:
+        while time.monotonic() < deadline:
+            if any(client.hget(key, ANSWERED_KEY) for key in client.scan_iter(f"*{sid}")):
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"call {sid} never marked answered")
+
+
 @pytest.mark.parametrize("drop", ["close-1011", "worker-killed"])
 def test_a_reconnect_on_the_other_worker_is_acked_without_running_the_call_hook(
-    workers: tuple[LiveServer, LiveServer], drop: str
+    workers: tuple[LiveServer, LiveServer], redis_url: str, drop: str
 ) -> None:
     first, second = workers
     sid = str(uuid.uuid4())
@@ -101,6 +118,7 @@ def test_a_reconnect_on_the_other_worker_is_acked_without_running_the_call_hook(
     with _open(first) as socket:
         greeting = _ack(socket, _send(socket, "session:new", start, call_sid=sid))
         assert _said(greeting) == [f"pid={first_pid}"]
+        _wait_answered(redis_url, sid)
         if drop == "close-1011":
             socket.close(code=1011)  # not 1000: jambonz reconnects
         else:
@@ -119,7 +137,7 @@ def test_a_reconnect_on_the_other_worker_is_acked_without_running_the_call_hook(
 
 
 def test_a_reconnect_after_an_unacked_session_new_runs_the_call_hook_on_the_other_worker(
-    workers: tuple[LiveServer, LiveServer],
+    workers: tuple[LiveServer, LiveServer], redis_url: str
 ) -> None:
     """The socket drops while A's handler runs: A never acks, so B's reconnect ack carries the verbs."""
     first, second = workers
@@ -132,6 +150,7 @@ def test_a_reconnect_after_an_unacked_session_new_runs_the_call_hook_on_the_othe
     seen = _seen_on(second, sid)
     assert seen["runs"] == 2 and seen["by_pid"] == second.process.pid
     # Answered now: one more drop and reconnect gets an ack without verbs.
+    _wait_answered(redis_url, sid)
     with _open(first) as third:
         assert "data" not in _ack(third, _send(third, "session:reconnect", start, call_sid=sid))
 
