@@ -63,6 +63,9 @@ logger = logging.getLogger("uvicorn.error")
 STARTUP_FAILURE = 3
 """The exit status when the server did not start (uvicorn's)."""
 
+WS_MAX_SIZE = 1024 * 1024
+"""Bytes of one WebSocket message read at most: a larger one closes its socket (1009)."""
+
 TESTED_UVICORN = (0, 55)
 """The uvicorn release whose protocol and server internals this module was written against."""
 
@@ -516,6 +519,9 @@ class ServingConfig(Config):
         # jambonz's messages are a few KB on a near network: compressing them saves little, and a
         # deflate context on each call's socket holds tens of KB for the whole call.
         options.setdefault("ws_per_message_deflate", False)
+        # uvicorn reads a WebSocket message whole, up to 16 MiB by default, before the app sees it;
+        # the app reads 256 Ki characters at most (websocket.MAX_FRAME, 1 MiB of UTF-8 at worst).
+        options.setdefault("ws_max_size", WS_MAX_SIZE)
         options["timeout_keep_alive"] = limits.timeout_keep_alive
         options["timeout_graceful_shutdown"] = math.ceil(shutdown.grace)
         super().__init__(app, **options)

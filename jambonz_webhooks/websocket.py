@@ -21,9 +21,12 @@ handler under its deadline, the fallback, the encoded verbs); the verbs go back 
   commands of a :class:`~jambonz_webhooks.CallControl` go over it, from the handlers and from
   the tasks they started; a socket that drops (any close but 1000) is waited for, since jambonz
   reconnects, here or on another process.
-- A malformed frame (not JSON, binary, no msgid, too large, a payload that is not a call) is
-  logged and concerns its own message only; unknown message types are ignored. The app never
-  closes the socket: jambonz does when the call ends.
+- A malformed frame (not JSON, binary, no msgid, too large) is logged and concerns its own
+  message only; nothing is answered to it (jambonz takes only ``ack`` and ``command`` frames: an
+  error frame of ours would be an invalid message to it). A message whose payload is not a call
+  is acked without verbs: no handler runs, and a ``session:new``'s call fails rather than being
+  greeted. Unknown message types are ignored. The app never closes the socket: jambonz does
+  when the call ends.
 """
 
 from __future__ import annotations
@@ -203,6 +206,8 @@ class CallSocket:
             logger.warning("a WebSocket frame that is not a JSON object was ignored")
             return
         kind = envelope.get("type")
+        if type(kind) is not str:
+            return  # no message of jambonz's (and a list or an object cannot even be looked up)
         if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES:
             if self.link is None:
                 self._link_call(envelope)
@@ -211,7 +216,7 @@ class CallSocket:
             await self._start(self._status(envelope.get("data")))
         elif kind == "llm:tool-call":
             await self._start(self._tool_call(envelope))
-        elif type(kind) is str and kind in SOCKET_EVENT_MODELS:
+        elif kind in SOCKET_EVENT_MODELS:
             await self._event(kind, envelope)
         # Any other type is one jambonz added later: ignored, as its own server would want.
 
@@ -256,9 +261,6 @@ class CallSocket:
 
     async def _answer(self, kind: str, envelope: Mapping[str, Any]) -> None:
         msgid = envelope.get("msgid")
-        if kind == "call:status":
-            await self._status(envelope.get("data"))
-            return
         if type(msgid) is not str or not msgid or len(msgid) > 128:
             logger.warning("a WebSocket %s message without a usable msgid was ignored", kind)
             return
@@ -277,11 +279,20 @@ class CallSocket:
                 await self._ack(msgid, None)
                 return
             pipeline, params = found
-        verbs = await self._verbs(pipeline, params, envelope.get("data"))
+        read = _decode(pipeline, envelope.get("data"))
+        if read is None:
+            # Not a payload jambonz sends (over HTTP, a 422): no handler runs and no verbs go
+            # back, so a session:new's call fails at once (as a refused call hook fails it),
+            # never greeted, and a hook's call goes on with its verbs.
+            await self._ack(msgid, None)
+            return
+        verbs = await self._verbs(pipeline, params, read)
         if kind in _CALL_HOOK_MESSAGES and (verbs is None or verbs == b"[]"):
             verbs = pipeline.fallback_verbs(self.prefix)  # jambonz fails a call whose first ack has no verbs
-        await self._ack(msgid, verbs)
-        if kind in _CALL_HOOK_MESSAGES and call_sid is not None:
+        sent = await self._ack(msgid, verbs)
+        # An ack that never left (the socket dropped meanwhile) answered nothing: jambonz's
+        # reconnect then needs the call hook's verbs.
+        if sent and kind in _CALL_HOOK_MESSAGES and call_sid is not None:
             await self._mark_answered(call_sid)
 
     async def _answered(self, call_sid: str) -> bool:
@@ -342,12 +353,11 @@ class CallSocket:
         route, params = found
         return route.pipeline, params
 
-    async def _verbs(self, pipeline: HookPipeline, params: dict[str, Any], data: Any) -> bytes | None:
-        """The JSON verbs ``pipeline`` answers ``data`` with (its fallback when it refuses it)."""
+    async def _verbs(
+        self, pipeline: HookPipeline, params: dict[str, Any], read: tuple[bytes, Decoded]
+    ) -> bytes | None:
+        """The JSON verbs ``pipeline`` answers a decoded payload with (its fallback if it fails)."""
         started = time.perf_counter()
-        read = _decode(pipeline, data)
-        if read is None:
-            return pipeline.fallback_verbs(self.prefix)
         body, decoded = read
         link = self.link
         if link is not None and link.call is None and decoded.call is not None:
@@ -399,7 +409,8 @@ class CallSocket:
         async with self._sending:
             await send({"type": "websocket.send", "text": text})
 
-    async def _ack(self, msgid: str, verbs: bytes | None) -> None:
+    async def _ack(self, msgid: str, verbs: bytes | None) -> bool:
+        """Send the ack of ``msgid``; False if the socket is gone."""
         head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
         frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
         if len(frame) > MAX_ACK:
@@ -408,9 +419,11 @@ class CallSocket:
                 len(frame),
                 MAX_ACK,
             )
-        # jambonz went away: nothing to answer any more.
-        with contextlib.suppress(OSError, RuntimeError):
+        try:
             await self._send_text(frame.decode())
+        except (OSError, RuntimeError):
+            return False  # jambonz went away: nothing to answer any more
+        return True
 
 
 def _decode(pipeline: HookPipeline, data: Any) -> tuple[bytes, Decoded] | None:
