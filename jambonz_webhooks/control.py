@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from .rest.client import AsyncJambonzClient
 
 __all__ = [
+    "MAX_FRAME_TO_JAMBONZ",
+    "RECONNECT_WAIT",
     "CallControl",
     "CallEndedError",
     "CallLink",
@@ -51,8 +53,9 @@ RECONNECT_WAIT = 10.0
 """Seconds a command waits for a dropped socket to come back: jambonz's reconnects back off
 0.5, 1, 2, 4 s, so a socket that is not back by then is not coming."""
 
-FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer"})
-"""Call statuses after which the call is over (its background tasks are cancelled)."""
+MAX_FRAME_TO_JAMBONZ = 24 * 1024
+"""Bytes of a frame jambonz accepts from the app (its ``maxPayload``): a larger one drops the
+socket (1009), so a command that large is refused before it is sent."""
 
 Status = Literal["pause", "resume"]
 RecordAction = Literal["startCallRecording", "stopCallRecording", "pauseCallRecording", "resumeCallRecording"]
@@ -336,7 +339,13 @@ class CallControl:
             frame["tool_call_id"] = tool_call_id
         if data is not None:
             frame["data"] = data
-        await link.send(pydantic_core.to_json(frame).decode())
+        text = pydantic_core.to_json(frame).decode()
+        if len(text.encode()) > MAX_FRAME_TO_JAMBONZ:
+            raise ValueError(
+                f"a {name} command of {len(text.encode())} bytes is over the {MAX_FRAME_TO_JAMBONZ} "
+                "jambonz accepts (it would drop the call's socket)"
+            )
+        await link.send(text)
 
     async def _send(self, name: str, data: Any, rest: Mapping[str, Any] | None) -> None:
         link = self._link

@@ -800,6 +800,10 @@ class ToolHook:
         shown = name if type(name) is str else ""
         return (call_id, adapter.output(call_id, shown, outcome.result, outcome.error)), outcome.how
 
+    def error_output(self, call_id: str, name: str, error: str) -> dict[str, Any]:
+        """The output that tells the model the tool call ``call_id`` failed (in the vendor's shape)."""
+        return VENDORS[self.vendor].output(call_id, name, None, error)
+
     async def _google(
         self, adapter: _Google, call_id: str, calls: Any, call_sid: str | None
     ) -> tuple[tuple[str, dict[str, Any]], str]:

@@ -42,7 +42,7 @@ import pydantic_core
 from starlette.types import Receive, Scope, Send
 
 from .asgi import RequestHeaders
-from .control import CallControl, CallLink, current_link
+from .control import MAX_FRAME_TO_JAMBONZ, CallControl, CallLink, current_link
 from .errors import CallEndedError, HookError, error_body
 from .events import FINAL_CALL_STATUSES, SOCKET_EVENT_MODELS
 from .injection import HookKind
@@ -67,7 +67,7 @@ waits 5 s for an ack, then fails the call."""
 MAX_FRAME = 256 * 1024
 """Characters of a frame read at most: jambonz's messages are a few KB."""
 
-MAX_ACK = 24 * 1024
+MAX_ACK = MAX_FRAME_TO_JAMBONZ
 """Bytes of a frame jambonz accepts from the app (its ``maxPayload``): a larger ack drops the call."""
 
 CLOSE_GRACE = ACK_DEADLINE + 1.0
@@ -338,8 +338,16 @@ class CallSocket:
         except ValueError as exc:
             logger.warning("an llm:tool-call for call %s was ignored: %s", link.call_sid, exc)
             return
+        control = CallControl(link.call_sid, link=link)
         with contextlib.suppress(CallEndedError):
-            await CallControl(link.call_sid, link=link).tool_output(tool_call_id, output)
+            try:
+                await control.tool_output(tool_call_id, output)
+            except ValueError as exc:
+                # Too large for jambonz: the model hears that the tool failed, not silence.
+                logger.warning("the output of tool call %s of call %s: %s", tool_call_id, link.call_sid, exc)
+                name = data.get("name")
+                error = route.hook.error_output(tool_call_id, name if type(name) is str else "", "too large")
+                await control.tool_output(tool_call_id, error)
 
     def _named(self, hook: Any) -> tuple[HookPipeline, dict[str, Any]] | None:
         """The pipeline of the hook a message names, and the values of its path's parameters.

@@ -817,3 +817,50 @@ def test_a_tool_call_over_the_socket_is_answered_with_llm_tool_output() -> None:
         assert frames[0] == _command("call:status", {"call_status": "completed"})
         assert frames[1]["command"] == "llm:tool-output" and frames[1]["tool_call_id"] == "call_4"
         assert hung_up == ["yes"]
+
+
+def test_a_command_jambonz_would_drop_the_socket_for_is_refused(
+    socket_of: Callable[[JambonzApp], WebSocketTestSession],
+) -> None:
+    app = _app()
+    errors: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        try:
+            await control.update_llm({"instructions": "x" * 30_000})
+        except ValueError as exc:
+            errors.append(str(exc))
+        return Response().say(text="Hello")
+
+    socket = socket_of(app)
+    _message(socket, "session:new", session_new(call_sid="c-big"), call_sid="c-big")
+    assert _until_ack(socket)[0] == []  # nothing was sent
+    (error,) = errors
+    assert "24576 jambonz accepts" in error
+
+
+def test_a_tool_output_too_large_for_jambonz_answers_an_error_result() -> None:
+    app = _app()
+    tools = app.tool_hook("/tools")
+
+    @tools.tool
+    async def everything() -> str:
+        """Returns far too much."""
+        return "y" * 40_000
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().llm(vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools)
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        _message(socket, "session:new", session_new(call_sid="c-huge"), call_sid="c-huge")
+        _until_ack(socket)
+        data = {"tool_call_id": "call_9", "name": "everything", "args": {}}
+        _message(socket, "llm:tool-call", data, msgid="x", hook="/tools/openai")
+        frame = json.loads(socket.receive_text())
+    assert frame["command"] == "llm:tool-output" and frame["tool_call_id"] == "call_9"
+    assert json.loads(frame["data"]["item"]["output"]) == {"error": "too large"}
