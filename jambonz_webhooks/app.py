@@ -425,10 +425,13 @@ class JambonzApp(Starlette, _HookRegistry):
         """Register the handler of a notification jambonz sends over a call's socket.
 
         ``event`` is the message type: ``verb:status``, ``jambonz:error``, ``llm:event``,
-        ``tts:streaming-event`` or ``tts:tokens-result``. The handler is injected as a hook's
-        (the event's model, :class:`~jambonz_webhooks.CallControl`, ...) and answers nothing;
-        it runs under ``deadline`` (or the app's). An ``llm:event`` naming a hook of the app
-        (the verb's ``eventHook``) goes to that hook instead, as it would over HTTP.
+        ``llm:tool-call``, ``tts:streaming-event`` or ``tts:tokens-result``. The handler is
+        injected as a hook's (the event's model, :class:`~jambonz_webhooks.CallControl`, ...) and
+        answers nothing; it runs under ``deadline`` (or the app's). An ``llm:event`` naming a
+        hook of the app (the verb's ``eventHook``) goes to that hook instead, as it would over
+        HTTP; an
+        ``llm:tool-call`` naming a tool hook (``app.tool_hook``) goes to its toolbox, and the
+        handler of the others answers with ``CallControl.tool_output``.
         """
         if event not in SOCKET_EVENT_MODELS:
             raise ValueError(

@@ -100,6 +100,11 @@ class CallLink:
             flow.event(data)
 
     @property
+    def attached(self) -> bool:
+        """Whether a socket serves the call now."""
+        return self._send is not None
+
+    @property
     def over_socket(self) -> bool:
         """Whether the call is served over WebSocket (its commands go over the socket)."""
         return self._socket_seen
@@ -500,11 +505,15 @@ class CallControl:
         await self._send("sip:request", {"sip_request": request}, {"sip_request": request})
 
     async def dtmf(self, digits: str, *, duration: int = 250) -> None:
-        """Send DTMF digits to the far end (SIP INFO), ``duration`` milliseconds each."""
-        if not digits or any(digit not in "0123456789*#ABCDabcd" for digit in digits):
-            raise ValueError(f"DTMF digits are 0-9, *, # and A-D, not {digits!r}")
-        dtmf = {"digit": digits, "duration": duration}
-        await self._send("dtmf", {"dtmf": dtmf}, {"dtmf": dtmf})
+        """Send DTMF digits to the far end, ``duration`` milliseconds each.
+
+        One command a digit: jambonz sends each as a SIP INFO whose ``Signal`` is one digit.
+        """
+        if not digits or len(digits) > 64 or any(digit not in "0123456789*#ABCDabcd" for digit in digits):
+            raise ValueError(f"DTMF digits are 1 to 64 of 0-9, *, # and A-D, not {digits!r}")
+        for digit in digits:
+            dtmf = {"digit": digit, "duration": duration}
+            await self._send("dtmf", {"dtmf": dtmf}, {"dtmf": dtmf})
 
     async def config(self, config: Any = None, **fields: Any) -> None:
         """Change the session's settings at once, as a ``config`` verb would (WebSocket only).
@@ -565,36 +574,50 @@ class CallControl:
 
     # -- streamed text ------------------------------------------------------------------------
 
-    async def send_tokens(self, text: str) -> None:
+    async def send_tokens(self, text: str) -> bool:
         """Stream text to the running TTS stream, honouring jambonz's flow control.
 
         Waits for jambonz's ``tts:tokens-result``; when its buffer is full, waits for
-        ``stream_resumed`` and sends again. WebSocket only.
+        ``stream_resumed`` and sends again. WebSocket only. Returns False when the stream was
+        cleared meanwhile (a barge-in, say): the text is dropped.
 
         Raises:
             TokensRefused: jambonz refused the text for another reason (no TTS stream, ...).
 
         """
-        await self._over_socket("tts:tokens").tokens.send(text)
+        return await self._over_socket("tts:tokens").tokens.send(text)
 
-    async def stream_tokens(self, source: AsyncIterable[str] | Iterable[str], *, flush: bool = True) -> None:
-        """Stream each piece of ``source`` (an LLM's output, say) as it comes, then flush."""
-        link = self._over_socket("tts:tokens")
+    async def stream_tokens(self, source: AsyncIterable[str] | Iterable[str], *, flush: bool = True) -> bool:
+        """Stream each piece of ``source`` (an LLM's output, say) as it comes, then flush.
+
+        Returns False when the stream was cleared before the end (the caller barged in, the
+        stream closed, or :meth:`clear_tokens`): the rest of ``source`` is not read.
+        """
+        flow = self._over_socket("tts:tokens").tokens
+        start = flow.generation
         if isinstance(source, AsyncIterable):
             async for piece in source:
-                await link.tokens.send(piece)
+                if not await flow.send(piece, start):
+                    return False
         else:
             for piece in source:
-                await link.tokens.send(piece)
+                if not await flow.send(piece, start):
+                    return False
         if flush:
             await self.flush_tokens()
+        return True
 
     async def flush_tokens(self) -> None:
         """Have jambonz speak the text it holds now, without waiting for a sentence's end."""
         await self.command("tts:flush")
 
     async def clear_tokens(self) -> None:
-        """Drop the text jambonz holds and stop speaking it (the caller interrupted, say)."""
+        """Drop the text jambonz holds and stop speaking it (the caller interrupted, say).
+
+        Text being streamed now is dropped too (:meth:`stream_tokens` returns False).
+        """
+        link = self._over_socket("tts:clear")
+        link.tokens.clear()
         await self.command("tts:clear")
 
     # -- tasks ----------------------------------------------------------------------------

@@ -396,18 +396,19 @@ class HookPipeline:
             outcome = Outcome(204, _NO_HEADERS, b"", decoded.call)
             outcome.after = functools.partial(self._status, decoded, path_params, prefix, request)
             return outcome
+        limit = self.deadline if deadline is None else min(deadline, self.deadline)
         if self.continues and decoded.call is not None:
-            return await self._answer_or_continue(decoded, body, path_params, prefix, request)
+            return await self._answer_or_continue(decoded, body, path_params, prefix, request, limit)
         call = decoded.call
         context = self.settings.context(prefix)
         token = current_context.set(context)  # REST calls from the handler write hooks with it
-        watch = deadlines.start(self.deadline if deadline is None else min(deadline, self.deadline))
+        watch = deadlines.start(limit)
         try:
             data, verbs = await self._produce(decoded, body, path_params, context, request)
             return Outcome(200, JSON_HEADERS, data, call, verbs)
         except asyncio.CancelledError as exc:
             if watch.finish():
-                self._log_deadline(call, "the fallback answered")
+                self._log_deadline(call, "the fallback answered", limit)
                 return self._fallback_outcome(call, prefix, "deadline")
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -462,8 +463,13 @@ class HookPipeline:
         path_params: Mapping[str, Any],
         prefix: str,
         request: Callable[[], Request] | None,
+        limit: float,
     ) -> Outcome:
-        """Run the handler as its own task; past the soft deadline, answer filler if it may go on."""
+        """Run the handler as its own task; past the soft deadline, answer filler if it may go on.
+
+        ``limit`` is the hook's deadline, or the transport's when that is shorter (a WebSocket
+        ack is due within 5 s): the soft deadline is never later.
+        """
         call = decoded.call
         assert call is not None
         context = self.settings.context(prefix)
@@ -476,10 +482,11 @@ class HookPipeline:
         finally:
             current_context.reset(token)
         background = self.background or self.settings.background
+        soft = min(background.after, limit)
         try:
-            await asyncio.wait((work,), timeout=min(background.after, self.deadline))
+            await asyncio.wait((work,), timeout=soft)
             if not work.done() and not continuation.allowed:
-                await asyncio.wait((work,), timeout=self.deadline - background.after)
+                await asyncio.wait((work,), timeout=limit - soft)
         except asyncio.CancelledError:
             work.cancel()  # the request itself is cancelled (the server stops): so is its work
             raise
@@ -487,7 +494,7 @@ class HookPipeline:
             return self._finished(work, call, prefix)
         if not continuation.allowed:
             work.cancel()
-            self._log_deadline(call, "the fallback answered")
+            self._log_deadline(call, "the fallback answered", limit)
             return self._fallback_outcome(call, prefix, "deadline")
         resume = self.settings.continuations.start(str(call.call_sid), _encoded_of(work))
         filler = continuation.filler or background.filler
@@ -566,13 +573,13 @@ class HookPipeline:
             await settings.end_call(str(call.call_sid))
         return how
 
-    def _log_deadline(self, call: CallInfo | None, what: str) -> None:
+    def _log_deadline(self, call: CallInfo | None, what: str, limit: float | None = None) -> None:
         logger.warning(
             "%s hook %s (handler %s) passed its %.1f s deadline for call_sid=%s: %s",
             self.kind.value,
             self.path,
             self.name,
-            self.deadline,
+            self.deadline if limit is None else limit,
             None if call is None else call.call_sid,
             what,
             extra=self._extra(call),

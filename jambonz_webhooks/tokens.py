@@ -6,6 +6,11 @@ when its buffer (1,000 characters in jambonz-feature-server 0.9.8,
 lib/utils/tts-streaming-buffer.js) cannot take the text; it then sends the
 ``tts:streaming-event`` ``stream_resumed`` once the buffer drained, and the text is sent
 again. One command is in flight at a time, and a piece is cut to fit the buffer.
+
+A barge-in (``user_interruption``), the stream closing (``stream_closed``) or the app's own
+``tts:clear`` empties jambonz's buffer without a ``stream_resumed``
+(tts-streaming-buffer.js ``clear``): the text being streamed then is dropped, not sent later
+to a caller who has moved on, and a text waiting for room stops waiting.
 """
 
 from __future__ import annotations
@@ -61,9 +66,14 @@ class TokenFlow:
         self.paused = False
         """Whether jambonz said its buffer is full, and has not said it resumed."""
         self.closed = False
+        self.generation = 0
+        """How many times the stream was cleared (a text started before a clear is dropped)."""
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, generation: int | None = None) -> bool:
         """Send ``text`` (in pieces that fit), each once jambonz can take it.
+
+        Returns False, with the rest of the text dropped, when the stream is cleared meanwhile
+        (or was, since ``generation``).
 
         Raises:
             TokensRefused: jambonz refused a piece for another reason than a full buffer, or
@@ -71,23 +81,27 @@ class TokenFlow:
             CallEndedError: the call ended.
 
         """
+        start = self.generation if generation is None else generation
         if not text:
-            return
+            return self.generation == start
         async with self._lock:
             for piece in pieces(text):
-                await self._send_piece(piece)
+                if self.generation != start or not await self._send_piece(piece, start):
+                    return False
+        return True
 
-    async def _send_piece(self, piece: str) -> None:
+    async def _send_piece(self, piece: str, generation: int) -> bool:
         while True:
             resumed = self._resumed
             result = await self._ask(piece)
             status = result.get("status")
             if status == "ok":
-                return
+                return True
             reason = result.get("reason")
             if status == "failed" and reason == "full":
                 self.paused = True
-                await self._wait_resumed(resumed)
+                if not await self._wait_resumed(resumed, generation):
+                    return False
                 continue
             # 0.9.8 answers with no status when the call runs no TTS stream.
             raise TokensRefused(
@@ -107,11 +121,14 @@ class TokenFlow:
         finally:
             self._waiting.pop(number, None)
 
-    async def _wait_resumed(self, seen: int) -> None:
+    async def _wait_resumed(self, seen: int, generation: int) -> bool:
+        """Wait for room; False when the stream was cleared instead."""
         # A stream_resumed counted since the piece was sent means the buffer drained already.
         while self._resumed == seen:
             if self.closed:
                 raise CallEndedError(f"call {self._link.call_sid} is over")
+            if self.generation != generation:
+                return False
             self._resume.clear()
             try:
                 await asyncio.wait_for(self._resume.wait(), RESUME_WAIT)
@@ -119,6 +136,7 @@ class TokenFlow:
                 raise TokensRefused(
                     f"jambonz's TTS buffer stayed full for {RESUME_WAIT:g} s (no stream_resumed)"
                 ) from None
+        return True
 
     def result(self, data: Any) -> None:
         """Take jambonz's ``tts:tokens-result`` for one of the commands sent."""
@@ -129,9 +147,21 @@ class TokenFlow:
         if future is not None and not future.done():
             future.set_result(data)
 
+    def clear(self) -> None:
+        """The stream is cleared: the text being sent is dropped, a wait for room ends."""
+        self.generation += 1
+        self.paused = False
+        self._resume.set()
+
     def event(self, data: Any) -> None:
-        """A ``tts:streaming-event``: ``stream_resumed`` lets the text flow again."""
-        if isinstance(data, dict) and data.get("event_type") == "stream_resumed":
+        """Take a ``tts:streaming-event``: room again, or the stream cleared.
+
+        ``stream_resumed`` lets the text flow again; a barge-in or the stream's end clears it.
+        """
+        kind = data.get("event_type") if isinstance(data, dict) else None
+        if kind in ("user_interruption", "stream_closed"):
+            self.clear()
+        elif kind == "stream_resumed":
             self.paused = False
             self._resumed += 1
             self._resume.set()

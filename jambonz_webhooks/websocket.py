@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pydantic_core
 from starlette.types import Receive, Scope, Send
@@ -210,7 +211,7 @@ class CallSocket:
             return  # no message of jambonz's (and a list or an object cannot even be looked up)
         if kind in _CALL_HOOK_MESSAGES or kind in _NAMED_HOOK_MESSAGES:
             if self.link is None:
-                self._link_call(envelope)
+                self._link_call(kind, envelope)
             await self._start(self._answer(kind, envelope))
         elif kind == "call:status":
             await self._start(self._status(envelope.get("data")))
@@ -220,12 +221,21 @@ class CallSocket:
             await self._event(kind, envelope)
         # Any other type is one jambonz added later: ignored, as its own server would want.
 
-    def _link_call(self, envelope: Mapping[str, Any]) -> None:
-        """The socket's first message names its call: commands for the call go over it now."""
+    def _link_call(self, kind: str, envelope: Mapping[str, Any]) -> None:
+        """The socket's first message names its call: commands for the call go over it now.
+
+        A reconnect, a redirect or an adult leg takes over the call's link from the socket that
+        had it; a second ``session:new`` for a call whose socket is open does not (jambonz sends
+        one per call: another is no socket of that call).
+        """
         call_sid = _call_sid_of(envelope)
         if call_sid is None:
             return
         settings = self.settings
+        held = settings.calls.get(call_sid)
+        if kind == "session:new" and held is not None and held.attached:
+            logger.warning("a second session:new for a call whose socket is open was not linked to it")
+            return
         link = settings.calls.link(call_sid, settings.context(self.prefix))
         link.attach(self._sender)
         self.link = link
@@ -257,7 +267,10 @@ class CallSocket:
         self._tasks.discard(task)
         self._turns.release()
         if not task.cancelled() and task.exception() is not None:
-            logger.error("answering a WebSocket message failed", exc_info=task.exception())
+            call_sid = None if self.link is None else self.link.call_sid
+            logger.error(
+                "answering a WebSocket message of call %s failed", call_sid, exc_info=task.exception()
+            )
 
     async def _answer(self, kind: str, envelope: Mapping[str, Any]) -> None:
         msgid = envelope.get("msgid")
@@ -279,6 +292,12 @@ class CallSocket:
                 await self._ack(msgid, None)
                 return
             pipeline, params = found
+            if pipeline.kind is HookKind.STATUS:
+                # A status hook a verb names (a conference's statusHook): answered at once, as
+                # over HTTP (204), its handler runs after.
+                await self._ack(msgid, None)
+                await self._notify(pipeline, envelope.get("data"), params)
+                return
         read = _decode(pipeline, envelope.get("data"))
         if read is None:
             # Not a payload jambonz sends (over HTTP, a 422): no handler runs and no verbs go
@@ -289,6 +308,19 @@ class CallSocket:
         verbs = await self._verbs(pipeline, params, read)
         if kind in _CALL_HOOK_MESSAGES and (verbs is None or verbs == b"[]"):
             verbs = pipeline.fallback_verbs(self.prefix)  # jambonz fails a call whose first ack has no verbs
+        if verbs is not None and len(verbs) > MAX_ACK - 256:
+            # jambonz drops a socket sent a frame over its limit: the caller hears the fallback.
+            call = None if read[1].call is None else read[1].call.call_sid
+            logger.error(
+                "the verbs of %s hook %s for call %s are %d bytes, over the %d jambonz accepts "
+                "over WebSocket: the fallback answered",
+                pipeline.kind.value,
+                pipeline.path,
+                call,
+                len(verbs),
+                MAX_ACK,
+            )
+            verbs = pipeline.fallback_verbs(self.prefix)
         sent = await self._ack(msgid, verbs)
         # An ack that never left (the socket dropped meanwhile) answered nothing: jambonz's
         # reconnect then needs the call hook's verbs.
@@ -313,7 +345,15 @@ class CallSocket:
         """
         if type(hook) is not str or not hook or len(hook) > 2048:
             return None
-        path = hook if hook.startswith("/") else "/" + hook
+        name: str = hook
+        if "://" in name:
+            # An absolute ws(s):// hook (a redirect to this app by URL) is sent with its URL.
+            parts = urlsplit(name)
+            if parts.scheme not in ("ws", "wss", "http", "https"):
+                return None
+            name = parts.path or "/"
+        name = name.partition("#")[0]  # a retry policy (#rc=..&rp=..) is jambonz's, not the path's
+        path = name if name.startswith("/") else "/" + name
         prefix = self.prefix
         if prefix and path.startswith(prefix + "/"):
             path = path[len(prefix) :]
@@ -327,10 +367,17 @@ class CallSocket:
         path = self._path_of(envelope.get("hook"))
         route = None if path is None else self.table.tools.get(path)
         link = self.link
-        if route is None or link is None:
-            logger.warning("an llm:tool-call for a hook no tool hook serves was ignored")
-            return
         data = envelope.get("data")
+        if route is None:
+            pipeline = self.settings.events.get("llm:tool-call")
+            if pipeline is not None:
+                await self._notify(pipeline, data)  # the app's handler answers with tool_output
+            else:
+                logger.warning("an llm:tool-call for a hook no tool hook serves was ignored")
+            return
+        if link is None:
+            logger.warning("an llm:tool-call on a socket that named no call was ignored")
+            return
         try:
             if not isinstance(data, dict):
                 raise ValueError("its data is not an object")
@@ -356,7 +403,7 @@ class CallSocket:
         """
         path = self._path_of(hook)
         found = None if path is None else self.table.find(path)
-        if found is None or found[0].kind is HookKind.STATUS:
+        if found is None:
             return None
         route, params = found
         return route.pipeline, params
@@ -385,7 +432,13 @@ class CallSocket:
         if route is not None:
             await self._notify(route.pipeline, data)
         link = self.link
-        if link is not None and isinstance(data, dict) and data.get("call_status") in FINAL_CALL_STATUSES:
+        if (
+            link is not None
+            and isinstance(data, dict)
+            and data.get("call_status") in FINAL_CALL_STATUSES
+            # A dialed leg's statuses come on its parent's socket: only the call's own end it.
+            and data.get("call_sid", link.call_sid) == link.call_sid
+        ):
             link.end()
 
     async def _notify(self, pipeline: HookPipeline, data: Any, params: dict[str, Any] = _NO_PARAMS) -> None:
@@ -421,12 +474,6 @@ class CallSocket:
         """Send the ack of ``msgid``; False if the socket is gone."""
         head = b'{"type":"ack","msgid":' + pydantic_core.to_json(msgid)
         frame = head + (b"}" if verbs is None else b',"data":' + verbs + b"}")
-        if len(frame) > MAX_ACK:
-            logger.warning(
-                "an ack of %d bytes is over the %d jambonz accepts: it will drop the call",
-                len(frame),
-                MAX_ACK,
-            )
         try:
             await self._send_text(frame.decode())
         except (OSError, RuntimeError):

@@ -22,14 +22,17 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from jambonz_webhooks import (
+    Background,
     CallControl,
     CallEndedError,
     CallSession,
     CallStatus,
     CommandUnavailable,
+    ConferenceStatus,
     GatherResult,
     JambonzApp,
     JambonzError,
+    LlmToolCall,
     MemoryStore,
     Response,
     Say,
@@ -183,9 +186,9 @@ WIRE: list[tuple[str, Command, dict[str, Any], dict[str, Any] | None]] = [
     ),
     (
         "dtmf",
-        lambda c: c.dtmf("12#"),
-        _command("dtmf", {"dtmf": {"digit": "12#", "duration": 250}}),
-        {"dtmf": {"digit": "12#", "duration": 250}},
+        lambda c: c.dtmf("#"),
+        _command("dtmf", {"dtmf": {"digit": "#", "duration": 250}}),
+        {"dtmf": {"digit": "#", "duration": 250}},
     ),
     (
         "dub",
@@ -864,3 +867,243 @@ def test_a_tool_output_too_large_for_jambonz_answers_an_error_result() -> None:
         frame = json.loads(socket.receive_text())
     assert frame["command"] == "llm:tool-output" and frame["tool_call_id"] == "call_9"
     assert json.loads(frame["data"]["item"]["output"]) == {"error": "too large"}
+
+
+def _call(app: JambonzApp, call_sid: str) -> Iterator[WebSocketTestSession]:
+    """A socket of ``app`` whose session:new for ``call_sid`` was acked."""
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        _message(socket, "session:new", session_new(call_sid=call_sid), call_sid=call_sid)
+        _until_ack(socket)
+        yield socket
+
+
+def test_a_dialed_legs_final_status_does_not_end_the_parent_call() -> None:
+    app = _app()
+    went: list[str] = []
+    go = asyncio.Event()
+
+    async def later(control: CallControl) -> None:
+        await go.wait()
+        try:
+            await control.mute()
+            went.append("muted")
+        except CallEndedError:
+            went.append("ended")
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        control.start(later(control))
+        return Response().dial(target=[{"type": "phone", "number": "+15550001111"}], action_hook="/dialed")
+
+    @app.action_hook("/dialed")
+    async def dialed(call: CallSession) -> Response:
+        go.set()
+        return Response().say(text="They are busy")
+
+    for socket in _call(app, "c-parent"):
+        # fs sends the child leg's statuses on the parent's socket.
+        child = call_info(
+            call_sid="c-child", parent_call_sid="c-parent", call_status="busy", direction="outbound"
+        )
+        _message(socket, "call:status", child, msgid="s1")
+        _message(socket, "verb:hook", call_info(call_sid="c-parent"), msgid="m2", hook="/dialed")
+        _wait_for(lambda: went == ["muted"])  # the task's command went through: the call lives on
+        frames = [json.loads(socket.receive_text()) for _ in range(2)]
+        assert _command("mute:status", {"mute_status": "mute"}) in frames
+        assert len(app.hook_settings.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "ws://voice.example.com/next",
+        "wss://voice.example.com/next?tenant=7",
+        "/next#rc=2&rp=all",
+        "next",
+    ],
+)
+def test_a_hook_named_by_url_or_with_a_retry_policy_reaches_its_handler(hook: str) -> None:
+    app = _app()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().redirect(action_hook=hook)
+
+    @app.action_hook("/next")
+    async def next_hook(call: CallSession) -> Response:
+        return Response().say(text="Redirected")
+
+    for socket in _call(app, "c-url"):
+        _message(socket, "session:redirect", call_info(call_sid="c-url"), msgid="m2", hook=hook)
+        assert _until_ack(socket, "m2")[1]["data"] == [{"verb": "say", "text": "Redirected"}]
+
+
+def test_a_status_hook_a_verb_names_runs_without_verbs_in_its_ack() -> None:
+    app = _app()
+    seen: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().conference(name="room", status_hook="/conf-status", status_events=["join"])
+
+    @app.status_hook("/conf-status")
+    async def conference_status(event: ConferenceStatus) -> None:
+        seen.append(str(event.event))
+
+    for socket in _call(app, "c-conf"):
+        data = call_info(call_sid="c-conf", event="join", conference_sid="cf-1", friendly_name="room")
+        _message(socket, "verb:hook", data, msgid="m2", hook="/conf-status")
+        assert _until_ack(socket, "m2") == ([], {"type": "ack", "msgid": "m2"})
+        _wait_for(lambda: seen == ["join"])
+
+
+def test_over_websocket_a_continuing_hook_answers_within_jambonzs_wait() -> None:
+    app = _app()
+
+    @app.call_hook("/incoming", background=Background(after=6.0, limit=30.0))
+    async def incoming(call: CallSession) -> Response:
+        await asyncio.sleep(7)
+        return Response().say(text="Finally")
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        started = time.monotonic()
+        _message(socket, "session:new", session_new(call_sid="c-slow"), call_sid="c-slow")
+        ack = _until_ack(socket)[1]
+        waited = time.monotonic() - started
+    assert waited < 4.8  # jambonz fails the call at 5 s
+    verbs = [verb["verb"] for verb in ack["data"]]
+    assert verbs == ["say", "redirect"]  # the filler, then the resume hook
+
+
+def test_verbs_over_jambonzs_frame_limit_are_answered_with_the_fallback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _app()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().say(text="x" * 30_000)
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        _message(socket, "session:new", session_new(call_sid="c-large"), call_sid="c-large")
+        ack = _until_ack(socket)[1]
+    assert ack["data"] == json.loads(app.hook_settings.fallback.to_json())  # type: ignore[union-attr]
+    assert any(
+        "c-large" in record.getMessage() and "24576" in record.getMessage() for record in caplog.records
+    )
+
+
+def test_a_second_session_new_for_a_live_call_does_not_take_it_over() -> None:
+    app = _app()
+    go = asyncio.Event()
+    went: list[str] = []
+
+    async def later(control: CallControl) -> None:
+        await go.wait()
+        try:
+            await control.mute()
+            went.append("muted")
+        except CallEndedError:
+            went.append("ended")
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        if not went and not go.is_set() and control.transport == "websocket":
+            went.append("started")
+            control.start(later(control))
+        return Response().say(text="Hello")
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as first,
+    ):
+        _message(first, "session:new", session_new(call_sid="c-own"), call_sid="c-own")
+        _until_ack(first)
+        with client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as second:
+            _message(second, "session:new", session_new(call_sid="c-own"), call_sid="c-own")
+            _until_ack(second)
+            second.close(1000)  # would end the call's link, had it taken it over
+        go.set()
+        _wait_for(lambda: went == ["started", "muted"])
+        assert json.loads(first.receive_text()) == _command("mute:status", {"mute_status": "mute"})
+
+
+def test_a_tool_call_no_toolbox_serves_goes_to_the_apps_handler() -> None:
+    app = _app()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().say(text="Hello")
+
+    answered: list[str] = []
+
+    @app.on("llm:tool-call")
+    async def tool_call(call: LlmToolCall, control: CallControl) -> None:
+        await control.tool_output(call.tool_call_id, {"type": "client_tool_result", "result": call.name})
+        answered.append(call.tool_call_id)
+
+    for socket in _call(app, "c-own-tools"):
+        data = {"tool_call_id": "t-1", "name": "weather", "args": {"city": "Paris"}}
+        _message(socket, "llm:tool-call", data, msgid="x", hook="/my-tools")
+        _wait_for(lambda: answered == ["t-1"])
+        frame = json.loads(socket.receive_text())
+        assert frame == _command(
+            "llm:tool-output", {"type": "client_tool_result", "result": "weather"}, tool_call_id="t-1"
+        )
+
+
+def test_dtmf_digits_go_one_command_each(socket_of: Callable[[JambonzApp], WebSocketTestSession]) -> None:
+    app = _app()
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        await control.dtmf("12#", duration=100)
+        return Response().say(text="Hello")
+
+    socket = socket_of(app)
+    _message(socket, "session:new", session_new(call_sid="c-dtmf"), call_sid="c-dtmf")
+    assert _until_ack(socket)[0] == [
+        _command("dtmf", {"dtmf": {"digit": digit, "duration": 100}}) for digit in ("1", "2", "#")
+    ]
+
+
+def test_a_barge_in_drops_the_text_being_streamed(
+    socket_of: Callable[[JambonzApp], WebSocketTestSession],
+) -> None:
+    app = _app()
+    outcome: list[bool] = []
+    read: list[str] = []
+
+    async def speak(control: CallControl) -> None:
+        async def words() -> Any:
+            for word in ("One ", "two ", "three."):
+                read.append(word)
+                yield word
+
+        outcome.append(await control.stream_tokens(words()))
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        control.start(speak(control))
+        return Response().say(stream=True)
+
+    socket = socket_of(app)
+    _message(socket, "session:new", session_new(call_sid="c-barge"), call_sid="c-barge")
+    _until_ack(socket)
+    first = json.loads(socket.receive_text())["data"]
+    _message(
+        socket, "tts:tokens-result", {"id": first["id"], "status": "failed", "reason": "full"}, msgid="t1"
+    )
+    # The caller speaks: jambonz clears its buffer, and sends no stream_resumed.
+    _message(socket, "tts:streaming-event", {"event_type": "user_interruption"}, msgid="t2")
+    _wait_for(lambda: outcome == [False], timeout=2.0)
+    assert read == ["One "]  # the rest of the text was not even read

@@ -24,6 +24,7 @@ from .ai import (
     LlmCompletionReason,
     LlmEvent,
     LlmResult,
+    LlmToolCall,
     PreflightResult,
     TokensResult,
     TtsStreamingEvent,
@@ -114,6 +115,7 @@ __all__ = [
     "LlmCompletionReason",
     "LlmEvent",
     "LlmResult",
+    "LlmToolCall",
     "MessageResult",
     "MessageStatus",
     "PlayReason",
@@ -189,6 +191,7 @@ SOCKET_EVENT_MODELS: Mapping[str, type[CallInfo]] = MappingProxyType(
         "verb:status": VerbStatus,
         "jambonz:error": JambonzError,
         "llm:event": LlmEvent,
+        "llm:tool-call": LlmToolCall,
         "tts:streaming-event": TtsStreamingEvent,
         "tts:tokens-result": TokensResult,
     }

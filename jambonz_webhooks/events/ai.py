@@ -13,6 +13,7 @@ __all__ = [
     "LlmCompletionReason",
     "LlmEvent",
     "LlmResult",
+    "LlmToolCall",
     "PreflightResult",
     "TokensResult",
     "TtsStreamingEvent",
@@ -101,6 +102,19 @@ class TokensResult(WithoutCallInfo):
     id: int | str | None = None
     status: Literal["ok", "failed"] | str | None = None
     reason: str | None = None
+
+
+class LlmToolCall(WithoutCallInfo):
+    """``llm:tool-call`` over WebSocket: the model asks for a tool (fs 0.9.8 lib/tasks/llm).
+
+    Answer it with ``CallControl.tool_output(tool_call_id, output)``, the output in the vendor's
+    shape; a :class:`~jambonz_webhooks.tools.Toolbox` served with ``app.tool_hook`` does all of
+    it. (The fact sheet's docs call the id ``call_id``; the server sends ``tool_call_id``.)
+    """
+
+    tool_call_id: str
+    name: str | None = None
+    args: Any = None
 
 
 class LlmEvent(WithoutCallInfo):
