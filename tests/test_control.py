@@ -880,22 +880,24 @@ def _call(app: JambonzApp, call_sid: str) -> Iterator[WebSocketTestSession]:
         yield socket
 
 
+async def _mute_when(go: asyncio.Event, control: CallControl, went: list[str]) -> None:
+    """A call's task: once ``go`` is set, mute; record whether the command reached the call."""
+    await go.wait()
+    try:
+        await control.mute()
+        went.append("muted")
+    except CallEndedError:
+        went.append("ended")
+
+
 def test_a_dialed_legs_final_status_does_not_end_the_parent_call() -> None:
     app = _app()
     went: list[str] = []
     go = asyncio.Event()
 
-    async def later(control: CallControl) -> None:
-        await go.wait()
-        try:
-            await control.mute()
-            went.append("muted")
-        except CallEndedError:
-            went.append("ended")
-
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, control: CallControl) -> Response:
-        control.start(later(control))
+        control.start(_mute_when(go, control, went))
         return Response().dial(target=[{"type": "phone", "number": "+15550001111"}], action_hook="/dialed")
 
     @app.action_hook("/dialed")
@@ -1007,19 +1009,11 @@ def test_a_second_session_new_for_a_live_call_does_not_take_it_over() -> None:
     go = asyncio.Event()
     went: list[str] = []
 
-    async def later(control: CallControl) -> None:
-        await go.wait()
-        try:
-            await control.mute()
-            went.append("muted")
-        except CallEndedError:
-            went.append("ended")
-
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, control: CallControl) -> Response:
         if not went and not go.is_set() and control.transport == "websocket":
             went.append("started")
-            control.start(later(control))
+            control.start(_mute_when(go, control, went))
         return Response().say(text="Hello")
 
     with (
