@@ -47,6 +47,7 @@ from .control import MAX_FRAME_TO_JAMBONZ, CallControl, CallLink, current_link
 from .errors import CallEndedError, HookError, error_body
 from .events import FINAL_CALL_STATUSES, SOCKET_EVENT_MODELS
 from .injection import HookKind
+from .payload import CallInfo
 from .state import StateStoreError
 
 if TYPE_CHECKING:
@@ -415,8 +416,13 @@ class CallSocket:
         started = time.perf_counter()
         body, decoded = read
         link = self.link
-        if link is not None and link.call is None and decoded.call is not None:
-            link.call = decoded.call  # the account the call's REST client is for
+        call = decoded.call
+        if link is not None and link.call is None and call is not None:
+            # What the call's REST client needs, not the whole session (a SIP INVITE and all,
+            # held for the call's life).
+            link.call = CallInfo.model_construct(
+                call_sid=call.call_sid, account_sid=call.account_sid, api_base_url=call.api_base_url
+            )
         outcome = await pipeline.answer(decoded, body, params, self.prefix, None, deadline=ACK_DEADLINE)
         self._log(pipeline, outcome, started)
         if outcome.status != 200:

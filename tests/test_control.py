@@ -1101,3 +1101,35 @@ def test_a_barge_in_drops_the_text_being_streamed(
     _message(socket, "tts:streaming-event", {"event_type": "user_interruption"}, msgid="t2")
     _wait_for(lambda: outcome == [False], timeout=2.0)
     assert read == ["One "]  # the rest of the text was not even read
+
+
+def test_over_websocket_the_rest_client_is_the_calls_account(
+    fake_api: FakeJambonzAPI, fake_api_server: tuple[FakeJambonzAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAMBONZ_API_KEY", API_KEY)
+    app = JambonzApp(insecure=True, state=MemoryStore(), api_base_url=fake_api_server[1])
+    seen: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        return Response().say(text="Hello").gather(action_hook="/menu")
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult, control: CallControl) -> Response:
+        # A REST operation with no socket command: read the call from the API.
+        seen.append(control.client.account_sid)
+        await control.client.calls.update(control.call_sid, tag={"menu": "seen"})
+        return Response().hangup()
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        start = session_new(call_sid=LIVE_CALL_SID, account_sid=ACCOUNT_SID)
+        _message(socket, "session:new", start, call_sid=LIVE_CALL_SID)
+        _until_ack(socket)
+        _message(socket, "verb:hook", call_info(call_sid=LIVE_CALL_SID, digits="1"), msgid="m2", hook="/menu")
+        assert _until_ack(socket, "m2")[1]["data"] == [{"verb": "hangup"}]
+    assert seen == [ACCOUNT_SID]
+    fake_api.assert_clean()
+    assert fake_api.updates[LIVE_CALL_SID] == [{"tag": {"menu": "seen"}}]
