@@ -4,7 +4,10 @@ Run it from the repository's root::
 
     OPENAI_API_KEY=sk-... JAMBONZ_WEBHOOK_SECRET=wh_secret_... uvicorn examples.voice_agent:app --port 3000
 
-then point the jambonz application's call hook at ``http://<host>:3000/incoming``. The call hook
+then point the jambonz application's call hook at ``http://<host>:3000/incoming`` (or, with
+``JAMBONZ_WEBHOOK_USERNAME`` and ``JAMBONZ_WEBHOOK_PASSWORD`` set and given to the application,
+``ws://<host>:3000/incoming``: the same app over jambonz's WebSocket API, where tool calls and
+their outputs travel on the call's socket, see tests/test_voice_agent_ws.py). The call hook
 answers an ``llm`` verb (vendor ``openai``, the Realtime API) given the app's toolbox: the tools'
 JSON schemas go into the session jambonz opens with OpenAI, and its ``toolHook`` is
 ``/tools/openai``, where the app answers the model's tool calls (signed POSTs from jambonz, as
