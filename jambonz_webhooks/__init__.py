@@ -70,6 +70,7 @@ from .response import Response, prepare_verbs
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
 from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
+from .targets import Release, ReleaseError
 from .tools import Toolbox, ToolCall, ToolError
 from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Target
 
@@ -134,6 +135,8 @@ __all__ = [
     "Redirect",
     "RedisStore",
     "ReferDetails",
+    "Release",
+    "ReleaseError",
     "Response",
     "Say",
     "SessionDefaults",

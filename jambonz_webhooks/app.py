@@ -31,6 +31,7 @@ from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
 from .state import ENV_REDIS_URL, MAX_SESSION_SIZE, MemoryStore, StateStore, default_store, serving_workers
+from .targets import Release, as_release
 from .tools import Toolbox, ToolRoute, tool_paths
 from .websocket import CallSocket
 
@@ -254,6 +255,11 @@ class JambonzApp(Starlette, _HookRegistry):
         prepare_verbs: the verbs the app answers with (``("say", "gather", "hangup")``),
             whose validators are then built when the app starts rather than on the first call
             that uses each (a few milliseconds for the large ones). Import stays lean either way.
+        target: the jambonz release the app answers (``"0.9.8"``, ``"11.x"``; see
+            :class:`~jambonz_webhooks.targets.Release`): an answer holding a verb or property
+            it does not accept fails where it is built, so the fallback answers and the log
+            says which and the release that added it. None (the default) accepts the whole
+            catalogue and checks nothing. The fallback itself is checked here.
         debug, routes, middleware, exception_handlers, lifespan: as for Starlette.
 
     """
@@ -278,6 +284,7 @@ class JambonzApp(Starlette, _HookRegistry):
         deadline: float | None = None,
         background: Background | None = None,
         prepare_verbs: Iterable[str] = (),
+        target: str | Release | None = None,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
@@ -322,6 +329,9 @@ class JambonzApp(Starlette, _HookRegistry):
             api=ApiAccess(api_base_url, trust_payloads=security.verifies_all),
             max_session_size=max_session_size,
         )
+        self.hook_settings.target = as_release(target)
+        if self.hook_settings.target is not None and self.hook_settings.fallback is not None:
+            self.hook_settings.target.check(self.hook_settings.fallback.verbs)
         self.hook_table = HookTable()
         self.prepared_verbs = check_verb_names(prepare_verbs)
         """The verbs whose validators are built when the app starts."""

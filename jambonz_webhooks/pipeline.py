@@ -56,6 +56,7 @@ from .state import (
     session_to_keep,
     store_outage,
 )
+from .targets import Release
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -136,6 +137,8 @@ class HookSettings:
         """Whether the app has its own handler for HTTPException: a handler's is then raised to it."""
         self.background = background or Background()
         """The app's settings for hooks that continue in the background."""
+        self.target: Release | None = None
+        """The jambonz release the app's answers are checked against (None: not checked)."""
         self._continuations: Continuations | None = None
         self._contexts: dict[str, HookContext] = {}
         self.events: dict[str, HookPipeline] = {}
@@ -452,6 +455,8 @@ class HookPipeline:
         if type(result) is EncodedVerbs:
             return result.data, []
         verbs = collect_verbs(result)
+        if settings.target is not None:
+            settings.target.check(verbs)  # a refused verb fails here: the fallback answers
         if not verbs and self.kind is HookKind.CALL:
             raise _EmptyCallHookAnswer()
         return encode_verbs(verbs, context), verbs

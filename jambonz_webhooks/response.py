@@ -14,6 +14,7 @@ import pydantic_core
 
 from . import verbs
 from .hooks import NO_CONTEXT, HookContext, reraise_unrouted
+from .targets import Release, as_release
 from .verbs import VERB_MODELS, Verb
 from .verbs._quick import Unsure
 from .verbs._wire import VerbValidator
@@ -192,6 +193,11 @@ class Response:
 
     Verbs can also be given as models or dicts: ``Response([Say(text="hi"), {"verb": "hangup"}])``.
 
+    ``Response(target="0.9.8")`` declares the jambonz release the answer is for: a verb or a
+    property that release does not accept raises :class:`~jambonz_webhooks.targets.ReleaseError`
+    where it is added, naming the release that added it (see ``docs/verbs.md``). Without a
+    target the whole catalogue is accepted and nothing is checked.
+
     A verb given as a model is kept as that model. A verb built by a method or given as a dict
     is validated against its model's fields straight into the dict jambonz receives
     (``{"verb": "say", "text": "Hello"}``), which is what ``verbs`` then holds. Its hooks are
@@ -200,11 +206,24 @@ class Response:
     :class:`~jambonz_webhooks.hooks.PendingHook` (``PendingHook(menu)`` for ``menu``).
     """
 
-    __slots__ = ("_verbs",)
+    __slots__ = ("_target", "_verbs")
 
-    def __init__(self, verbs: Iterable[VerbLike] = ()) -> None:
+    def __init__(self, verbs: Iterable[VerbLike] = (), *, target: str | Release | None = None) -> None:
         # An empty Response is the common start of a fluent answer: no list comprehension for it.
         self._verbs: list[Verb | dict[str, Any]] = [to_verb(verb) for verb in verbs] if verbs else []
+        if target is not None:
+            # Only a targeted response checks its verbs (its class's methods do): an untargeted
+            # one keeps the plain methods, at no cost.
+            release = as_release(target)
+            assert release is not None
+            self._target = release
+            self.__class__ = _TargetedResponse
+            release.check(self._verbs)
+
+    @property
+    def target(self) -> Release | None:
+        """The jambonz release this answer is for (None: any; nothing is checked)."""
+        return None
 
     def add(self, *verbs: VerbLike) -> Self:
         """Append verbs given as models or dicts."""
@@ -274,6 +293,48 @@ class Response:
         """Return the verbs as the JSON-ready dicts jambonz expects."""
         data: list[dict[str, Any]] = pydantic_core.from_json(self.to_json(context))
         return data
+
+
+class _TargetedResponse(Response):
+    """A :class:`Response` with a target: each verb is checked against it as it is added."""
+
+    __slots__ = ()
+    _target: Release  # always set on this class
+
+    @property
+    def target(self) -> Release | None:
+        """The jambonz release this answer is for."""
+        return self._target
+
+    def add(self, *verbs: VerbLike) -> Self:
+        """Append verbs given as models or dicts, each checked against the target."""
+        checked = [to_verb(verb) for verb in verbs]
+        self._target.check(checked)
+        self._verbs.extend(checked)
+        return self
+
+
+def _checked_method(method: Callable[..., Response]) -> Callable[..., Response]:
+    """``method`` that then checks the verb it appended against the response's target."""
+
+    def append(response: Response, /, *args: Any, **fields: Any) -> Response:
+        method(response, *args, **fields)
+        try:
+            response.target.check(response._verbs[-1:])  # type: ignore[union-attr]  # targeted
+        except ValueError:
+            del response._verbs[-1]  # a refused verb is not part of the answer
+            raise
+        return response
+
+    append.__name__ = append.__qualname__ = method.__name__
+    append.__doc__ = method.__doc__
+    append.verb_model = method.verb_model  # type: ignore[attr-defined]
+    return append
+
+
+for _name, _method in list(vars(Response).items()):
+    if hasattr(_method, "verb_model"):
+        setattr(_TargetedResponse, _name, _checked_method(_method))
 
 
 def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
