@@ -57,6 +57,7 @@ from .routing import HookRoute
 from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER
 from .session import CallSession
 from .state import SESSION_KEY, MemoryStore
+from .targets import Release
 from .testing import sign as sign_body
 
 if TYPE_CHECKING:
@@ -689,9 +690,17 @@ _NOWHERE = ApiAccess(SAMPLE_API_BASE_URL)
 
 
 async def _run_hook(
-    checker: _Checker, mounted: MountedApp, route: HookRoute, entry: HookEntry, store: MemoryStore
+    checker: _Checker,
+    mounted: MountedApp,
+    route: HookRoute,
+    entry: HookEntry,
+    store: MemoryStore,
+    release: Release | None = None,
 ) -> None:
-    """Run a call or action hook's handler on sample payloads and check the hooks of its answers."""
+    """Run a call or action hook's handler on sample payloads and check the hooks of its answers.
+
+    With a ``release``, what that jambonz release would refuse in an answer is a problem.
+    """
     app, prefix = mounted.app, mounted.prefix
     # REST calls of the handlers go to an address that does not resolve, whatever the app's is.
     context = replace(app.hook_settings.context(prefix), api=_NOWHERE)
@@ -732,6 +741,9 @@ async def _run_hook(
                 "warning", hook, handler, "answered no verbs to a sample call (jambonz would fail the call)"
             )
         checker.check_verbs(hook, handler, verbs)
+        if release is not None:
+            for refusal in release.refusals(verbs):
+                checker.report.flag("problem", hook, handler, refusal.describe(release))
 
 
 def _source_references(handler: Callable[..., Any]) -> Iterator[tuple[str, Any]]:
@@ -823,7 +835,9 @@ def _check_source(checker: _Checker, mounted: MountedApp, route: HookRoute, entr
             checker.check(entry.path, entry.handler, key, resolved, "POST", "source")
 
 
-async def _inspect_apps(top: Any, spec: str, mounted_apps: list[MountedApp], run: bool) -> RoutesReport:
+async def _inspect_apps(
+    top: Any, spec: str, mounted_apps: list[MountedApp], run: bool, release: Release | None = None
+) -> RoutesReport:
     report = RoutesReport(spec)
     checker = _Checker(top, report)
     store = MemoryStore()
@@ -838,7 +852,9 @@ async def _inspect_apps(top: Any, spec: str, mounted_apps: list[MountedApp], run
             entry = next(hook for hook in report.hooks if hook.path == mounted.prefix + route.path)
             _check_source(checker, mounted, route, entry)
             if run and route.kind is not HookKind.STATUS:
-                await _run_hook(checker, mounted, route, entry, store)
+                # --target, else the release the app declares (JambonzApp(target=...)).
+                target = release or app.hook_settings.target
+                await _run_hook(checker, mounted, route, entry, store, target)
         fallback = app.fallback
         if fallback is not None:
             where = f"{mounted.prefix or '/'} (fallback)"
@@ -849,7 +865,19 @@ async def _inspect_apps(top: Any, spec: str, mounted_apps: list[MountedApp], run
                 report.flag("problem", where, "fallback", str(exc))
             else:
                 checker.check_verbs(where, "fallback", verbs)
+                target = release or app.hook_settings.target
+                if target is not None:
+                    for refusal in target.refusals(verbs):
+                        report.flag("problem", where, "fallback", refusal.describe(target))
     return report
+
+
+def _release(text: str) -> Release:
+    """``--target``'s value as a release (argparse reports a ValueError as a usage error)."""
+    try:
+        return Release(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def command_routes(args: argparse.Namespace) -> int:
@@ -860,7 +888,7 @@ def command_routes(args: argparse.Namespace) -> int:
         raise CliError(f"{args.app} is not a JambonzApp and mounts none (found {type(app).__name__})")
     # What handlers print while they run goes to stderr: stdout is the report (maybe JSON).
     with contextlib.redirect_stdout(sys.stderr):
-        report = asyncio.run(_inspect_apps(app, args.app, mounted_apps, run=not args.no_run))
+        report = asyncio.run(_inspect_apps(app, args.app, mounted_apps, not args.no_run, args.target))
     failed = bool(report.problems) or (args.strict and bool(report.warnings))
     if args.json:
         document = report.to_json()
@@ -1419,6 +1447,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-run", action="store_true", help="do not run handlers: read their source only (no side effects)"
     )
     routes.add_argument("--strict", action="store_true", help="warnings fail too (exit status 1)")
+    routes.add_argument(
+        "--target",
+        type=_release,
+        metavar="RELEASE",
+        help=(
+            "report, per hook, the verbs and properties of its answers that this jambonz release refuses "
+            "(0.9.8, 11.x, ...): each is a problem; default: the app's own target, if it declares one"
+        ),
+    )
     routes.set_defaults(func=command_routes)
 
     sign = commands.add_parser(

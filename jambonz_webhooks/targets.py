@@ -185,12 +185,8 @@ class Refusal:
         )
         if self.added is not None:
             since = f"added in jambonz {self.added}"
-        elif self.property:
-            since = (
-                f"not in the open-source line ({_OPEN_SOURCE_CHECKED}'s validator), only the commercial one"
-            )
         else:
-            since = "in the commercial line only"
+            since = f"{_OPEN_SOURCE_CHECKED}'s validator does not know it; the commercial line has it"
         return f"jambonz {target.release} does not accept {what} ({since}): it would fail the call"
 
 

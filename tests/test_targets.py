@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import subprocess
+import sys
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,3 +221,34 @@ def test_an_app_target_makes_the_fallback_answer_and_the_log_say_why(
     assert "jambonz 0.9.8 does not accept the verb room" in caplog.text
     with pytest.raises(ReleaseError):
         JambonzApp(insecure=True, target="0.9.8", fallback=Response().room(name="x"))
+
+
+def routes(*args: str) -> subprocess.CompletedProcess[str]:
+    """``jambonz-webhooks routes tests.apps.targets:app ARGS`` from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "jambonz_webhooks", "routes", "tests.apps.targets:app", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_routes_reports_per_hook_what_a_target_refuses() -> None:
+    result = routes("--target", "0.9.8", "--json")
+    assert result.returncode == 1, result.stderr
+    problems = {(problem["hook"], problem["message"]) for problem in json.loads(result.stdout)["problems"]}
+    known = "(0.9.8's validator does not know it; the commercial line has it): it would fail the call"
+    assert problems == {
+        ("/menu", f"jambonz 0.9.8 does not accept the verb room {known}"),
+        ("/ai", f"jambonz 0.9.8 does not accept the property responseTimeoutMs of llm {known}"),
+    }
+    text = routes("--target", "0.9.8")
+    assert "/menu [tests.apps.targets.menu]: jambonz 0.9.8 does not accept the verb room" in text.stdout
+    for accepted in (("--target", "11.x"), ()):
+        result = routes(*accepted)
+        assert result.returncode == 0, result.stdout
+        assert "0 problem(s)" in result.stdout
+    bad = routes("--target", "9.1")
+    assert bad.returncode == 2
+    assert "not a jambonz release" in bad.stderr
