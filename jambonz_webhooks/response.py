@@ -14,7 +14,7 @@ import pydantic_core
 
 from . import verbs
 from .hooks import NO_CONTEXT, HookContext, reraise_unrouted
-from .targets import Release, as_release
+from .targets import Release, ReleaseError, as_release
 from .verbs import VERB_MODELS, Verb
 from .verbs._quick import Unsure
 from .verbs._wire import VerbValidator
@@ -317,13 +317,13 @@ class _TargetedResponse(Response):
 def _checked_method(method: Callable[..., Response]) -> Callable[..., Response]:
     """``method`` that then checks the verb it appended against the response's target."""
 
-    def append(response: Response, /, *args: Any, **fields: Any) -> Response:
+    def append(response: _TargetedResponse, /, *args: Any, **fields: Any) -> Response:
         method(response, *args, **fields)
-        try:
-            response.target.check(response._verbs[-1:])  # type: ignore[union-attr]  # targeted
-        except ValueError:
+        target = response._target
+        refused = target.refusals_of(response._verbs[-1])
+        if refused:
             del response._verbs[-1]  # a refused verb is not part of the answer
-            raise
+            raise ReleaseError(refused[0], target)
         return response
 
     append.__name__ = append.__qualname__ = method.__name__

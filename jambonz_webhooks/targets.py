@@ -21,9 +21,10 @@ The facts, each with its source:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pydantic import BaseModel
@@ -200,11 +201,14 @@ class Release:
     """
 
     release: str
+    version: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+    """The release as numbers (an ``x`` is every release of its line)."""
 
     def __post_init__(self) -> None:
-        self._version()  # a target that is no release fails where it is declared
+        # Parsed once: a target that is no release fails where it is declared.
+        object.__setattr__(self, "version", self._parse())
 
-    def _version(self) -> tuple[int, int, int]:
+    def _parse(self) -> tuple[int, int, int]:
         match = _RELEASE.fullmatch(self.release.strip())
         if match is None:
             raise ValueError(f"not a jambonz release: {self.release!r} (e.g. '0.9.8', '11.1', '11.x')")
@@ -221,39 +225,40 @@ class Release:
     @property
     def open_source(self) -> bool:
         """Whether the target is an open-source (0.9.x) release."""
-        return self._version()[0] == 0
+        return self.version[0] == 0
 
     def refusals(self, verbs: Iterable[Any]) -> list[Refusal]:
         """What this release refuses in ``verbs`` (models, wire dicts, or the JSON jambonz gets)."""
-        version = self._version()
-        found: list[Refusal] = []
-        for verb in verbs:
-            if isinstance(verb, BaseModel):
-                name: Any = getattr(type(verb), "verb_name", None)
-            elif isinstance(verb, Mapping):
-                name = verb.get("verb")
-                if not isinstance(name, str) and len(verb) == 1:  # {"say": {...}}
-                    ((name, verb),) = verb.items()
-            else:
-                continue
-            if not isinstance(name, str):
-                continue
-            added = COMMERCIAL_VERBS_ADDED.get(name)
-            added_text = None if added is None else ".".join(map(str, added))
-            if version[0] == 0:
-                if name in OPEN_SOURCE_REFUSED_VERBS:
-                    found.append(Refusal(name, "", added_text))
-                else:
-                    spec = _SPEC_OF_VERB.get(name, name)
-                    found.extend(Refusal(name, path, None) for path in _refused_properties(spec, verb, ""))
-            elif added is not None and added > version:
-                found.append(Refusal(name, "", added_text))
-        return found
+        return [refusal for verb in verbs for refusal in self.refusals_of(verb)]
 
     def check(self, verbs: Iterable[Any]) -> None:
         """Raise :class:`ReleaseError` for the first verb or property this release refuses."""
-        for refusal in self.refusals(verbs):
-            raise ReleaseError(refusal, self)
+        for verb in verbs:
+            refused = self.refusals_of(verb)
+            if refused:
+                raise ReleaseError(refused[0], self)
+
+    def refusals_of(self, verb: Any) -> list[Refusal]:
+        """What this release refuses in one verb (empty: nothing)."""
+        if isinstance(verb, Mapping):
+            name = verb.get("verb")
+            if name is None and len(verb) == 1:  # {"say": {...}}
+                ((name, verb),) = verb.items()
+        else:
+            name = getattr(type(verb), "verb_name", None)  # a verb model
+        if not isinstance(name, str):
+            return []
+        added = COMMERCIAL_VERBS_ADDED.get(name)
+        if self.version[0] != 0:
+            if added is None or added <= self.version:
+                return []
+        elif name not in OPEN_SOURCE_REFUSED_VERBS:
+            spec = _SPEC_OF_VERB.get(name, name)
+            paths: list[str] = []
+            if spec in OPEN_SOURCE_REFUSED_PROPERTIES or spec in _NESTED:
+                _refused_properties(spec, verb, "", paths)
+            return [Refusal(name, path, None) for path in paths]
+        return [Refusal(name, "", None if added is None else ".".join(map(str, added)))]
 
 
 def as_release(target: str | Release | None) -> Release | None:
@@ -261,8 +266,14 @@ def as_release(target: str | Release | None) -> Release | None:
     if target is None or isinstance(target, Release):
         return target
     if isinstance(target, str):
-        return Release(target)
+        return _release_named(target)
     raise TypeError(f"a target is a jambonz release such as '0.9.8', not {type(target).__name__}")
+
+
+@functools.lru_cache(maxsize=64)
+def _release_named(name: str) -> Release:
+    """The release ``name`` names, parsed once (``Response(target="0.9.8")`` may run per request)."""
+    return Release(name)
 
 
 def _fields(value: Any) -> Mapping[str, Any] | None:
@@ -281,17 +292,16 @@ def _fields(value: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _refused_properties(spec: str, value: Any, path: str) -> Iterable[str]:
-    """The dotted paths under ``value`` (checked as specs.json's ``spec``) that 0.9.8 refuses."""
+def _refused_properties(spec: str, value: Any, prefix: str, found: list[str]) -> None:
+    """Add to ``found`` the dotted paths under ``value`` (specs.json's ``spec``) that 0.9.8 refuses."""
     fields = _fields(value)
     if fields is None:
         return
     refused = OPEN_SOURCE_REFUSED_PROPERTIES.get(spec, frozenset())
     nested = _NESTED.get(spec, {})
     for key, item in fields.items():
-        where = f"{path}.{key}" if path else key
         if key in refused:
-            yield where
+            found.append(prefix + key)
         elif key in nested:
             for part in item if isinstance(item, list | tuple) else (item,):
-                yield from _refused_properties(nested[key], part, where)
+                _refused_properties(nested[key], part, f"{prefix}{key}.", found)
