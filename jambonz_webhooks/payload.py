@@ -224,8 +224,10 @@ def sip_header(headers: Mapping[str, Any] | None, name: str) -> str | None:
         return None
     value = headers.get(name)
     if value is None:
-        wanted = jambonz_key(name)
-        value = next((given for key, given in headers.items() if jambonz_key(key) == wanted), None)
+        # Header names are case-insensitive; lower case first, as drachtio gives all but X- and
+        # P- names, so that CSeq is cseq (to-snake-case alone would split it: c_seq).
+        wanted = jambonz_key(name.lower())
+        value = next((given for key, given in headers.items() if jambonz_key(key.lower()) == wanted), None)
     return value if isinstance(value, str) else None
 
 
