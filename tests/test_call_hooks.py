@@ -30,6 +30,7 @@ from jambonz_webhooks import (
     StateStoreError,
 )
 from jambonz_webhooks.injection import kept_session
+from tests.payloads import post_as_jambonz as post
 from tests.payloads import session_new
 
 SUBPROTOCOL = "ws.jambonz.org"
@@ -184,13 +185,6 @@ def served() -> Iterator[tuple[TestClient, Seen]]:
         yield client, seen
 
 
-def _post(client: TestClient, path: str, payload: dict[str, Any]) -> Any:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    response = client.post(path, content=body, headers={"content-type": "application/json"})
-    assert response.status_code in (200, 204), response.text
-    return response.json() if response.status_code == 200 else None
-
-
 def _send(socket: WebSocketTestSession, kind: str, data: dict[str, Any], msgid: str, **extra: Any) -> Any:
     """Send one message as jambonz does (ws-requestor.js) and return its ack's verbs."""
     envelope = {"type": kind, "msgid": msgid, "call_sid": data["call_sid"], **extra, "data": data}
@@ -227,7 +221,7 @@ def test_a_rest_created_call_without_application_reaches_its_handler_over_http(
     served: tuple[TestClient, Seen],
 ) -> None:
     client, seen = served
-    verbs = _post(client, "/outdial", REST_CALL_HOOK)
+    verbs = post(client, "/outdial", REST_CALL_HOOK)
     assert verbs == [{"verb": "say", "text": "Hello, this is a reminder."}]
     _check_rest_call(seen.one("/outdial"))
 
@@ -258,9 +252,9 @@ def _check_child(call: CallSession) -> None:
 
 def test_a_child_call_reaches_its_handlers_over_http(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
-    assert _post(client, "/screen", CHILD_CALL) == [{"verb": "say", "text": "Press 1 to accept the call"}]
+    assert post(client, "/screen", CHILD_CALL) == [{"verb": "say", "text": "Press 1 to accept the call"}]
     _check_child(seen.one("/screen"))
-    assert _post(client, "/adulting", ADULTING) == [{"verb": "say", "text": "You are on your own now"}]
+    assert post(client, "/adulting", ADULTING) == [{"verb": "say", "text": "You are on your own now"}]
     adult = seen.one("/adulting")
     _check_child(adult)
     assert adult.get("parent_call_info")["call_sid"] == REST_CALL_SID
@@ -294,7 +288,7 @@ def _check_redirected(call: CallSession) -> None:
 
 def test_a_redirected_call_reaches_its_handler_over_http(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
-    assert _post(client, "/sales", REDIRECTED) == [{"verb": "say", "text": "Sales, how can we help?"}]
+    assert post(client, "/sales", REDIRECTED) == [{"verb": "say", "text": "Sales, how can we help?"}]
     _check_redirected(seen.one("/sales"))
 
 
@@ -338,11 +332,11 @@ def test_call_session_on_an_action_hook_is_the_kept_session_updated_over_http(
 ) -> None:
     client, seen = served
     first = session_new(call_sid=REDIRECTED["call_sid"])
-    _post(client, "/incoming", first)
-    assert _post(client, "/menu", GATHER) == [{"verb": "say", "text": "You pressed 7"}]
+    post(client, "/incoming", first)
+    assert post(client, "/menu", GATHER) == [{"verb": "say", "text": "You pressed 7"}]
     _check_kept(seen.one("/menu"), first)
     final = {**REDIRECTED, "call_status": "completed", "duration": 12, "call_termination_by": "caller"}
-    _post(client, "/status", final)
+    post(client, "/status", final)
     status = seen.one("/status")
     assert status.call_status == "completed"
     assert status.env_vars == first["env_vars"]
@@ -365,7 +359,7 @@ def test_a_hook_of_a_call_whose_call_hook_was_never_kept_gets_its_own_payload(
 ) -> None:
     client, seen = served
     with caplog.at_level(logging.INFO, logger="jambonz_webhooks"):
-        _post(client, "/menu", GATHER)
+        post(client, "/menu", GATHER)
     call = seen.one("/menu")
     assert call.sip is None and call.env_vars is None
     assert call.customer_data == {"stage": "menu"}

@@ -35,7 +35,7 @@ from jambonz_webhooks import (
 from jambonz_webhooks.events import forwarded_tool_output
 from jambonz_webhooks.payload import jambonz_key, parse_sip_reason, sip_header
 from jambonz_webhooks.tools import VENDORS
-from tests.payloads import call_info, session_new
+from tests.payloads import call_info, post_as_jambonz, session_new
 
 SUBPROTOCOL = "ws.jambonz.org"
 
@@ -172,13 +172,6 @@ def served() -> Iterator[tuple[TestClient, Seen]]:
         yield client, seen
 
 
-def _post(client: TestClient, path: str, payload: dict[str, Any]) -> Any:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    response = client.post(path, content=body, headers={"content-type": "application/json"})
-    assert response.status_code in (200, 204), response.text
-    return response.json() if response.status_code == 200 else None
-
-
 def _over_websocket(client: TestClient, messages: list[tuple[str, dict[str, Any], str | None]]) -> list[Any]:
     """Open a call's socket, send session:new then ``messages``; the acks' verbs (None: no ack)."""
     answers: list[Any] = []
@@ -214,7 +207,7 @@ def _check_info(request: Any) -> None:
 
 def test_an_in_dialog_info_reaches_its_hook_typed_over_http(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
-    assert _post(client, "/sip-in-dialog", SIP_INFO) == [
+    assert post_as_jambonz(client, "/sip-in-dialog", SIP_INFO) == [
         {"verb": "say", "text": "You sent application/dtmf-relay"}
     ]
     _check_info(seen.items[0])
@@ -230,7 +223,7 @@ def test_an_in_dialog_info_reaches_its_hook_typed_over_websocket(served: tuple[T
 def test_an_in_dialog_message_and_hold_events(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
     for payload in (SIP_MESSAGE, HOLD, UNHOLD, SIPREC_REINVITE):
-        _post(client, "/sip-in-dialog", payload)
+        post_as_jambonz(client, "/sip-in-dialog", payload)
     message, hold, unhold, siprec = seen.items
     assert message.sip_method == "MESSAGE"
     assert message.sip_body == "Please call me back on my mobile, thanks!"
@@ -280,7 +273,7 @@ def _check_final(event: Any) -> None:
 
 def test_the_final_status_headers_and_reason_over_http(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
-    assert _post(client, "/status", FINAL_STATUS) is None
+    assert post_as_jambonz(client, "/status", FINAL_STATUS) is None
     _check_final(seen.items[0])
 
 
@@ -292,7 +285,7 @@ def test_the_final_status_headers_and_reason_over_websocket(served: tuple[TestCl
 
 def test_several_reason_values_are_parsed(served: tuple[TestClient, Seen]) -> None:
     client, seen = served
-    _post(client, "/status", FAILED_STATUS)
+    post_as_jambonz(client, "/status", FAILED_STATUS)
     event = seen.items[0]
     assert event.call_status == "failed" and event.sip_reason == "Busy Here"
     assert event.sip_reasons == (SipReason("SIP", 486, "busy, try later"), SipReason("Q.850", 17, None))
@@ -424,7 +417,7 @@ def test_the_tool_hook_answer_is_what_the_adapter_takes_once_jambonz_wraps_it(ve
     app = JambonzApp(insecure=True)
     app.tool_hook("/tools", tools)
     with TestClient(app) as client:
-        answer = _post(client, f"/tools/{vendor}", TOOL_CALLS[vendor])
+        answer = post_as_jambonz(client, f"/tools/{vendor}", TOOL_CALLS[vendor])
     forwarded = forwarded_tool_output(answer, TOOL_CALLS[vendor]["tool_call_id"])
     assert ADAPTER_TAKES[vendor](forwarded), forwarded
     assert "shipped" in json.dumps(forwarded)
