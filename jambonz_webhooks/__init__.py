@@ -51,6 +51,7 @@ from .events import (
     SipReferEvent,
     SipReferResult,
     SipRequestResult,
+    SipRequestWithinDialog,
     SpeechAlternative,
     SpeechEvent,
     SpeechResult,
@@ -65,7 +66,7 @@ from .events import (
 )
 from .hooks import HookContext, HookObject, UnroutedHandlerError
 from .injection import HookKind
-from .payload import CallInfo, Payload
+from .payload import CallInfo, Payload, SipReason
 from .response import Response, prepare_verbs
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
@@ -144,9 +145,11 @@ __all__ = [
     "SessionRedirect",
     "SignatureError",
     "SipInvite",
+    "SipReason",
     "SipReferEvent",
     "SipReferResult",
     "SipRequestResult",
+    "SipRequestWithinDialog",
     "SpeechAlternative",
     "SpeechEvent",
     "SpeechResult",

@@ -4,7 +4,9 @@ A handler asks for what it needs by annotation:
 
 - :class:`~jambonz_webhooks.CallSession` or a hook payload model (``GatherResult``,
   ``DialResult``, ``CallStatus``, ...; any subclass of :class:`~jambonz_webhooks.payload.CallInfo`);
-  ``X | None`` gets None when the request carries no payload;
+  ``X | None`` gets None when the request carries no payload. On an action or status hook a
+  ``CallSession`` is the session kept from the call hook, updated with the hook's own payload
+  (:func:`kept_session`);
 - Starlette's :class:`~starlette.requests.Request`;
 - ``dict`` (or ``dict[str, Any]``, ``Mapping[str, Any]``): the raw payload;
 - :class:`~jambonz_webhooks.CallState`: the call's state, shared by all its hooks;
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -42,9 +45,20 @@ from .decoding import Decoded
 from .env import EnvVars
 from .errors import HookError
 from .payload import CallInfo, prepare
-from .state import CallState, StateStore
+from .session import CallSession
+from .state import SESSION_KEY, CallState, StateStore, StateStoreError, store_outage
 
-__all__ = ["HandlerPlan", "HookKind", "Param", "build_arguments", "env_values", "plan_handler"]
+__all__ = [
+    "HandlerPlan",
+    "HookKind",
+    "Param",
+    "build_arguments",
+    "env_values",
+    "kept_session",
+    "plan_handler",
+]
+
+logger = logging.getLogger("jambonz_webhooks")
 
 
 class HookKind(StrEnum):
@@ -100,6 +114,17 @@ class HandlerPlan:
     def reads_env(self) -> bool:
         """Whether a parameter asks for the call's env vars (read from its state: the one wait)."""
         return any(param.source == "env" for param in self.params)
+
+    @property
+    def session_model(self) -> type[CallSession] | None:
+        """The ``CallSession`` (or subclass) a parameter asks for, if any.
+
+        On a hook after the call hook it is the kept session, updated (see :func:`kept_session`).
+        """
+        for model in self.models:
+            if issubclass(model, CallSession):
+                return model
+        return None
 
     @property
     def uses_state(self) -> bool:
@@ -210,11 +235,14 @@ def build_arguments(
     request: Callable[[], Request] | None = None,
     continuation: Continuation | None = None,
     env: Any = None,
+    session: CallSession | None = None,
 ) -> dict[str, Any]:
     """The handler's arguments for one request, as its plan says.
 
     Nothing here waits: a handler that asks for env vars (``plan.reads_env``) is given them as
-    ``env``, read first with :func:`env_values` (the one step that may wait on the store).
+    ``env``, read first with :func:`env_values` (a step that may wait on the store); one that
+    asks for a ``CallSession`` on a hook after the call hook is given ``session``, read first
+    with :func:`kept_session`.
 
     Args:
         plan: the handler's plan.
@@ -225,6 +253,7 @@ def build_arguments(
             is no HTTP request).
         continuation: the handle given to a handler that asks for one.
         env: the call's env vars, from :func:`env_values`.
+        session: the call's session, from :func:`kept_session` (None: the payload's own).
 
     Raises:
         HookError: 422 for a path parameter that does not convert.
@@ -236,7 +265,11 @@ def build_arguments(
     for param in plan.params:
         source = param.source
         if source == "model":
-            arguments[param.name] = models.get(param.model)  # type: ignore[arg-type]
+            model = param.model
+            if session is not None and type(session) is model:
+                arguments[param.name] = session
+            else:
+                arguments[param.name] = models.get(model)  # type: ignore[arg-type]
         elif source == "path":
             value = path_params[param.name]
             arguments[param.name] = value if param.convert is None else param.convert(value)
@@ -270,6 +303,38 @@ async def env_values(call: CallInfo, store: StateStore) -> Any:
     if values is None:
         values = await CallState(store, str(call.call_sid)).env_vars()
     return values
+
+
+async def kept_session(call: CallSession, store: StateStore) -> CallSession:
+    """The call as its call hook described it, updated with ``call``, a later hook's payload.
+
+    The session the call hook kept (its SIP INVITE, env vars, defaults, ...) with every field
+    ``call`` carries taken from ``call``: the call's status, its customerData, the hook's own
+    extra keys are this hook's. ``call`` itself when nothing was kept (the call hook reached
+    another process of a memory store, or went to another app, or this is a dialed leg's first
+    hook) or the store fails (logged): the handler still runs on the payload it was sent.
+    """
+    model = type(call)
+    try:
+        raw = await store.get(call.call_sid, SESSION_KEY)
+    except StateStoreError as exc:
+        store_outage.warn(
+            "could not read call %s's session from the state store: %s",
+            call.call_sid,
+            exc,
+            call_sid=call.call_sid,
+        )
+        return call
+    if raw is None:
+        logger.debug("call %s has no session kept from a call hook", call.call_sid)
+        return call
+    try:
+        kept = model.model_validate_json(raw)
+    except ValidationError:
+        return call  # kept by another version of the app, say: this hook's payload is enough
+    extra = call.__pydantic_extra__ or {}
+    update = {name: extra[name] if name in extra else getattr(call, name) for name in call.model_fields_set}
+    return kept.model_copy(update=update)
 
 
 def _annotated(handler: Callable[..., Any]) -> Callable[..., Any]:

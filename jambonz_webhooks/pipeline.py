@@ -38,13 +38,14 @@ from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES
 from .hooks import HookContext, current_context
-from .injection import HandlerPlan, HookKind, build_arguments, env_values, plan_handler
+from .injection import HandlerPlan, HookKind, build_arguments, env_values, kept_session, plan_handler
 from .logs import access_log, verb_names
 from .payload import CallInfo
 from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
 from .rest.access import ApiAccess
 from .security import HookSecurity
+from .session import CallSession
 from .state import (
     MAX_SESSION_SIZE,
     MemoryStore,
@@ -251,7 +252,9 @@ class HookPipeline:
         self.reader = PayloadReader(
             plan.models, raw=plan.wants_payload, needs_call=plan.uses_state, required=plan.requires_payload
         )
-        if plan.uses_state:
+        # A CallSession after the call hook is the call hook's, kept in the call's state.
+        self._session_model = plan.session_model if kind is not HookKind.CALL else None
+        if plan.uses_state or self._session_model is not None:
             settings.uses_state = True
         self.deadline = settings.deadline if deadline is None else deadline_from(deadline)
         self._own_fallback = fallback
@@ -447,8 +450,9 @@ class HookPipeline:
             if not keep_session_at_once(settings.state, call_sid, session):
                 await keep_session(settings.state, call_sid, session)
         env = await self._env(decoded) if self._reads_env else None
+        kept = await self._session(decoded) if self._session_model is not None else None
         arguments = build_arguments(
-            self.plan, decoded, path_params, settings.state, request, continuation, env
+            self.plan, decoded, path_params, settings.state, request, continuation, env, kept
         )
         # An async handler is awaited here rather than through _call: one coroutine fewer a request.
         result = await (self.handler(**arguments) if self.plan.is_async else self._call(arguments))
@@ -533,6 +537,13 @@ class HookPipeline:
         assert decoded.call is not None  # required: a request without a payload was refused
         return env_values(decoded.call, self.settings.state)
 
+    async def _session(self, decoded: Decoded) -> CallSession | None:
+        """The kept session, updated, for a handler that asks for a CallSession after the call hook."""
+        call = decoded.models.get(self._session_model) if self._session_model is not None else None
+        if not isinstance(call, CallSession):
+            return None  # an optional parameter, and no payload
+        return await kept_session(call, self.settings.state)
+
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.plan.is_async:
             return await self.handler(**arguments)
@@ -556,7 +567,10 @@ class HookPipeline:
         deadline = deadlines.start(self.deadline)
         try:
             env = await self._env(decoded) if self._reads_env else None
-            arguments = build_arguments(self.plan, decoded, path_params, settings.state, request, env=env)
+            session = await self._session(decoded) if self._session_model is not None else None
+            arguments = build_arguments(
+                self.plan, decoded, path_params, settings.state, request, env=env, session=session
+            )
             await self._call(arguments)
         except asyncio.CancelledError as exc:
             if deadline.finish():

@@ -1,7 +1,8 @@
 """CallSession: the call as jambonz describes it in the call hook, field for field.
 
-It mirrors the ``CallSession`` interface of jambonz's own SDK. ``env_vars`` and ``sip`` come
-with the first hook of a call only (PROTOCOL.md, section 3).
+It mirrors the ``CallSession`` interface of jambonz's own SDK, with one field less required:
+``application_sid``, which a call created through the REST API without an application does not
+carry. ``env_vars`` and ``sip`` come with the first hook of a call only (PROTOCOL.md, section 3).
 """
 
 from typing import Any, ClassVar
@@ -56,9 +57,16 @@ class SessionDefaults(_Part):
 class CallSession(CallInfo):
     """A call, as the call hook describes it.
 
-    Required are the fields jambonz always sends: ``call_sid``, ``account_sid``,
-    ``application_sid``, ``direction``, ``from_`` (JSON ``from``), ``to``, ``call_id`` and
-    ``sip_status``. Any other key jambonz sends is kept (see :meth:`get`).
+    Required are the fields jambonz always sends: ``call_sid``, ``account_sid``, ``direction``,
+    ``from_`` (JSON ``from``), ``to``, ``call_id`` and ``sip_status`` (jambonz-feature-server
+    0.9.8 ``lib/session/call-info.js``: every kind of call sets them; ``from_`` and ``to`` may be
+    empty text). ``application_sid`` is None for a call created through the REST API with an
+    inline ``call_hook`` and no application (``lib/http-routes/api/create-call.js``), and for the
+    dialed legs of such a call. Any other key jambonz sends is kept (see :meth:`get`).
+
+    On a hook after the call hook (an action or status hook), a ``CallSession`` parameter gets
+    the session kept from the call hook (its SIP INVITE and env vars included), updated with the
+    fields of the hook's own payload: see ``docs/hooks-and-injection.md``.
 
     Ask for it in a handler by annotation::
 
@@ -71,7 +79,7 @@ class CallSession(CallInfo):
 
     call_sid: str
     account_sid: str
-    application_sid: str
+    application_sid: str | None = None
     direction: Direction
     from_: str = Field(alias="from")
     to: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 SDP = (
@@ -78,3 +79,11 @@ def session_new(**overrides: Any) -> dict[str, Any]:
     )
     data.update(overrides)
     return data
+
+
+def post_as_jambonz(client: Any, path: str, payload: dict[str, Any]) -> Any:
+    """POST ``payload`` as jambonz does (compact JSON, raw UTF-8); the answer's JSON, None for a 204."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 204), response.text
+    return response.json() if response.status_code == 200 else None

@@ -416,7 +416,9 @@ def test_minimal_session_leaves_optional_fields_none(echo: Echo) -> None:
 # Required fields and strict JSON
 # ---------------------------------------------------------------------------------------------
 
-REQUIRED = ["call_sid", "account_sid", "application_sid", "direction", "from", "to", "call_id", "sip_status"]
+# What jambonz-feature-server 0.9.8 sets on every kind of call (lib/session/call-info.js); not
+# application_sid, which a REST-created call without an application lacks (see test_call_hooks.py).
+REQUIRED = ["call_sid", "account_sid", "direction", "from", "to", "call_id", "sip_status"]
 
 
 def _named_fields(response: httpx2.Response) -> set[str]:
@@ -437,6 +439,15 @@ def test_missing_required_field_is_422_naming_it(echo: Echo, missing: str, trans
     assert missing in response.json()["error"]
     assert _named_fields(response) == {missing}
     assert echo.calls == []
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_missing_application_sid_reaches_the_handler(echo: Echo, transport: str) -> None:
+    payload = session_new()
+    del payload["application_sid"]
+    call = echo.session(transport, payload)
+    assert call.application_sid is None
+    assert call.account_sid == PAYLOAD["account_sid"]
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,10 @@ from .ai import (
     LlmToolCall,
     PreflightResult,
     TokensResult,
+    ToolFunctionCall,
     TtsStreamingEvent,
     TtsStreamingEventType,
+    forwarded_tool_output,
 )
 from .call import (
     FINAL_CALL_STATUSES,
@@ -66,7 +68,14 @@ from .rooms import (
     EnqueueWait,
     QueueOutcome,
 )
-from .sip import SipReferEvent, SipReferResult, SipRequestOutcome, SipRequestResult
+from .sip import (
+    HoldEvent,
+    SipReferEvent,
+    SipReferResult,
+    SipRequestOutcome,
+    SipRequestResult,
+    SipRequestWithinDialog,
+)
 from .speech import (
     GatherPartial,
     GatherReason,
@@ -110,6 +119,7 @@ __all__ = [
     "GatherReason",
     "GatherResult",
     "HoldDetail",
+    "HoldEvent",
     "JambonzError",
     "ListenResult",
     "LlmCompletionReason",
@@ -129,11 +139,13 @@ __all__ = [
     "SipReferResult",
     "SipRequestOutcome",
     "SipRequestResult",
+    "SipRequestWithinDialog",
     "SpeechAlternative",
     "SpeechEvent",
     "SpeechResult",
     "SpeechVendor",
     "TokensResult",
+    "ToolFunctionCall",
     "TranscribeResult",
     "TranscribeTranslation",
     "TransferOutcome",
@@ -144,6 +156,7 @@ __all__ = [
     "TtsStreamingEventType",
     "VerbEvent",
     "VerbStatus",
+    "forwarded_tool_output",
 ]
 
 CALLBACK_MODELS: Mapping[str, type[CallInfo]] = MappingProxyType(

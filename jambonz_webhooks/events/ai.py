@@ -1,5 +1,6 @@
 """Payloads of the AI verbs: the end of an ``llm`` session, agent turns, TTS streaming events."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from ..payload import CallInfo
@@ -16,8 +17,10 @@ __all__ = [
     "LlmToolCall",
     "PreflightResult",
     "TokensResult",
+    "ToolFunctionCall",
     "TtsStreamingEvent",
     "TtsStreamingEventType",
+    "forwarded_tool_output",
 ]
 
 LlmCompletionReason = Literal[
@@ -104,17 +107,62 @@ class TokensResult(WithoutCallInfo):
     reason: str | None = None
 
 
-class LlmToolCall(WithoutCallInfo):
-    """``llm:tool-call`` over WebSocket: the model asks for a tool (fs 0.9.8 lib/tasks/llm).
+class ToolFunctionCall(Detail):
+    """One function a Gemini model asks for, in a ``google`` tool call's ``function_calls``."""
 
-    Answer it with ``CallControl.tool_output(tool_call_id, output)``, the output in the vendor's
-    shape; a :class:`~jambonz_webhooks.tools.Toolbox` served with ``app.tool_hook`` does all of
-    it. (The fact sheet's docs call the id ``call_id``; the server sends ``tool_call_id``.)
+    id: str | None = None
+    name: str | None = None
+    args: Any = None
+
+
+class LlmToolCall(WithoutCallInfo):
+    """A model asks for a tool: the ``toolHook``'s payload (fs 0.9.8 lib/tasks/llm/index.js).
+
+    The same body over both transports: a POST to the toolHook over HTTP, the data of an
+    ``llm:tool-call`` message over WebSocket. It carries no call fields at all (``call_sid`` is
+    None over HTTP), only ``{tool_call_id, ...}`` and the vendor's data: ``name`` and ``args``
+    (openai, microsoft, ultravox, elevenlabs, deepgram); for google ``type`` ``toolCall`` and
+    ``function_calls`` (several at once, ``tool_call_id`` then ``function_call_id``). ``args``
+    keeps its keys as the model wrote them (jambonz does not snake-case it).
+
+    Over HTTP the answer is the tool output as JSON, which jambonz hands to the vendor as
+    :func:`forwarded_tool_output` says; over WebSocket it is ``CallControl.tool_output(tool_call_id,
+    output)``. A :class:`~jambonz_webhooks.tools.Toolbox` served with ``app.tool_hook`` does all
+    of it. (The fact sheet's docs call the id ``call_id``; the server sends ``tool_call_id``.)
     """
 
     tool_call_id: str
     name: str | None = None
     args: Any = None
+    type: str | None = None
+    """``toolCall`` for google; absent for the other vendors."""
+    function_calls: list[ToolFunctionCall] | None = None
+    """google's functions, when it asks for several at once."""
+
+    @property
+    def calls(self) -> tuple[ToolFunctionCall, ...]:
+        """Every function asked for, whatever the vendor.
+
+        google's ``function_calls``, or else the one ``name`` and ``args`` (``tool_call_id`` its id).
+        """
+        if self.function_calls is not None:
+            return tuple(self.function_calls)
+        return (ToolFunctionCall(id=self.tool_call_id, name=self.name, args=self.args),)
+
+
+def forwarded_tool_output(answer: Mapping[str, Any], tool_call_id: str) -> dict[str, Any]:
+    """What jambonz hands the vendor's adapter for a tool hook's HTTP answer ``answer``.
+
+    An answer with a ``type`` goes as it is (openai's ``conversation.item.create``); one without
+    gets ``type: "client_tool_result"`` and ``invocation_id: tool_call_id`` added, Ultravox's
+    envelope (fs 0.9.8 lib/tasks/llm/index.js ``sendToolHook``). The adapters of google,
+    elevenlabs and deepgram read their own keys (``toolResponse``, ``data``) and ignore the two.
+    """
+    forwarded = dict(answer)
+    if not forwarded.get("type"):
+        forwarded["type"] = "client_tool_result"
+        forwarded["invocation_id"] = tool_call_id
+    return forwarded
 
 
 class LlmEvent(WithoutCallInfo):

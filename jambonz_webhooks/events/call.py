@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar, Literal
 
-from ..payload import CallInfo, CallStatusValue, Direction
+from ..payload import CallInfo, CallStatusValue, Direction, sip_header
 from ..session import CallSession
 from ._base import Number, WithoutCallInfo
 
@@ -47,11 +47,21 @@ class CallStatus(CallInfo):
     """Who ended the call; on the final status only."""
     duration: int | None = None
     """Seconds the call lasted; on the final status only."""
+    headers: dict[str, str] | None = None
+    """The SIP headers of the BYE that ended the call, but the routing ones (Via, From, To,
+    Call-ID, CSeq, Contact, ...): ``X-`` headers, ``Reason``, ``User-Agent``, ... when the far end
+    hung up. jambonz snake-cases their names (``X-Reason`` arrives as ``x_reason``): read one with
+    :meth:`header`. No schema describes it (fs 0.9.8 ``call-session.js`` ``_extractCustomHeaders``,
+    ``call-info.js`` ``toJSON``)."""
 
     @property
     def is_final(self) -> bool:
         """True when the call is over (completed, failed, busy or no-answer)."""
         return self.call_status in FINAL_CALL_STATUSES
+
+    def header(self, name: str) -> str | None:
+        """The BYE's header ``name`` (``"X-Reason"``), whatever case or snake-casing it came in."""
+        return sip_header(self.headers, name)
 
 
 class SessionRedirect(CallInfo):
