@@ -63,7 +63,7 @@ from .events import (
     TtsStreamingEvent,
     VerbStatus,
 )
-from .hooks import HookContext, HookObject, UnroutedHandlerError
+from .hooks import HookContext, HookObject, RetryPolicy, RetryPolicyWarning, UnroutedHandlerError, hook
 from .injection import HookKind
 from .payload import CallInfo, Payload
 from .response import Response, prepare_verbs
@@ -135,6 +135,8 @@ __all__ = [
     "RedisStore",
     "ReferDetails",
     "Response",
+    "RetryPolicy",
+    "RetryPolicyWarning",
     "Say",
     "SessionDefaults",
     "SessionReconnect",
@@ -166,6 +168,7 @@ __all__ = [
     "VerbStatus",
     "__version__",
     "compute_signature",
+    "hook",
     "prepare_verbs",
     "verify_signature",
 ]
