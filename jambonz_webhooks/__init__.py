@@ -64,7 +64,7 @@ from .events import (
     TtsStreamingEvent,
     VerbStatus,
 )
-from .hooks import HookContext, HookObject, UnroutedHandlerError
+from .hooks import HookContext, HookObject, RetryPolicy, RetryPolicyWarning, UnroutedHandlerError, hook
 from .injection import HookKind
 from .payload import CallInfo, Payload, SipReason
 from .response import Response, prepare_verbs
@@ -139,6 +139,8 @@ __all__ = [
     "Release",
     "ReleaseError",
     "Response",
+    "RetryPolicy",
+    "RetryPolicyWarning",
     "Say",
     "SessionDefaults",
     "SessionReconnect",
@@ -172,6 +174,7 @@ __all__ = [
     "VerbStatus",
     "__version__",
     "compute_signature",
+    "hook",
     "prepare_verbs",
     "verify_signature",
 ]

@@ -23,6 +23,7 @@ from .draining import is_draining
 from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .events import SOCKET_EVENT_MODELS
+from .hooks import RetryPolicy, retry_policy
 from .injection import HookKind, plan_handler
 from .logs import access_log
 from .pipeline import HookPipeline, resume_handler
@@ -229,6 +230,11 @@ class JambonzApp(Starlette, _HookRegistry):
             or a :class:`~jambonz_webhooks.deliveries.DeliveryCache` to size it. It needs a
             webhook secret (ValueError otherwise): only a signed request can be told from a
             new one. Shared by every worker when ``state`` is a Redis store.
+        retries: the retry policy jambonz is asked for on every hook the app writes (a path or
+            a handler; a URL is written as given): a number of retries (0 to 5, on connection
+            errors), or a :class:`~jambonz_webhooks.RetryPolicy`; a hook overrides it with its
+            own (:func:`~jambonz_webhooks.hook`). With retries, set ``deduplicate`` too: a retry
+            repeats a request the handler may already have answered.
         state: where calls' state lives (:class:`~jambonz_webhooks.CallState`); None: a
             :class:`~jambonz_webhooks.RedisStore` on ``JAMBONZ_REDIS_URL`` when it is set, else
             a :class:`~jambonz_webhooks.MemoryStore` (one worker only).
@@ -277,6 +283,7 @@ class JambonzApp(Starlette, _HookRegistry):
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         max_session_size: int = MAX_SESSION_SIZE,
         deduplicate: bool | DeliveryCache = False,
+        retries: int | RetryPolicy | None = None,
         state: StateStore | None = None,
         env_vars: Mapping[str, EnvVar | Mapping[str, Any]] | type[EnvVars] | None = None,
         opentelemetry: bool | Any = False,
@@ -332,6 +339,7 @@ class JambonzApp(Starlette, _HookRegistry):
         self.hook_settings.target = as_release(target)
         if self.hook_settings.target is not None and self.hook_settings.fallback is not None:
             self.hook_settings.target.check(self.hook_settings.fallback.verbs)
+        self.hook_settings.retry = retry_policy(retries)
         self.hook_table = HookTable()
         self.prepared_verbs = check_verb_names(prepare_verbs)
         """The verbs whose validators are built when the app starts."""

@@ -58,14 +58,25 @@ class Difference:
         return f"{self.schema_id}: {self.what}" + (f": {self.detail}" if self.detail else "")
 
 
+# Modules that define no model and import what only some installs have: the pytest plugin
+# (pytest, a dev dependency), the command line and its entry point.
+_NOT_MODELS = ("__main__", ".cli", ".pytest_plugin")
+
+
 def models_by_schema_id() -> dict[str, type[BaseModel]]:
-    """Every model of the package that follows one of jambonz's schemas, by that schema's id."""
+    """Every model of the package that follows one of jambonz's schemas, by that schema's id.
+
+    Raises:
+        ModuleNotFoundError: a module of the package needs a dependency that is not installed
+            (an optional one: its models cannot be compared without it).
+
+    """
     import jambonz_webhooks
 
     found: dict[str, type[BaseModel]] = {}
     modules = pkgutil.walk_packages(jambonz_webhooks.__path__, prefix="jambonz_webhooks.")
     for info in modules:
-        if info.name.endswith(("__main__", ".cli")):
+        if info.name.endswith(_NOT_MODELS):
             continue
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):

@@ -10,11 +10,18 @@ The mount prefix is only certain then, and a verb built outside a request (a mod
 answer, the app's fallback) is then written exactly as one built in a handler. Building a verb
 validates its hooks and keeps them as they were given; only an absolute URL, the same in every
 context, stays a plain string, the rest wait in a :class:`PendingHook`.
+
+A hook may also carry jambonz's retry policy (:class:`RetryPolicy`, :func:`hook`), which the
+server reads from the URL's fragment, ``/menu#rc=2&rp=5xx,ct`` (PROTOCOL.md, section 1); an
+app's default policy (``JambonzApp(retries=...)``) is in its :class:`HookContext` and written on
+each of its own hooks (paths and handlers) that names none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import FunctionType
@@ -27,6 +34,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     SerializationInfo,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import SchemaSerializer, core_schema
@@ -42,8 +50,11 @@ __all__ = [
     "HookObject",
     "HookRef",
     "PendingHook",
+    "RetryPolicy",
+    "RetryPolicyWarning",
     "UnroutedHandlerError",
     "current_context",
+    "hook",
     "pending",
     "write_hook",
 ]
@@ -51,6 +62,140 @@ __all__ = [
 
 class UnroutedHandlerError(LookupError):
     """A verb names a handler function as its hook, but no route of the app serves it."""
+
+
+MAX_RETRIES = 5
+"""The most retries jambonz makes of one hook (it reads a larger ``rc`` as 5)."""
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 6.0)
+"""Seconds jambonz waits before each retry of a hook, in order."""
+
+# What a failure is called in Python, and the code the server reads in ``rp``.
+_RETRY_CODES = {
+    "connect": "ct",
+    "ct": "ct",
+    "timeout": "rt",
+    "rt": "rt",
+    "4xx": "4xx",
+    "5xx": "5xx",
+    "all": "all",
+}
+
+# What jambonz 0.9.8 does not do of what a policy asks (base-requestor.js ``_shouldRetry``),
+# said once per process (see RetryPolicy).
+_IGNORED_BY_0_9_8 = {
+    "rt": (
+        "retry_on 'timeout' (rt) does nothing on jambonz 0.9.8: its check looks for an error name "
+        "its HTTP client never raises, so a hook that times out is not retried; only 'all' retries "
+        "a timeout (and every other failure)"
+    ),
+    "ct": (
+        "retry_on 'connect' (ct) on jambonz 0.9.8 retries a refused, reset or aborted connection, "
+        "but not a connection dropped before the answer nor the client's own connect timeout; "
+        "only 'all' retries those"
+    ),
+}
+_warned: set[str] = set()
+
+
+class RetryPolicyWarning(UserWarning):
+    """A retry policy asks for something the jambonz server (0.9.8) does not do."""
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class RetryPolicy:
+    """How often jambonz retries a failed hook request, and on which failures.
+
+    jambonz reads it from the hook URL's fragment, ``/menu#rc=2&rp=5xx,ct``: ``retries``
+    (``rc``, 0 to 5) more attempts after the first, 0.5, 1, 2, 4 and 6 seconds apart, each with
+    the same body and signature, when the failure is one of ``on`` (``rp``):
+
+    - ``"connect"`` (``ct``): the connection was refused, reset or aborted (jambonz's default);
+    - ``"timeout"`` (``rt``): the hook did not answer in time (ignored by jambonz 0.9.8);
+    - ``"4xx"``, ``"5xx"``: the answer had such a status;
+    - ``"all"``: any failure.
+
+    A retried request repeats the first one exactly: ``JambonzApp(deduplicate=True)`` answers
+    it with the first answer instead of running the handler again (docs/security.md).
+
+    ::
+
+        RetryPolicy(2, on={"5xx", "connect"})  # written #rc=2&rp=5xx,ct
+
+    Where jambonz 0.9.8 ignores part of a policy (``timeout``; the failures ``connect`` misses),
+    a :class:`RetryPolicyWarning` says so, once per process.
+    """
+
+    retries: int
+    """Attempts after the first, 0 to :data:`MAX_RETRIES` (0: the hook is not retried)."""
+    on: frozenset[str]
+    """The failures retried, as the server's codes: ``ct``, ``rt``, ``4xx``, ``5xx``, ``all``."""
+    suffix: str = field(compare=False, repr=False)
+    """``#rc=N&rp=...`` as appended to a hook's URL; empty when ``retries`` is 0."""
+
+    def __init__(self, retries: int, on: str | Iterable[str] = "connect") -> None:
+        if type(retries) is not int:
+            raise TypeError(f"retries is a whole number of retries, not {type(retries).__name__}")
+        if not 0 <= retries <= MAX_RETRIES:
+            raise ValueError(f"jambonz retries a hook 0 to {MAX_RETRIES} times, not {retries}")
+        try:
+            names = on.split(",") if isinstance(on, str) else list(on)
+        except TypeError:
+            raise TypeError(f"retry_on names failures (one or several), not {type(on).__name__}") from None
+        codes: set[str] = set()
+        for name in names:
+            code = _RETRY_CODES.get(name.strip().lower()) if isinstance(name, str) else None
+            if code is None:
+                raise ValueError(
+                    f"{name!r} is not a failure jambonz retries: use connect, timeout, 4xx, 5xx or all"
+                )
+            codes.add(code)
+        if not codes:
+            raise ValueError("retry_on names no failure: use connect, timeout, 4xx, 5xx or all")
+        if "all" in codes:
+            codes = {"all"}  # the rest adds nothing
+        object.__setattr__(self, "retries", retries)
+        object.__setattr__(self, "on", frozenset(codes))
+        # Sorted: one policy is always written the same way (and "5xx" comes before "ct").
+        fragment = f"#rc={retries}&rp={','.join(sorted(codes))}" if retries else ""
+        object.__setattr__(self, "suffix", fragment)
+        if retries:
+            _warn_ignored(codes)
+
+    @property
+    def fragment(self) -> str:
+        """The fragment jambonz reads, ``rc=N&rp=...`` (without ``#``); empty for no retries."""
+        return self.suffix[1:]
+
+    @property
+    def delays(self) -> tuple[float, ...]:
+        """Seconds jambonz waits before each retry (the caller hears silence meanwhile)."""
+        return RETRY_DELAYS[: self.retries]
+
+
+def _warn_ignored(codes: set[str]) -> None:
+    for code in sorted(codes):
+        if code in _IGNORED_BY_0_9_8 and code not in _warned:
+            _warned.add(code)
+            warnings.warn(_IGNORED_BY_0_9_8[code], RetryPolicyWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside this package (and pydantic): the app's line."""
+    level, frame = 2, sys._getframe(2)  # 2: the caller of _warn_ignored
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_OWN_MODULES):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+_OWN_MODULES = ("jambonz_webhooks.", "pydantic")
+
+
+def retry_policy(retries: int | RetryPolicy | None) -> RetryPolicy | None:
+    """``retries`` as a policy: a number of retries (on jambonz's default, ``connect``), or as given."""
+    if retries is None or isinstance(retries, RetryPolicy):
+        return retries
+    return RetryPolicy(retries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +212,13 @@ class HookContext:
     """The app's REST client for ``call.client``; None outside an app's hook."""
     calls: LiveCalls | None = None
     """The app's live calls (their sockets and tasks); None outside an app's hook."""
+    retry: RetryPolicy | None = None
+    """The app's default retry policy, written on each of its hooks that names none."""
+    suffix: str = field(init=False, repr=False, compare=False)
+    """The default policy's fragment (``#rc=..``), or empty: what the app's hooks end with."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suffix", "" if self.retry is None else self.retry.suffix)
 
     def resolve(self, hook: str | Callable[..., Any]) -> str:
         """Return the URL jambonz should call for a path, a URL or a handler (see :func:`write_hook`)."""
@@ -125,8 +277,8 @@ def _write_pending(value: PendingHook, info: SerializationInfo) -> Any:
     if type(hook) is FunctionType:
         path = context.paths.get(hook)
         if path is not None:
-            return context.prefix + path
-    elif type(hook) is str and hook.startswith("/"):
+            return context.prefix + path + context.suffix
+    elif type(hook) is str and hook.startswith("/") and not context.suffix:
         return context.prefix + hook
     return encoding_hook(hook, context)
 
@@ -149,12 +301,51 @@ class BasicAuth(BaseModel):
     password: str
 
 
+def _validate_policy(value: Any) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
+    if type(value) is int:
+        return RetryPolicy(value)
+    if isinstance(value, Mapping) and set(value) <= {"retries", "on"} and "retries" in value:
+        try:
+            return RetryPolicy(value["retries"], value.get("on", "connect"))
+        except TypeError as exc:  # pydantic reports a ValueError as the field's error, not this
+            raise ValueError(str(exc)) from None
+    raise ValueError("a retry policy is a RetryPolicy, a number of retries, or {retries, on}")
+
+
+def _dump_policy(policy: RetryPolicy) -> dict[str, Any]:
+    return {"retries": policy.retries, "on": sorted(policy.on)}
+
+
+if TYPE_CHECKING:
+    _Policy: TypeAlias = RetryPolicy
+else:
+    _Policy = Annotated[
+        RetryPolicy,
+        PlainValidator(_validate_policy),
+        PlainSerializer(_dump_policy),
+        WithJsonSchema(
+            {
+                "type": "object",
+                "properties": {
+                    "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
+                    "on": {"type": "array", "items": {"type": "string", "enum": sorted(_RETRY_CODES)}},
+                },
+                "required": ["retries"],
+            }
+        ),
+    ]
+
+
 class HookObject(BaseModel):
-    """A hook with its own method or credentials: ``{url, method, username, password}``.
+    """A hook with its own method, credentials or retry policy: ``{url, method, username, password}``.
 
     jambonz sends ``Authorization: Basic ...`` when both username and password are set. The
     schema also describes the credentials as ``basic_auth`` (``basicAuth``); the server reads
-    ``username``/``password``, so those are the ones to use for now.
+    ``username``/``password``, so those are the ones to use for now. A ``retry`` policy is
+    written into the URL's fragment; a hook object with only a URL and a policy is written as
+    that URL (``"/menu#rc=2&rp=ct"``). :func:`hook` builds one.
     """
 
     schema_id: ClassVar[str] = "components/actionHook"
@@ -162,6 +353,7 @@ class HookObject(BaseModel):
         "username": "the feature server reads username/password on the hook object, not basicAuth",
         "password": "the feature server reads username/password on the hook object, not basicAuth",
         "method": "lower case accepted, written in upper case",
+        "retry": "written into the url's fragment (#rc=N&rp=...), where the feature server reads it",
     }
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, defer_build=True)
@@ -171,6 +363,8 @@ class HookObject(BaseModel):
     username: str | None = None
     password: str | None = None
     basic_auth: BasicAuth | None = Field(default=None, alias="basicAuth")
+    retry: _Policy | None = None
+    """jambonz's retry policy for this hook; None: the app's default (``JambonzApp(retries=)``)."""
 
     @model_validator(mode="after")
     def _check_credentials(self) -> HookObject:
@@ -178,7 +372,43 @@ class HookObject(BaseModel):
             raise ValueError("hook: username and password go together (jambonz ignores one alone)")
         if self.basic_auth is not None and self.username is not None:
             raise ValueError("hook: give username/password or basic_auth, not both")
+        if self.retry is not None and isinstance(self.url, str) and "#" in self.url:
+            raise ValueError("hook: give a retry policy or a URL with a fragment (#rc=...), not both")
         return self
+
+
+def hook(
+    target: str | Callable[..., Any],
+    *,
+    retries: int | RetryPolicy | None = None,
+    retry_on: str | Iterable[str] | None = None,
+    method: Literal["GET", "POST", "get", "post"] | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> HookObject:
+    """A hook with its own settings, for any verb's hook field (``action_hook=``, ...).
+
+    ``target`` is what a hook field takes anyway: the handler, a path or a URL. ``retries``
+    asks jambonz to retry a failed request that many times (0 to 5) on the failures named by
+    ``retry_on`` (``"connect"``, the default, ``"timeout"``, ``"4xx"``, ``"5xx"``, ``"all"``),
+    or is a whole :class:`RetryPolicy`; 0 turns the app's default policy off for this hook::
+
+        Response().gather(action_hook=hook(menu, retries=2, retry_on={"5xx", "connect"}))
+        # "actionHook": "/menu#rc=2&rp=5xx,ct"
+
+    ``method``, ``username`` and ``password`` are the hook object's (it is then written as
+    ``{url, method, ...}``, the policy in its ``url``).
+    """
+    if retry_on is None:
+        policy = retry_policy(retries)
+    elif isinstance(retries, int):
+        policy = RetryPolicy(retries, retry_on)
+    else:
+        raise TypeError(
+            "retry_on goes with retries=N, a number: "
+            + ("a RetryPolicy names its own failures" if retries is not None else "how many retries?")
+        )
+    return HookObject(url=target, method=method, username=username, password=password, retry=policy)
 
 
 Hook: TypeAlias = str | HookObject | Callable[..., Any]
@@ -189,16 +419,25 @@ def write_hook(hook: Hook, context: HookContext) -> str | dict[str, Any]:
     """Write ``hook`` out as jambonz reads it, for an app answering with ``context``.
 
     A path gets the mount prefix, a handler becomes its route's path (with the prefix), a URL
-    stays as it is; a hook object becomes its dict, its ``url`` written the same way.
+    stays as it is; a hook object becomes its dict, its ``url`` written the same way (or its
+    URL alone when it has nothing but a retry policy). A path or a handler ends with the app's
+    default retry policy (``#rc=...``) unless it names its own.
 
     Raises:
         UnroutedHandlerError: ``hook`` is a handler no route of the app serves.
 
     """
     if isinstance(hook, str):
-        return context.prefix + hook if hook.startswith("/") else hook
+        if not hook.startswith("/"):
+            return hook
+        suffix = context.suffix
+        return context.prefix + hook + suffix if suffix and "#" not in hook else context.prefix + hook
     if isinstance(hook, HookObject):
-        data: dict[str, Any] = {"url": write_hook(hook.url, context)}
+        policy = hook.retry
+        url = write_hook(hook.url, context) if policy is None else _url_of(hook.url, context) + policy.suffix
+        if policy is not None and hook.method is None and hook.username is None and hook.basic_auth is None:
+            return url  # nothing but a URL and its policy: written as jambonz's shortest form
+        data: dict[str, Any] = {"url": url}
         if hook.method is not None:
             data["method"] = hook.method.upper()
         if hook.username is not None:
@@ -208,10 +447,21 @@ def write_hook(hook: Hook, context: HookContext) -> str | dict[str, Any]:
         if hook.basic_auth is not None:
             data["basicAuth"] = {"username": hook.basic_auth.username, "password": hook.basic_auth.password}
         return data
+    return _handler_path(hook, context) + context.suffix
+
+
+def _url_of(url: str | Callable[..., Any], context: HookContext) -> str:
+    """A hook object's URL written without the app's default policy (the object has its own)."""
+    if isinstance(url, str):
+        return context.prefix + url if url.startswith("/") else url
+    return _handler_path(url, context)
+
+
+def _handler_path(handler: Callable[..., Any], context: HookContext) -> str:
     try:
-        return context.prefix + context.paths[hook]
+        return context.prefix + context.paths[handler]
     except (KeyError, TypeError):  # TypeError: not hashable, so not a handler either
-        name = getattr(hook, "__qualname__", repr(hook))
+        name = getattr(handler, "__qualname__", repr(handler))
         raise UnroutedHandlerError(f"{name} is used as a hook but no route of this app serves it") from None
 
 

@@ -37,7 +37,7 @@ from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES
-from .hooks import HookContext, current_context
+from .hooks import HookContext, RetryPolicy, current_context
 from .injection import HandlerPlan, HookKind, build_arguments, env_values, kept_session, plan_handler
 from .logs import access_log, verb_names
 from .payload import CallInfo
@@ -146,6 +146,8 @@ class HookSettings:
         """The handlers of notifications over a call's socket (``app.on``), by message type."""
         self.calls = LiveCalls()
         """The calls this process holds a socket or background tasks of (for :class:`CallControl`)."""
+        self.retry: RetryPolicy | None = None
+        """The app's default retry policy, written on its hooks (``JambonzApp(retries=...)``)."""
 
     @property
     def continuations(self) -> Continuations:
@@ -181,7 +183,9 @@ class HookSettings:
         """The hook context for an app mounted at ``prefix`` (one per prefix, made once)."""
         context = self._contexts.get(prefix)
         if context is None:
-            context = self._contexts[prefix] = HookContext(prefix, self.paths, self.api, self.calls)
+            context = self._contexts[prefix] = HookContext(
+                prefix, self.paths, self.api, self.calls, self.retry
+            )
         return context
 
 

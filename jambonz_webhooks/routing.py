@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from starlette.convertors import Convertor, FloatConvertor, IntegerConvertor, UUIDConvertor
 from starlette.datastructures import URLPath
@@ -26,7 +27,7 @@ from .response import Response as VerbResponse
 if TYPE_CHECKING:
     from .tools import ToolRoute
 
-__all__ = ["HookRoute", "HookSettings", "HookTable", "route_path"]
+__all__ = ["HookRoute", "HookSettings", "HookTable", "drop_fragment", "route_path"]
 
 
 class HookRoute(BaseRoute):
@@ -145,9 +146,44 @@ def _given_type(convertor: Convertor[Any]) -> type:
 
 
 def route_path(scope: Scope) -> str:
-    """The path within the app: what is left after the prefix it is mounted under."""
+    """The path within the app: what is left after the prefix it is mounted under.
+
+    A fragment the request target carries is cut from the scope first (:func:`drop_fragment`).
+    """
     path: str = scope["path"]
+    if "#" in path or b"#" in scope["query_string"]:
+        path = drop_fragment(scope)
     root_path: str = scope.get("root_path", "")
     if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("/", ""):
         return path[len(root_path) :]
+    return path
+
+
+def drop_fragment(scope: Scope) -> str:
+    """Cut a fragment sent inside the request target from ``scope``; return the path without it.
+
+    jambonz sends a relative hook's retry policy on the wire: ``POST /menu#rc=2&rp=all``
+    (PROTOCOL.md, section 1). uvicorn's httptools parser drops it; its h11 one (and other servers)
+    leave it at the end of the path, or of the query string when there is one. It is cut here,
+    in the scope, so that routing, a GET's query payload and the access log all see the target
+    jambonz meant. A ``#`` the server decoded from ``%23`` is part of the path, and stays.
+    """
+    query: bytes = scope["query_string"]
+    if b"#" in query:  # the first "#" of the target is after "?": the path has no fragment
+        scope["query_string"] = query.partition(b"#")[0]
+        return str(scope["path"])
+    path: str = scope["path"]
+    raw: bytes | None = scope.get("raw_path")
+    if raw is None:
+        path = path.partition("#")[0]
+    else:
+        if b"#" not in raw:
+            return path  # every "#" in the path was sent as %23
+        raw, _, fragment = raw.partition(b"#")
+        scope["raw_path"] = raw
+        # The path is the target decoded: its end is the fragment decoded the same way.
+        tail = "#" + unquote(fragment.decode("latin-1"))
+        if path.endswith(tail):
+            path = path[: -len(tail)]
+    scope["path"] = path
     return path

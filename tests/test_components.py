@@ -1363,8 +1363,12 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 MODELS["components/actionHook"] = HookObject
 
-# Properties the models have beyond the schema, on purpose.
-EXTRA_PROPERTIES: set[tuple[type[BaseModel], str]] = {(HookObject, "username"), (HookObject, "password")}
+# Properties the models have beyond the schema, on purpose (a hook's retry policy is written in its url).
+EXTRA_PROPERTIES: set[tuple[type[BaseModel], str]] = {
+    (HookObject, "username"),
+    (HookObject, "password"),
+    (HookObject, "retry"),
+}
 # Enum values the models accept beyond the schema (and write in the schema's spelling).
 EXTRA_ENUM: dict[tuple[type[BaseModel], str], set[str]] = {(HookObject, "method"): {"get", "post"}}
 

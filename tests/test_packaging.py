@@ -24,6 +24,7 @@ import httpx2
 import pytest
 
 from tests.payloads import session_new
+from tests.schemas import schema_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -151,3 +152,19 @@ def test_installed_wheel_serves_the_example_app_as_the_dockerfile_runs_it(
         server.terminate()
         _, stderr = server.communicate(timeout=10)
     assert b"Traceback" not in stderr
+
+
+def test_catalogue_command_runs_with_the_runtime_dependencies_alone(installed: tuple[Path, Path]) -> None:
+    """``python -m jambonz_webhooks.catalogue`` in an install without the dev tools (no pytest)."""
+    _, bin_dir = installed
+    missing = subprocess.run([bin_dir / "python", "-c", "import pytest"], capture_output=True, text=True)
+    assert "No module named 'pytest'" in missing.stderr  # what made the command crash before
+    run = subprocess.run(
+        [bin_dir / "python", "-m", "jambonz_webhooks.catalogue", str(schema_dir()), "--json"],
+        cwd=bin_dir,  # not the worktree: the installed package is the one imported
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+    assert json.loads(run.stdout) == []  # the official schemas: no difference
