@@ -381,7 +381,17 @@ class CallControl:
         return context
 
     def _verbs(self, verbs: Any) -> Any:
-        return pydantic_core.from_json(_verbs_json(verbs, self._context()))
+        """The verbs' JSON form, checked against the release the app targets (if it names one).
+
+        Raises:
+            ReleaseError: the target does not accept a verb or property (a ``ValueError``).
+
+        """
+        context = self._context()
+        written = pydantic_core.from_json(_verbs_json(verbs, context))
+        if context.target is not None:
+            context.target.check(written)
+        return written
 
     # -- commands -------------------------------------------------------------------------
 

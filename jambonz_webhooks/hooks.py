@@ -42,6 +42,7 @@ from pydantic_core import SchemaSerializer, core_schema
 if TYPE_CHECKING:
     from .control import LiveCalls
     from .rest.access import ApiAccess
+    from .targets import Release
 
 __all__ = [
     "BasicAuth",
@@ -214,6 +215,8 @@ class HookContext:
     """The app's live calls (their sockets and tasks); None outside an app's hook."""
     retry: RetryPolicy | None = None
     """The app's default retry policy, written on each of its hooks that names none."""
+    target: Release | None = None
+    """The jambonz release the app targets: verbs sent in commands are checked against it."""
     suffix: str = field(init=False, repr=False, compare=False)
     """The default policy's fragment (``#rc=..``), or empty: what the app's hooks end with."""
 

@@ -52,6 +52,7 @@ from .state import (
     StateStore,
     StateStoreError,
     forget_call,
+    has_session,
     keep_session,
     keep_session_at_once,
     session_to_keep,
@@ -184,7 +185,7 @@ class HookSettings:
         context = self._contexts.get(prefix)
         if context is None:
             context = self._contexts[prefix] = HookContext(
-                prefix, self.paths, self.api, self.calls, self.retry
+                prefix, self.paths, self.api, self.calls, self.retry, self.target
             )
         return context
 
@@ -446,7 +447,14 @@ class HookPipeline:
         """
         call = decoded.call
         settings = self.settings
-        if call is not None and settings.uses_state and self.kind is HookKind.CALL:
+        if (
+            call is not None
+            and settings.uses_state
+            and self.kind is HookKind.CALL
+            # A call hook reached again by a redirect brings no INVITE (nor env vars): it must
+            # not replace the session kept from the call's first hook.
+            and (getattr(call, "sip", None) is not None or not await has_session(settings.state, call))
+        ):
             session = body or call.model_dump_json(by_alias=True, exclude_none=True).encode()
             call_sid = str(call.call_sid)
             if len(session) > settings.max_session_size:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import pydantic_core
 
+from .payload import CallInfo
 from .session import CallSession
 
 if TYPE_CHECKING:
@@ -690,6 +691,14 @@ def keep_session_at_once(store: StateStore, call_sid: str, session: bytes) -> bo
         store.put_one(call_sid, SESSION_KEY, session)
         return True
     return False
+
+
+async def has_session(store: StateStore, call: CallInfo) -> bool:
+    """Whether a session is kept for ``call`` (False when the store fails: then keep it anew)."""
+    try:
+        return await store.get(str(call.call_sid), SESSION_KEY) is not None
+    except StateStoreError:
+        return False
 
 
 async def keep_session(store: StateStore, call_sid: str, session: bytes) -> None:

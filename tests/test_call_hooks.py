@@ -407,3 +407,39 @@ def test_the_call_hook_is_kept_only_when_a_later_hook_asks_for_it() -> None:
         return Response().hangup()
 
     assert settings.uses_state is True
+
+
+def test_a_redirect_to_a_call_hook_keeps_the_calls_first_session_over_http(
+    served: tuple[TestClient, Seen],
+) -> None:
+    client, seen = served
+    first = session_new(call_sid=REDIRECTED["call_sid"])
+    post(client, "/incoming", first)
+    # The redirected call hook brings no INVITE and no env vars: the kept session stays.
+    post(client, "/sales", REDIRECTED)
+    post(client, "/menu", GATHER)
+    _check_kept(seen.one("/menu"), first)
+
+
+def test_a_redirect_to_a_call_hook_keeps_the_calls_first_session_over_websocket(
+    served: tuple[TestClient, Seen],
+) -> None:
+    client, seen = served
+    first = session_new(call_sid=REDIRECTED["call_sid"])
+    with _socket(client, "/incoming") as socket:
+        _send(socket, "session:new", first, "m1")
+        _send(socket, "session:redirect", REDIRECTED, "m2", hook="/sales")
+        _send(socket, "verb:hook", GATHER, "m3", hook="/menu")
+    _check_kept(seen.one("/menu"), first)
+
+
+def test_a_rest_created_call_without_an_invite_still_has_its_session_kept(
+    served: tuple[TestClient, Seen],
+) -> None:
+    client, seen = served
+    post(client, "/outdial", REST_CALL_HOOK)
+    gather = {**REST_CALL_HOOK, "reason": "dtmfDetected", "digits": "1"}
+    post(client, "/menu", gather)
+    kept = seen.one("/menu")
+    assert kept.defaults is not None  # from the call hook: the gather's payload has none
+    assert kept.defaults.model_dump(exclude_none=True) == REST_CALL_HOOK["defaults"]

@@ -42,6 +42,7 @@ from jambonz_webhooks import (
     VerbStatus,
 )
 from jambonz_webhooks.control import RECONNECT_WAIT
+from jambonz_webhooks.verbs import Room
 from tests.conftest import INSECURE, _spawn, _stop, _wait_ready
 from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, FakeJambonzAPI
 from tests.payloads import call_info, session_new
@@ -1133,3 +1134,32 @@ def test_over_websocket_the_rest_client_is_the_calls_account(
     assert seen == [ACCOUNT_SID]
     fake_api.assert_clean()
     assert fake_api.updates[LIVE_CALL_SID] == [{"tag": {"menu": "seen"}}]
+
+
+def test_verbs_in_commands_are_checked_against_the_apps_target() -> None:
+    app = JambonzApp(insecure=True, state=MemoryStore(), target="0.9.8")
+    refused: list[str] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession, control: CallControl) -> Response:
+        try:
+            await control.redirect([Room(name="standup")])
+        except ValueError as exc:
+            refused.append(str(exc))
+        await control.redirect(Response().say(text="Moved"))  # 0.9.8 has say
+        return Response().say(text="Hello")
+
+    for commands in _call_commands(app, "c-target"):
+        assert commands == [_command("redirect", [{"verb": "say", "text": "Moved"}])]
+    (error,) = refused
+    assert "0.9.8" in error and "room" in error
+
+
+def _call_commands(app: JambonzApp, call_sid: str) -> Iterator[list[Frame]]:
+    """The commands sent before the session:new ack of a call of ``app``."""
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket,
+    ):
+        _message(socket, "session:new", session_new(call_sid=call_sid), call_sid=call_sid)
+        yield _until_ack(socket)[0]
