@@ -342,14 +342,18 @@ def test_call_session_on_an_action_hook_is_the_kept_session_updated_over_http(
     assert status.env_vars == first["env_vars"]
 
 
+@pytest.mark.parametrize("redirected", [False, True], ids=["direct", "after-a-redirect"])
 def test_call_session_on_an_action_hook_is_the_kept_session_updated_over_websocket(
-    served: tuple[TestClient, Seen],
+    served: tuple[TestClient, Seen], redirected: bool
 ) -> None:
     client, seen = served
     first = session_new(call_sid=REDIRECTED["call_sid"])
     with _socket(client, "/incoming") as socket:
         _send(socket, "session:new", first, "m1")
-        verbs = _send(socket, "verb:hook", GATHER, "m2", hook="/menu")
+        if redirected:
+            # The redirected call hook brings no INVITE and no env vars: the kept session stays.
+            _send(socket, "session:redirect", REDIRECTED, "m2", hook="/sales")
+        verbs = _send(socket, "verb:hook", GATHER, "m3", hook="/menu")
     assert verbs == [{"verb": "say", "text": "You pressed 7"}]
     _check_kept(seen.one("/menu"), first)
 
@@ -418,18 +422,6 @@ def test_a_redirect_to_a_call_hook_keeps_the_calls_first_session_over_http(
     # The redirected call hook brings no INVITE and no env vars: the kept session stays.
     post(client, "/sales", REDIRECTED)
     post(client, "/menu", GATHER)
-    _check_kept(seen.one("/menu"), first)
-
-
-def test_a_redirect_to_a_call_hook_keeps_the_calls_first_session_over_websocket(
-    served: tuple[TestClient, Seen],
-) -> None:
-    client, seen = served
-    first = session_new(call_sid=REDIRECTED["call_sid"])
-    with _socket(client, "/incoming") as socket:
-        _send(socket, "session:new", first, "m1")
-        _send(socket, "session:redirect", REDIRECTED, "m2", hook="/sales")
-        _send(socket, "verb:hook", GATHER, "m3", hook="/menu")
     _check_kept(seen.one("/menu"), first)
 
 
