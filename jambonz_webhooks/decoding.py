@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -207,12 +208,21 @@ class PayloadReader:
         needs_call: whether a query string must be read for the call even when no model is
             named (the call's state needs its call_sid).
         required: whether a request without a payload cannot be served.
+        validate_as: a model validated with another (a lenient subclass), kept under its own
+            name (a CallSession after the call hook is read as a LaterCallSession).
 
     """
 
     def __init__(
-        self, models: tuple[type[CallInfo], ...], *, raw: bool, needs_call: bool, required: bool
+        self,
+        models: tuple[type[CallInfo], ...],
+        *,
+        raw: bool,
+        needs_call: bool,
+        required: bool,
+        validate_as: Mapping[type[CallInfo], type[CallInfo]] | None = None,
     ) -> None:
+        self.validators = {model: (validate_as or {}).get(model, model) for model in models}
         self.body_models = models or (CallInfo,)
         # The common case, one model and no raw dict: validated straight from the bytes.
         self.direct = self.body_models[0] if len(self.body_models) == 1 and not raw else None
@@ -235,7 +245,8 @@ class PayloadReader:
             if body:
                 direct = self.direct
                 if direct is not None:
-                    call = models[direct] = direct.model_validate_json(body, strict=True)
+                    validator = self.validators.get(direct, direct)
+                    call = models[direct] = validator.model_validate_json(body, strict=True)
                     return Decoded(models, None, call)
                 try:
                     raw = pydantic_core.from_json(body)
@@ -244,13 +255,13 @@ class PayloadReader:
                 if not isinstance(raw, dict):
                     raise HookError(422, "the payload must be a JSON object")
                 for model in self.body_models:
-                    models[model] = model.model_validate(raw, strict=True)
+                    models[model] = self.validators.get(model, model).model_validate(raw, strict=True)
             else:
                 raw = parse_query(query.decode("latin-1")) if query else {}
                 if raw:
                     for model in self.query_models:
                         expand_json_values(raw, self.shapes[model])
-                        models[model] = model.model_validate(raw)
+                        models[model] = self.validators.get(model, model).model_validate(raw)
                 elif self.required:
                     raise HookError(422, "the request carries no payload" + hint)
         except ValidationError as exc:

@@ -45,7 +45,7 @@ from .decoding import Decoded
 from .env import EnvVars
 from .errors import HookError
 from .payload import CallInfo, prepare
-from .session import CallSession
+from .session import CallSession, LaterCallSession
 from .state import SESSION_KEY, CallState, StateStore, StateStoreError, store_outage
 
 __all__ = [
@@ -314,7 +314,8 @@ async def kept_session(call: CallSession, store: StateStore) -> CallSession:
     another process of a memory store, or went to another app, or this is a dialed leg's first
     hook) or the store fails (logged): the handler still runs on the payload it was sent.
     """
-    model = type(call)
+    # The kept session is a whole one: read as the handler's model, not the lenient one.
+    model = CallSession if isinstance(call, LaterCallSession) else type(call)
     try:
         raw = await store.get(call.call_sid, SESSION_KEY)
     except StateStoreError as exc:
@@ -324,17 +325,44 @@ async def kept_session(call: CallSession, store: StateStore) -> CallSession:
             exc,
             call_sid=call.call_sid,
         )
-        return call
+        return _whole(call)
     if raw is None:
         logger.debug("call %s has no session kept from a call hook", call.call_sid)
-        return call
+        return _whole(call)
     try:
         kept = model.model_validate_json(raw)
     except ValidationError:
-        return call  # kept by another version of the app, say: this hook's payload is enough
+        return _whole(call)  # kept by another version of the app, say: this hook's payload
     extra = call.__pydantic_extra__ or {}
     update = {name: extra[name] if name in extra else getattr(call, name) for name in call.model_fields_set}
     return kept.model_copy(update=update)
+
+
+_REQUIRED = tuple(
+    (name, field.alias or name) for name, field in CallSession.model_fields.items() if field.is_required()
+)
+
+
+def _whole(call: CallSession) -> CallSession:
+    """``call`` when it has every field of a CallSession; else the 422 its payload would get.
+
+    A later hook's payload is read leniently (:class:`~jambonz_webhooks.session.LaterCallSession`):
+    what it lacks comes from the kept session. With none kept, a handler that asked for a
+    CallSession cannot be given one.
+
+    Raises:
+        HookError: 422 naming the missing fields.
+
+    """
+    if not isinstance(call, LaterCallSession):
+        return call
+    missing = [alias for name, alias in _REQUIRED if getattr(call, name, None) is None]
+    if missing:
+        raise HookError(
+            422, "invalid payload: " + ", ".join(missing) + " (no session was kept from the call hook)"
+        )
+    # Every field is there: the handler gets the CallSession it asked for.
+    return CallSession.model_validate(call.model_dump(by_alias=True, exclude_unset=True))
 
 
 def _annotated(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -36,7 +36,7 @@ from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
 from .errors import HookError, error_body, http_error, too_large_message
-from .events import FINAL_CALL_STATUSES
+from .events import FINAL_CALL_STATUSES, LlmToolCall
 from .hooks import HookContext, RetryPolicy, current_context
 from .injection import HandlerPlan, HookKind, build_arguments, env_values, kept_session, plan_handler
 from .logs import access_log, verb_names
@@ -45,7 +45,7 @@ from .response import Response as VerbResponse
 from .response import collect_verbs, encode_verbs
 from .rest.access import ApiAccess
 from .security import HookSecurity
-from .session import CallSession
+from .session import CallSession, LaterCallSession
 from .state import (
     MAX_SESSION_SIZE,
     MemoryStore,
@@ -254,11 +254,26 @@ class HookPipeline:
         self.name = getattr(handler, "__name__", "hook")
         self.plan: HandlerPlan = plan_handler(handler, path_params=path_params or {})
         plan = self.plan
-        self.reader = PayloadReader(
-            plan.models, raw=plan.wants_payload, needs_call=plan.uses_state, required=plan.requires_payload
-        )
-        # A CallSession after the call hook is the call hook's, kept in the call's state.
+        if kind is not HookKind.STATUS and any(issubclass(model, LlmToolCall) for model in plan.models):
+            # A hook answers verbs, and jambonz would hand them to the model as the tool's output.
+            raise TypeError(
+                f"handler {self.name} asks for LlmToolCall on a {kind.value} hook, which answers verbs: "
+                "serve tools with app.tool_hook (a Toolbox), or over WebSocket with "
+                "@app.on('llm:tool-call') and CallControl.tool_output"
+            )
+        # A CallSession after the call hook is the call hook's, kept in the call's state: the
+        # hook's payload needs only the call_sid (what it lacks comes from the kept session).
         self._session_model = plan.session_model if kind is not HookKind.CALL else None
+        lenient: dict[type[CallInfo], type[CallInfo]] | None = (
+            {CallSession: LaterCallSession} if self._session_model is CallSession else None
+        )
+        self.reader = PayloadReader(
+            plan.models,
+            raw=plan.wants_payload,
+            needs_call=plan.uses_state,
+            required=plan.requires_payload,
+            validate_as=lenient,
+        )
         if plan.uses_state or self._session_model is not None:
             settings.uses_state = True
         self.deadline = settings.deadline if deadline is None else deadline_from(deadline)

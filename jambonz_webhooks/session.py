@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 
 from .payload import PAYLOAD_CONFIG, CallInfo, Direction
 
-__all__ = ["CallSession", "RecognizerDefaults", "SessionDefaults", "SipInvite", "SynthesizerDefaults"]
+__all__ = [
+    "CallSession",
+    "LaterCallSession",
+    "RecognizerDefaults",
+    "SessionDefaults",
+    "SipInvite",
+    "SynthesizerDefaults",
+]
 
 
 class _Part(BaseModel):
@@ -94,3 +101,19 @@ class CallSession(CallInfo):
     sip: SipInvite | None = None
     env_vars: dict[str, Any] | None = None
     defaults: SessionDefaults | None = None
+
+
+class LaterCallSession(CallSession):
+    """A :class:`CallSession` as a hook after the call hook reads it: only ``call_sid`` required.
+
+    Such a hook (an enqueue ``waitHook``, a ``sip:refer`` event, ...) may carry little of the
+    call: what it lacks comes from the session kept from the call hook
+    (:func:`~jambonz_webhooks.injection.kept_session`), so the payload is not refused for it.
+    """
+
+    account_sid: str | None = None  # type: ignore[assignment]
+    direction: Direction | None = None  # type: ignore[assignment]
+    from_: str | None = Field(default=None, alias="from")  # type: ignore[assignment]
+    to: str | None = None  # type: ignore[assignment]
+    call_id: str | None = None  # type: ignore[assignment]
+    sip_status: int | None = None  # type: ignore[assignment]

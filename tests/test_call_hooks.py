@@ -23,8 +23,10 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from jambonz_webhooks import (
     CallSession,
     CallStatus,
+    EnqueueWait,
     GatherResult,
     JambonzApp,
+    LlmToolCall,
     MemoryStore,
     Response,
     StateStoreError,
@@ -435,3 +437,59 @@ def test_a_rest_created_call_without_an_invite_still_has_its_session_kept(
     kept = seen.one("/menu")
     assert kept.defaults is not None  # from the call hook: the gather's payload has none
     assert kept.defaults.model_dump(exclude_none=True) == REST_CALL_HOOK["defaults"]
+
+
+# An enqueue verb's waitHook (lib/tasks/enqueue.js, 0.9.8): the queue's figures with the call's
+# call_sid, call_id and customerData only, none of the rest of the call's information.
+WAIT_HOOK = {
+    "call_sid": REDIRECTED["call_sid"],
+    "call_id": REDIRECTED["call_id"],
+    "customerData": {"stage": "queue"},
+    "queue_sid": f"queue:{ACCOUNT_SID}:support",
+    "queue_time": 3,
+    "queue_size": 2,
+    "queue_position": 1,
+    "call_status": "in-progress",
+}
+
+
+def test_a_hook_carrying_little_of_the_call_gets_the_kept_session() -> None:
+    app = JambonzApp(insecure=True, state=MemoryStore())
+    seen: list[CallSession] = []
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().enqueue(name="support", wait_hook="/wait")
+
+    @app.action_hook("/wait")
+    async def wait(event: EnqueueWait, call: CallSession) -> Response:
+        seen.append(call)
+        return Response().say(text=f"You are number {event.queue_position}")
+
+    first = session_new(call_sid=REDIRECTED["call_sid"])
+    with TestClient(app) as client:
+        post(client, "/incoming", first)
+        assert post(client, "/wait", WAIT_HOOK) == [{"verb": "say", "text": "You are number 1"}]
+        (call,) = seen
+        assert type(call) is CallSession
+        assert call.env_vars == first["env_vars"] and call.sip is not None  # kept
+        assert call.customer_data == {"stage": "queue"}  # this hook's
+        # A call whose call hook was kept nowhere: the handler cannot get a whole CallSession.
+        other = {**WAIT_HOOK, "call_sid": "CA-never-seen"}
+        answer = client.post("/wait", json=other)
+        assert answer.status_code == 422
+        assert "account_sid" in answer.json()["error"] and "no session was kept" in answer.json()["error"]
+
+
+def test_a_hook_handler_cannot_take_a_tool_call_it_would_answer_with_verbs() -> None:
+    app = JambonzApp(insecure=True, state=MemoryStore())
+
+    async def tool(call: LlmToolCall) -> Response:
+        return Response()
+
+    with pytest.raises(TypeError, match=r"app\.tool_hook"):
+        app.action_hook("/tools")(tool)
+
+    @app.on("llm:tool-call")  # the socket's own tool calls: answered with tool_output
+    async def on_tool(call: LlmToolCall) -> None:
+        return None

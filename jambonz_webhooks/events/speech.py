@@ -62,9 +62,10 @@ class SpeechEvent(Detail):
 class Translation(Detail):
     """A translated utterance."""
 
-    channel: int
-    language: str
-    translation: str
+    # fs 0.9.8 (lib/tasks/transcribe.js) copies these from the vendor's event: they may be absent.
+    channel: int | None = None
+    language: str | None = None
+    translation: str | None = None
 
 
 class GatherResult(CallInfo):
