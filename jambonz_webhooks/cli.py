@@ -47,18 +47,22 @@ from starlette.types import Message
 
 from .app import JambonzApp
 from .decoding import Decoded
+from .env import EnvVar, EnvVarError
 from .events import SpeechResult
 from .hooks import HookContext, UnroutedHandlerError, current_context
 from .injection import HookKind, build_arguments, env_values
 from .payload import CallInfo
 from .response import collect_verbs, encode_verbs
 from .rest.access import ApiAccess
+from .rest.errors import APIError
+from .rest.settings import ENV_API_KEY
 from .routing import HookRoute
 from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER
 from .session import CallSession
 from .state import SESSION_KEY, MemoryStore
 from .targets import Release
 from .testing import sign as sign_body
+from .verbs import VERB_MODELS
 
 if TYPE_CHECKING:
     from .testing import Call
@@ -497,9 +501,33 @@ SAMPLE_API_BASE_URL = "https://api.invalid/v1"
 """Where the sample payloads' REST calls go: a name that never resolves (RFC 6761)."""
 
 
-def _base_payload(app: JambonzApp) -> dict[str, Any]:
-    """A call hook payload with every field jambonz always sends, and the declared env vars' defaults."""
-    env_vars = {name: var.default for name, var in app.env_vars.items() if var.default is not None}
+def _placeholder(var: EnvVar) -> Any:
+    """An env var's sample value: its default, else its first allowed value, else one of its type."""
+    if var.default is not None:
+        return var.default
+    if var.enum:
+        return var.enum[0]
+    return {"string": "sample", "number": 0, "boolean": False}[var.type]
+
+
+def _sample_env_vars(app: JambonzApp, route: HookRoute | None = None) -> dict[str, Any]:
+    """Env vars for the sample payloads: every variable the app or the handler declares has a value.
+
+    A required variable has no default; the portal makes its user set one, so a real call always
+    carries it. The samples give it a placeholder of its type, so that a handler asking for its
+    :class:`EnvVars` gets them instead of the ``EnvVarError`` no real call would raise.
+    """
+    declared: dict[str, EnvVar] = dict(app.env_vars)
+    for param in route.plan.params if route is not None else ():
+        if param.env is not None:
+            with contextlib.suppress(TypeError, ValidationError):  # a class the portal cannot show
+                declared = {**param.env.declarations(), **declared}
+    return {name: _placeholder(var) for name, var in declared.items()}
+
+
+def _base_payload(app: JambonzApp, route: HookRoute | None = None) -> dict[str, Any]:
+    """A call hook payload with every field jambonz always sends, and a value for each declared env var."""
+    env_vars = _sample_env_vars(app, route)
     return {
         "call_sid": _SAMPLE_CALL_SID,
         "account_sid": "00000000-0000-4000-8000-0000000acc01",
@@ -686,7 +714,9 @@ async def _answer(route: HookRoute, arguments: dict[str, Any], context: HookCont
         current_context.reset(token)
 
 
-_NOWHERE = ApiAccess(SAMPLE_API_BASE_URL)
+# A placeholder key too: a handler's REST call fails at the address, as for want of a reachable API,
+# not for a key the command's environment has no reason to hold.
+_NOWHERE = ApiAccess(SAMPLE_API_BASE_URL, environ={ENV_API_KEY: "placeholder"})
 
 
 async def _run_hook(
@@ -705,16 +735,21 @@ async def _run_hook(
     # REST calls of the handlers go to an address that does not resolve, whatever the app's is.
     context = replace(app.hook_settings.context(prefix), api=_NOWHERE)
     hook, handler = entry.path, entry.handler
-    session = pydantic_core.to_json(_base_payload(app))
-    for payload in sample_payloads(route.plan.models, _base_payload(app)):
+    session = pydantic_core.to_json(_base_payload(app, route))
+    # The handler's own failures, in order: a handler that answers no sample at all is a problem.
+    failures: dict[str, None] = {}
+    unanswerable = False  # a failure that says nothing of the handler (no REST API, no answer in time)
+    for payload in sample_payloads(route.plan.models, _base_payload(app, route)):
         # A fresh state per sample, holding the call hook's payload as the framework keeps it.
         await store.drop(_SAMPLE_CALL_SID)
         await store.set(_SAMPLE_CALL_SID, {SESSION_KEY: session})
         try:
             arguments = await _arguments(route, payload, prefix, store)
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-            checker.report.flag("warning", hook, handler, f"could not build a sample payload: {reason}")
+        except Exception as exc:  # whatever the app's models raise, the command reports it and goes on
+            unanswerable = True
+            checker.report.flag(
+                "warning", hook, handler, f"could not build a sample payload: {_failure(exc)}"
+            )
             continue
         try:
             verbs = await _answer(route, arguments, context)
@@ -725,15 +760,19 @@ async def _run_hook(
             entry.samples_run += 1  # the handler chose an HTTP answer (a 403, say): no verbs to check
             continue
         except TimeoutError:
+            unanswerable = True
             checker.report.flag(
                 "warning", hook, handler, f"could not build its answer: no answer in {HANDLER_TIMEOUT:g} s"
             )
             break  # waiting on something that does not answer here: the other samples would wait too
-        except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else ""
+        except (APIError, OSError) as exc:
+            unanswerable = True  # the samples' REST API is nowhere: a real call's may well answer
             checker.report.flag(
-                "warning", hook, handler, f"could not build its answer: {type(exc).__name__}: {reason}"
+                "warning", hook, handler, f"could not build its answer (no REST API here): {_failure(exc)}"
             )
+            continue
+        except Exception as exc:
+            failures[_failure(exc)] = None
             continue
         entry.samples_run += 1
         if not verbs and route.kind is HookKind.CALL:
@@ -744,6 +783,32 @@ async def _run_hook(
         if release is not None:
             for refusal in release.refusals(verbs):
                 checker.report.flag("problem", hook, handler, refusal.describe(release))
+    # Failing on every sample, and not for want of a REST API: every call would get the fallback.
+    always = bool(failures) and entry.samples_run == 0 and not unanswerable
+    for reason in failures:
+        if always:
+            checker.report.flag("problem", hook, handler, f"fails on every sample call: {reason}")
+        else:
+            checker.report.flag("warning", hook, handler, f"could not build its answer: {reason}")
+
+
+_VERB_NAMES = {model.__name__: name for name, model in VERB_MODELS.items()}
+
+
+def _failure(exc: BaseException) -> str:
+    """An exception in full for a report: a verb's validation error names the verb and each field."""
+    if isinstance(exc, ValidationError):
+        verb = _VERB_NAMES.get(exc.title)
+        what = f"the {verb} verb" if verb is not None else exc.title
+        errors = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(value)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        return f"{what}: {errors}"
+    if isinstance(exc, EnvVarError):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _source_references(handler: Callable[..., Any]) -> Iterator[tuple[str, Any]]:

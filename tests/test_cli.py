@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -288,13 +289,120 @@ def test_routes_checks_a_mounted_app_with_its_prefix() -> None:
     assert {ref["target"] for ref in document["references"]} == {"/voice/menu", "/voice/dial-result"}
 
 
-def test_routes_reports_a_failing_handler_as_a_warning_and_strict_fails_on_it() -> None:
-    relaxed = cli("routes", "tests.apps.probe:app")
-    strict = cli("routes", "tests.apps.probe:app", "--strict")
-    assert relaxed.returncode == 0
-    assert "could not build its answer: RuntimeError: probe handler exploded on purpose" in relaxed.stdout
-    assert "could not build its answer: ValueError" in relaxed.stdout  # the sync handler, run in a thread
-    assert strict.returncode == 1
+def test_routes_fails_on_a_handler_that_fails_on_every_sample() -> None:
+    result = cli("routes", "tests.apps.probe:app")
+    assert result.returncode == 1
+    problems = result.stdout.split("Problems (2):", 1)[1]
+    assert "fails on every sample call: RuntimeError: probe handler exploded on purpose" in problems
+    assert "fails on every sample call: ValueError: probe handler exploded" in problems  # sync, in a thread
+
+
+def _write_app(directory: Path, name: str, source: str) -> None:
+    (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+
+
+def test_routes_names_the_verb_and_the_field_of_a_typo_and_fails(tmp_path: Path) -> None:
+    _write_app(
+        tmp_path,
+        "typo_app",
+        """
+        from jambonz_webhooks import CallSession, JambonzApp, Response
+
+        app = JambonzApp(insecure=True)
+
+        @app.call_hook("/incoming")
+        def incoming(call: CallSession) -> Response:
+            return Response().say(txt="Hello")
+        """,
+    )
+    result = cli("routes", "typo_app:app", "--app-dir", str(tmp_path), "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    [problem] = document["problems"]
+    message = "fails on every sample call: the say verb: txt: Extra inputs are not permitted"
+    assert problem["message"] == message
+
+
+def test_routes_fails_only_on_every_sample_and_warns_on_some(tmp_path: Path) -> None:
+    _write_app(
+        tmp_path,
+        "some_app",
+        """
+        from jambonz_webhooks import GatherResult, JambonzApp, Response
+
+        app = JambonzApp(insecure=True)
+
+        @app.action_hook("/menu")
+        def menu(result: GatherResult) -> Response:
+            if result.digits == "9":
+                raise LookupError("no such option")
+            return Response().say(text="ok")
+        """,
+    )
+    result = cli("routes", "some_app:app", "--app-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "could not build its answer: LookupError: no such option" in result.stdout
+
+
+def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
+    _write_app(
+        tmp_path,
+        "env_app",
+        """
+        from typing import Literal
+
+        from pydantic import Field
+
+        from jambonz_webhooks import CallSession, EnvVars, GatherResult, JambonzApp, Response
+
+        class Settings(EnvVars):
+            COMPANY: str = Field(description="who greets")
+            RETRIES: int = Field(description="attempts")
+            LANGUAGE: Literal["de-DE", "en-US"] = Field(description="the caller's")
+            RECORD: bool = Field(description="record calls")
+
+        app = JambonzApp(insecure=True, env_vars=Settings)
+
+        @app.call_hook("/incoming")
+        def incoming(call: CallSession, env: Settings) -> Response:
+            return Response().say(text=f"{env.COMPANY} {env.RETRIES} {env.LANGUAGE} {env.RECORD}")
+
+        @app.action_hook("/menu")
+        def menu(result: GatherResult, env: Settings) -> Response:
+            return Response().say(text=env.COMPANY)
+        """,
+    )
+    result = cli("routes", "env_app:app", "--app-dir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["warnings"] == [] and document["problems"] == []
+    assert {hook["path"]: hook["samples_run"] > 0 for hook in document["hooks"]} == {
+        "/incoming": True,
+        "/menu": True,
+    }
+
+
+def test_routes_reports_a_handler_that_needs_the_rest_api_as_a_warning(tmp_path: Path) -> None:
+    _write_app(
+        tmp_path,
+        "rest_app",
+        """
+        from jambonz_webhooks import CallSession, JambonzApp, Response
+
+        app = JambonzApp(insecure=True)
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> Response:
+            await call.client.hangup()
+            return Response().say(text="done")
+        """,
+    )
+    result = cli("routes", "rest_app:app", "--app-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "could not build its answer (no REST API here)" in result.stdout
+    assert cli("routes", "rest_app:app", "--app-dir", str(tmp_path), "--strict").returncode == 1
 
 
 @pytest.mark.parametrize(
