@@ -24,7 +24,7 @@ from .env import EnvVar, EnvVars, declare, env_schema
 from .errors import error_body, http_exception_handler, server_error_handler, too_large_message
 from .events import SOCKET_EVENT_MODELS
 from .hooks import RetryPolicy, retry_policy
-from .injection import HookKind, plan_handler
+from .injection import HookKind, plan_handler, warn_of_mismatches
 from .logs import access_log
 from .pipeline import HookPipeline, resume_handler
 from .response import Response, VerbLike, check_verb_names, prepare_verbs
@@ -431,6 +431,7 @@ class JambonzApp(Starlette, _HookRegistry):
             fallback=None if fallback is None else Response(fallback),
             background=self.hook_settings.background if background is True else background or None,
         )
+        warn_of_mismatches(route.plan, kind, self.env_vars)
         self.router.routes.append(route)
         self.hook_table.add(route)
         if route.pipeline.continues and not any(hook.path == RESUME_PATH for hook in self.hooks):

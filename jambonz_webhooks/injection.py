@@ -31,6 +31,8 @@ import inspect
 import logging
 import types
 import typing
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,20 +44,23 @@ from starlette.requests import Request
 from .background import Continuation
 from .control import CallControl
 from .decoding import Decoded
-from .env import EnvVars
+from .env import EnvVar, EnvVars
 from .errors import HookError
+from .events import CallStatus, SessionRedirect
 from .payload import CallInfo, prepare
 from .session import CallSession, LaterCallSession
 from .state import SESSION_KEY, CallState, StateStore, StateStoreError, store_outage
 
 __all__ = [
     "HandlerPlan",
+    "HandlerWarning",
     "HookKind",
     "Param",
     "build_arguments",
     "env_values",
     "kept_session",
     "plan_handler",
+    "warn_of_mismatches",
 ]
 
 logger = logging.getLogger("jambonz_webhooks")
@@ -406,3 +411,74 @@ def _param(name: str, annotation: Any) -> Param | None:
     if isinstance(annotation, type) and issubclass(annotation, EnvVars) and annotation is not EnvVars:
         return Param(name, "env", env=annotation)
     return None
+
+
+class HandlerWarning(UserWarning):
+    """A handler asks for what its hook never gets: another kind's payload, or undeclared env vars.
+
+    Warned once per handler, at registration, pointing at the handler's ``def`` line.
+    """
+
+
+def _unreceived(model: type[CallInfo], kind: HookKind) -> str | None:
+    """Why a hook of ``kind`` never receives ``model``, or None when it may.
+
+    A call hook gets the call as a new call (or a redirect) describes it: a ``CallSession``.
+    An action hook gets the result of the verb it was given to (``GatherResult``,
+    ``DialResult``, ...), never a call status. A status-kind hook may serve any hook whose
+    answer jambonz ignores (the call status hook, but also a conference's ``statusHook``, a
+    ``transcribe``'s ``transcriptionHook``, ``amd``'s ``actionHook``...): nothing is ruled out.
+    """
+    if model is CallInfo or issubclass(model, CallSession | SessionRedirect):
+        return None
+    if kind is HookKind.CALL:
+        what = "the call status hook's" if issubclass(model, CallStatus) else "a verb's result"
+        return f"a call hook gets a new call (ask for CallSession), never {what} ({model.__name__})"
+    if kind is HookKind.ACTION and issubclass(model, CallStatus):
+        return (
+            "an action hook gets the result of the verb it is given to, never a call status "
+            "(CallStatus is the call status hook's: register that handler with status_hook)"
+        )
+    return None
+
+
+# The warnings already given, by handler function: each once, however often it is registered.
+_warned: weakref.WeakKeyDictionary[Callable[..., Any], set[str]] = weakref.WeakKeyDictionary()
+
+
+def warn_of_mismatches(plan: HandlerPlan, kind: HookKind, env_vars: Mapping[str, EnvVar]) -> None:
+    """Warn (:class:`HandlerWarning`) of what ``plan``'s handler asks for but will never get.
+
+    A payload model its hook kind never receives (see :func:`_unreceived`), and an
+    :class:`~jambonz_webhooks.EnvVars` class whose variables the app does not declare: the portal's
+    discovery request asks the app, so those variables are never set and the handler fails on
+    every call. Each warning is given once per handler, at the handler's own line.
+    """
+    reasons = [reason for model in plan.models if (reason := _unreceived(model, kind)) is not None]
+    for param in plan.params:
+        if param.env is not None:
+            missing = [name for name in param.env.model_fields if name not in env_vars]
+            if missing:
+                reasons.append(
+                    f"{param.env.__name__} declares {', '.join(missing)}, which the app does not: the "
+                    "portal never asks for them (give the class to the app: "
+                    f"JambonzApp(env_vars={param.env.__name__}))"
+                )
+    if not reasons:
+        return
+    function = inspect.unwrap(_annotated(plan.handler))
+    function = getattr(function, "__func__", function)  # a bound method: its function
+    code = getattr(function, "__code__", None)
+    filename = code.co_filename if code is not None else "<unknown>"
+    lineno = code.co_firstlineno if code is not None else 0
+    name = getattr(plan.handler, "__qualname__", repr(plan.handler))
+    try:
+        given = _warned.setdefault(function, set())
+    except TypeError:  # not weakly referenceable: warned every time
+        given = set()
+    for reason in reasons:
+        if reason in given:
+            continue
+        given.add(reason)
+        module = getattr(function, "__module__", None) or "jambonz_webhooks"
+        warnings.warn_explicit(f"handler {name}: {reason}", HandlerWarning, filename, lineno, module=module)

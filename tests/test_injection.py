@@ -7,12 +7,13 @@ import functools
 import json
 import re
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx2
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
@@ -20,12 +21,15 @@ from jambonz_webhooks import (
     CallInfo,
     CallSession,
     CallStatus,
+    ConferenceStatus,
     DialResult,
+    EnvVars,
     GatherResult,
     HookRouter,
     JambonzApp,
     Response,
 )
+from jambonz_webhooks.injection import HandlerWarning, HookKind
 from tests.payloads import call_info, session_new
 
 
@@ -446,7 +450,7 @@ def test_everything_at_once() -> None:
         result: GatherResult,
         payload: dict[str, Any],
         request: Request,
-        status: CallStatus | None,
+        status: CallInfo | None,
     ) -> Response:
         seen.update(
             step=step,
@@ -468,7 +472,7 @@ def test_everything_at_once() -> None:
     assert seen["result"] == "9"
     assert seen["payload"] == payload
     assert seen["body"] == body
-    assert isinstance(seen["status"], CallStatus)
+    assert isinstance(seen["status"], CallInfo)
     assert seen["status"].call_status == "trying"
 
 
@@ -737,3 +741,113 @@ def test_router_refuses_a_bad_handler_at_decoration_time() -> None:
     with pytest.raises(TypeError, match=r"'count'.*takes_int"):
         router.call_hook("/hook")(takes_int)
     assert router.hooks == []
+
+
+# -- warnings at registration: what a handler asks for but never gets ---------------------------
+
+
+def _registered(kind: HookKind, annotation: Any) -> tuple[list[warnings.WarningMessage], int]:
+    """Register a handler asking for ``annotation`` on a ``kind`` hook: the warnings, and its line."""
+    app = new_app()
+
+    async def handler(payload: Any) -> Response:
+        return Response()
+
+    handler.__annotations__["payload"] = annotation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app.add_hook("/hook", handler, kind)
+    return caught, handler.__code__.co_firstlineno
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "words"),
+    [
+        (HookKind.CALL, GatherResult, "never a verb's result (GatherResult)"),
+        (HookKind.CALL, DialResult, "never a verb's result (DialResult)"),
+        (HookKind.CALL, CallStatus, "never the call status hook's (CallStatus)"),
+        (HookKind.ACTION, CallStatus, "never a call status"),
+    ],
+)
+def test_a_payload_model_the_hook_kind_never_gets_is_warned_at_the_handler(
+    kind: HookKind, model: type[CallInfo], words: str
+) -> None:
+    caught, line = _registered(kind, model)
+    [warning] = caught
+    assert issubclass(warning.category, HandlerWarning)
+    assert issubclass(HandlerWarning, UserWarning)
+    assert words in str(warning.message)
+    assert "handler _registered.<locals>.handler:" in str(warning.message)
+    assert (warning.filename, warning.lineno) == (__file__, line)  # the user's code, not the framework's
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"),
+    [
+        (HookKind.CALL, CallSession),
+        (HookKind.CALL, CallInfo),
+        (HookKind.ACTION, GatherResult),
+        (HookKind.ACTION, CallSession),
+        (HookKind.ACTION, CallInfo | None),
+        (HookKind.STATUS, CallStatus),
+        (HookKind.STATUS, ConferenceStatus),  # a conference's statusHook: answer ignored too
+        (HookKind.STATUS, CallSession),
+    ],
+)
+def test_a_payload_model_the_hook_kind_gets_is_not_warned(kind: HookKind, model: Any) -> None:
+    caught, _ = _registered(kind, model)
+    assert caught == []
+
+
+def test_a_handler_is_warned_once_however_often_it_is_registered() -> None:
+    app = new_app()
+
+    async def status_as_action(status: CallStatus) -> Response:
+        return Response()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app.add_hook("/one", status_as_action, HookKind.ACTION)
+        app.add_hook("/two", status_as_action, HookKind.ACTION)
+        new_app().add_hook("/three", status_as_action, HookKind.ACTION)
+    assert len(caught) == 1
+
+
+class _Settings(EnvVars):
+    GREETING: str = Field(description="what callers hear first")
+    ATTEMPTS: int = Field(3, description="menu attempts")
+
+
+def test_env_vars_the_app_does_not_declare_are_warned() -> None:
+    app = new_app()  # no env_vars=: the portal's discovery request gets {}
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession, env: _Settings) -> Response:
+            return Response()
+
+    [warning] = caught
+    assert issubclass(warning.category, HandlerWarning)
+    message = str(warning.message)
+    assert "_Settings declares GREETING, ATTEMPTS, which the app does not" in message
+    assert "JambonzApp(env_vars=_Settings)" in message
+    assert warning.filename == __file__
+    with TestClient(app) as client:
+        assert client.options("/incoming").json() == {}
+
+
+def test_env_vars_the_app_declares_are_not_warned() -> None:
+    app = JambonzApp(insecure=True, env_vars=_Settings)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession, env: _Settings) -> Response:
+            return Response()
+
+    assert caught == []
+    with TestClient(app) as client:
+        assert set(client.options("/incoming").json()) == {"GREETING", "ATTEMPTS"}
