@@ -335,11 +335,21 @@ class HttpChannel:
         return answer
 
     def status(self, payload: dict[str, Any]) -> None:
-        """POST the status hook."""
+        """POST the status hook; its answer, whatever it is, changes nothing (jambonz ignores it).
+
+        A non-2xx answer (a 500, or a 404 from an app with no status hook) is recorded in the
+        call's requests and noted in its log, and the call goes on.
+        """
         url = self._transport.status_hook_url
         if url is None:
             return
-        response, url, method, headers = self._transport.request(self._listener, "status", url, payload)
+        try:
+            response, url, method, headers = self._transport.request(self._listener, "status", url, payload)
+        except SimulatorError as error:
+            if error.status_code is None:
+                raise  # not an answer: the hook could not be called at all
+            self._listener._note(f"the status hook answered {error.status_code} (ignored, as jambonz does)")
+            return
         self._listener._sent(SentRequest("status", method, url, payload, headers, response.status_code, None))
 
     def tool_call(self, hook: Any, data: dict[str, Any]) -> Command:

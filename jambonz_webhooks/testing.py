@@ -678,7 +678,9 @@ class CallSimulator:
         payload: keys to set in every call hook payload (a key set to None is left out).
 
     Status hooks: ``in-progress`` once the call hook answered, then ``completed`` when the call
-    ends (with ``call_termination_by`` and ``duration``). Verbs that need media or a far end
+    ends (with ``call_termination_by`` and ``duration``). Their answers are recorded and
+    ignored, as jambonz ignores them: a 500, or the 404 of an app with no status hook, does
+    not stop the call. Verbs that need media or a far end
     beyond ``say``, ``play``, ``gather``, ``dial``, ``pause``, ``redirect``, ``tag`` and
     ``hangup`` are recorded in :attr:`Call.verbs` and skipped, except the LLM verbs (``llm``,
     ``openai_s2s``, ...): the call waits in them, for :meth:`Call.tool_call` and

@@ -449,6 +449,47 @@ def test_a_failing_status_hook_is_answered_and_logged(
     assert any("status exploded" in r.getMessage() and call.sid in r.getMessage() for r in caplog.records)
 
 
+def _greeter() -> JambonzApp:
+    """A call hook and an action hook, and no status hook."""
+    app = new_app()
+
+    @app.call_hook("/incoming")
+    async def incoming() -> Response:
+        return Response().gather(input=["digits"], num_digits=1, action_hook="/menu").hangup()
+
+    @app.action_hook("/menu")
+    async def menu(result: GatherResult) -> Response:
+        return Response().say(text=f"you pressed {result.digits}").hangup()
+
+    return app
+
+
+def test_an_app_with_no_status_hook_runs_under_the_default_status_hook() -> None:
+    # CallSimulator's default status hook is /status: an app without one answers it 404, which
+    # jambonz ignores; the call goes on.
+    with CallSimulator(_greeter()) as simulator:
+        call = simulator.start().press("4")
+    assert call.heard == ["you pressed 4"]
+    assert call.ended and call.hung_up_by == "app"
+    statuses = [sent for sent in call.requests if sent.kind == "status"]
+    assert [sent.status_code for sent in statuses] == [404, 404]  # in-progress, then completed
+    assert "the status hook answered 404 (ignored, as jambonz does)" in call.log
+
+
+def test_a_status_hook_answering_500_does_not_end_the_call() -> None:
+    app = _greeter()
+
+    async def failing_status(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("status store down", status_code=500)
+
+    app.add_route("/status", failing_status, methods=["POST"])
+    with CallSimulator(app) as simulator:
+        call = simulator.start().press("7")
+    assert call.heard == ["you pressed 7"]
+    assert [sent.kind for sent in call.requests] == ["call", "status", "action", "status"]
+    assert [sent.status_code for sent in call.requests if sent.kind == "status"] == [500, 500]
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
