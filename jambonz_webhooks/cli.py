@@ -207,6 +207,7 @@ def command_run(args: argparse.Namespace) -> int:
         factory=args.factory,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
+        root_path=args.root_path,
     )
     if not config.reload and config.workers == 1:
         config.load_app()  # an app that cannot be imported fails here, before the socket is bound
@@ -1351,6 +1352,13 @@ def _note(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+def _root_path(text: str) -> str:
+    """``--root-path``'s value: empty, or a path starting with "/" (without a trailing one)."""
+    if text and not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f'a root path starts with "/": {text!r}')
+    return text.rstrip("/")
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -1413,6 +1421,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         default=None,
         help="proxies whose X-Forwarded-* headers are trusted (default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
+    run.add_argument(
+        "--root-path",
+        default="",
+        metavar="PATH",
+        type=_root_path,
+        help="the path prefix a reverse proxy strips (/voice): hook paths in verbs carry it",
     )
     run.add_argument(
         "--no-access-log",
@@ -1529,13 +1544,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read a body from FILE (or standard input) and print, as the last line of standard output, the "
             "Jambonz-Signature header jambonz would send with it. The signature covers the exact bytes: "
-            "echo adds a newline, printf '%%s' does not; send the body with curl --data-binary "
+            "echo adds a newline, printf '%s' does not; send the body with curl --data-binary "
             "(curl -d strips newlines)."
         ),
         epilog=(
             "example: printf '%s' \"$BODY\" > body.json; curl -H 'Content-Type: application/json' "
             '-H "$(jambonz-webhooks sign --secret S body.json | tail -n 1)" --data-binary @body.json URL'
-        ).replace("%", "%%"),
+        ),  # argparse expands only %(prog) in a description or epilog: '%s' is shown as written
     )
     sign.add_argument("file", metavar="FILE", nargs="?", default=None, help="the body ('-' or none: stdin)")
     sign.add_argument(

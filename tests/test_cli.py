@@ -156,12 +156,18 @@ def test_run_serves_the_app_on_the_port_from_the_environment(protected_ivr: Serv
     assert '"POST /incoming HTTP/1.1" 200' in protected_ivr.stdout()
 
 
-def test_run_takes_the_port_and_log_level_options_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_run_takes_the_port_log_level_and_root_path_options_and_stops_on_sigterm(tmp_path: Path) -> None:
     opened = {"JAMBONZ_WEBHOOK_INSECURE": "1"}
-    served = _serve(tmp_path, ["example_app.app:app", "--log-level", "warning"], opened, "port-option")
+    args = ["example_app.app:app", "--log-level", "warning", "--root-path", "/voice"]
+    served = _serve(tmp_path, args, opened, "port-option")
     try:
         with _client(served) as client:
             assert client.get("/health").json() == {"status": "ok"}
+            # A proxy stripped /voice: the hooks in the verbs carry it again, for jambonz to call.
+            body = jambonz_json(payloads.session_new())
+            answer = client.post("/incoming", content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200
+        assert answer.json()[1]["actionHook"] == "/voice/menu"
     finally:
         served.process.terminate()
         # uvicorn shuts down gracefully, then ends by the signal it caught (or 0, in older versions).
@@ -661,6 +667,20 @@ def test_the_console_script_points_at_main() -> None:
     result = cli("--help")
     assert result.returncode == 0
     assert all(command in result.stdout for command in ("run", "routes", "simulate", "sign"))
+
+
+def test_sign_help_shows_the_printf_format_as_typed() -> None:
+    result = cli("sign", "--help")
+    assert result.returncode == 0
+    assert "printf '%s' does not" in result.stdout
+    assert "printf '%s' \"$BODY\"" in result.stdout
+    assert "%%" not in result.stdout
+
+
+def test_run_refuses_a_root_path_that_is_not_a_path() -> None:
+    result = cli("run", "example_app.app:app", "--root-path", "voice")
+    assert result.returncode == 2
+    assert 'a root path starts with "/"' in result.stderr
 
 
 def test_routes_gives_handlers_their_typed_env_vars() -> None:
