@@ -303,25 +303,28 @@ def test_routes_fails_on_a_handler_that_fails_on_every_sample() -> None:
     assert "fails on every sample call: ValueError: probe handler exploded" in problems  # sync, in a thread
 
 
-def _write_app(directory: Path, name: str, source: str) -> None:
-    (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+def _routes_of(
+    tmp: Path, imports: str, handlers: str, *options: str, before: str = "", app_options: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``routes`` on an app written in ``tmp``: ``handlers`` registered on ``app``, after ``imports``.
+
+    ``before`` is code to put before the app (a class it is given); ``app_options`` its arguments.
+    """
+    head = (
+        f"from jambonz_webhooks import JambonzApp, Response, {imports}\n{textwrap.dedent(before)}\n"
+        f"app = JambonzApp(insecure=True, {app_options})\n"
+    )
+    (tmp / "checked_app.py").write_text(head + textwrap.dedent(handlers), encoding="utf-8")
+    return cli("routes", "checked_app:app", "--app-dir", str(tmp), *options)
 
 
 def test_routes_names_the_verb_and_the_field_of_a_typo_and_fails(tmp_path: Path) -> None:
-    _write_app(
-        tmp_path,
-        "typo_app",
-        """
-        from jambonz_webhooks import CallSession, JambonzApp, Response
-
-        app = JambonzApp(insecure=True)
-
+    handlers = """
         @app.call_hook("/incoming")
         def incoming(call: CallSession) -> Response:
             return Response().say(txt="Hello")
-        """,
-    )
-    result = cli("routes", "typo_app:app", "--app-dir", str(tmp_path), "--json")
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers, "--json")
     assert result.returncode == 1, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert document["ok"] is False
@@ -331,45 +334,31 @@ def test_routes_names_the_verb_and_the_field_of_a_typo_and_fails(tmp_path: Path)
 
 
 def test_routes_fails_only_on_every_sample_and_warns_on_some(tmp_path: Path) -> None:
-    _write_app(
-        tmp_path,
-        "some_app",
-        """
-        from jambonz_webhooks import GatherResult, JambonzApp, Response
-
-        app = JambonzApp(insecure=True)
-
+    handlers = """
         @app.action_hook("/menu")
         def menu(result: GatherResult) -> Response:
             if result.digits == "9":
                 raise LookupError("no such option")
             return Response().say(text="ok")
-        """,
-    )
-    result = cli("routes", "some_app:app", "--app-dir", str(tmp_path))
+        """
+    result = _routes_of(tmp_path, "GatherResult", handlers)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "could not build its answer: LookupError: no such option" in result.stdout
 
 
 def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
-    _write_app(
-        tmp_path,
-        "env_app",
-        """
+    settings = """
         from typing import Literal
 
         from pydantic import Field
-
-        from jambonz_webhooks import CallSession, EnvVars, GatherResult, JambonzApp, Response
 
         class Settings(EnvVars):
             COMPANY: str = Field(description="who greets")
             RETRIES: int = Field(description="attempts")
             LANGUAGE: Literal["de-DE", "en-US"] = Field(description="the caller's")
             RECORD: bool = Field(description="record calls")
-
-        app = JambonzApp(insecure=True, env_vars=Settings)
-
+        """
+    handlers = """
         @app.call_hook("/incoming")
         def incoming(call: CallSession, env: Settings) -> Response:
             return Response().say(text=f"{env.COMPANY} {env.RETRIES} {env.LANGUAGE} {env.RECORD}")
@@ -377,9 +366,11 @@ def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
         @app.action_hook("/menu")
         def menu(result: GatherResult, env: Settings) -> Response:
             return Response().say(text=env.COMPANY)
-        """,
+        """
+    imports = "CallSession, EnvVars, GatherResult"
+    result = _routes_of(
+        tmp_path, imports, handlers, "--json", before=settings, app_options="env_vars=Settings"
     )
-    result = cli("routes", "env_app:app", "--app-dir", str(tmp_path), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     document = json.loads(result.stdout)
@@ -391,24 +382,16 @@ def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
 
 
 def test_routes_reports_a_handler_that_needs_the_rest_api_as_a_warning(tmp_path: Path) -> None:
-    _write_app(
-        tmp_path,
-        "rest_app",
-        """
-        from jambonz_webhooks import CallSession, JambonzApp, Response
-
-        app = JambonzApp(insecure=True)
-
+    handlers = """
         @app.call_hook("/incoming")
         async def incoming(call: CallSession) -> Response:
             await call.client.hangup()
             return Response().say(text="done")
-        """,
-    )
-    result = cli("routes", "rest_app:app", "--app-dir", str(tmp_path))
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "could not build its answer (no REST API here)" in result.stdout
-    assert cli("routes", "rest_app:app", "--app-dir", str(tmp_path), "--strict").returncode == 1
+    assert cli("routes", "checked_app:app", "--app-dir", str(tmp_path), "--strict").returncode == 1
 
 
 @pytest.mark.parametrize(
