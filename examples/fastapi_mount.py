@@ -1,5 +1,9 @@
 """A FastAPI application with its own JSON API, and a jambonz voice app mounted under ``/voice``.
 
+It needs FastAPI, which the package does not install (the ``dev`` extra does)::
+
+    pip install fastapi
+
 Run it from the repository's root::
 
     JAMBONZ_WEBHOOK_SECRET=wh_secret_... uvicorn examples.fastapi_mount:app --port 3000

@@ -243,7 +243,7 @@ class JambonzApp(Starlette, _HookRegistry):
             discovers them with an ``OPTIONS`` request on the call hook and lets you set them
             per application; the values arrive in the call hook's ``env_vars``.
         opentelemetry: True (or a ``TracerProvider``) for a server span per request through
-            Starlette's ``OpenTelemetryMiddleware`` (``pip install 'jambonz-webhooks[otel]'``),
+            Starlette's ``OpenTelemetryMiddleware`` (needs opentelemetry-api: the ``otel`` extra),
             a child of jambonz's own span when it sends a ``traceparent``, with the call_sid,
             the hook and jambonz's trace_id as attributes.
         health_path: a path (``"/health"``) answering ``GET`` with ``{"status": "ok"}`` and 200,
@@ -524,7 +524,8 @@ def _opentelemetry(setting: Any) -> Middleware:
         from starlette.middleware.opentelemetry import OpenTelemetryMiddleware
     except ImportError:
         raise ImportError(
-            "opentelemetry=... needs opentelemetry-api: pip install 'jambonz-webhooks[otel]'"
+            "opentelemetry=... needs opentelemetry-api: pip install 'opentelemetry-api>=1.20' (or, in a"
+            " clone of jambonz-webhooks, pip install '.[otel]')"
         ) from None
     provider = None if setting is True else setting
     return Middleware(OpenTelemetryMiddleware, tracer_provider=provider)

@@ -268,7 +268,7 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Calls' state in Redis, shared by every worker and machine (``pip install jambonz-webhooks[redis]``).
+    """Calls' state in Redis, shared by every worker and machine (needs redis: the ``redis`` extra).
 
     Each call is one Redis hash, ``<prefix><call_sid>``, whose fields are the keys and whose
     values are JSON texts; each write restarts its TTL.
@@ -296,7 +296,10 @@ class RedisStore:
         try:
             import redis.asyncio  # noqa: F401 (an optional dependency: say so at once)
         except ImportError:  # pragma: no cover - depends on the install
-            raise ImportError("RedisStore needs redis: pip install 'jambonz-webhooks[redis]'") from None
+            raise ImportError(
+                "RedisStore needs redis: pip install 'redis>=5' (or, in a clone of jambonz-webhooks,"
+                " pip install '.[redis]')"
+            ) from None
         url = url or os.environ.get(ENV_REDIS_URL)
         if not url:
             raise ValueError(f"RedisStore needs a URL: give one, or set {ENV_REDIS_URL}")

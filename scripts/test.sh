@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # Set up (first time) and run every check: ruff, mypy --strict, and the whole test suite.
 # The state tests run a real Redis server: redis-server is installed if it is missing.
+#   scripts/test.sh [PYTEST ARGS...]          everything (CI runs this)
+#   scripts/test.sh --quick [PYTEST ARGS...]  the edit-test loop: ruff, mypy and the tests not
+#                                             marked slow or container (under a minute on 2 cores)
+quick=""
+if [ "${1:-}" = --quick ]; then
+  quick=1
+  shift
+fi
 source "$(dirname "$0")/_venv.sh"
 if ! command -v redis-server >/dev/null; then
   echo "==> installing redis-server (the state tests start their own)"
@@ -24,6 +32,14 @@ fi
 echo "==> ruff"
 ruff check .
 ruff format --check .
+if [ -n "$quick" ]; then
+  echo "==> mypy --strict"
+  mypy
+  # The hypothesis conformance runs, the wheel and image builds and the long end-to-end runs
+  # are marked slow (pyproject's markers); CI runs them all.
+  echo "==> pytest, quick: -m 'not slow and not container'"
+  exec pytest -q -m "not slow and not container" "$@"
+fi
 echo "==> hadolint Dockerfile"
 hadolint Dockerfile
 echo "==> mypy --strict"

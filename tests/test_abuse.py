@@ -111,6 +111,7 @@ def assert_challenge(response: httpx2.Response) -> None:
 # --------------------------------------------------------------------------- jambonz itself gets through
 
 
+@pytest.mark.slow
 def test_incoming_signed_as_jambonz_gets_the_ivr_verbs(protected_client: httpx2.Client) -> None:
     response = post_signed(protected_client, "/incoming", session_new())
     assert response.content == jambonz_json(incoming_answer())  # compact JSON, byte for byte

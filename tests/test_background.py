@@ -74,6 +74,7 @@ def new_app(**settings: Any) -> JambonzApp:
     return app
 
 
+@pytest.mark.slow
 def test_filler_at_the_soft_deadline_then_the_verbs_on_the_resume_hook() -> None:
     sid = str(uuid.uuid4())
     with TestClient(new_app()) as client:
@@ -104,6 +105,7 @@ def test_a_background_hook_that_answers_in_time_answers_directly() -> None:
     assert answer.json() == [{"verb": "hangup"}]
 
 
+@pytest.mark.slow
 def test_the_handler_decides_whether_to_continue() -> None:
     with TestClient(new_app()) as client:
         sid = str(uuid.uuid4())
@@ -123,6 +125,7 @@ def test_the_handler_decides_whether_to_continue() -> None:
         assert time.monotonic() - started > 0.7
 
 
+@pytest.mark.slow
 def test_not_allowed_and_past_the_deadline_is_the_fallback() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.5)
 
@@ -138,6 +141,7 @@ def test_not_allowed_and_past_the_deadline_is_the_fallback() -> None:
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.slow
 def test_work_failing_in_the_background_gets_the_fallback_on_resume(caplog: pytest.LogCaptureFixture) -> None:
     sid = str(uuid.uuid4())
     with caplog.at_level(logging.ERROR), TestClient(new_app()) as client:
@@ -147,6 +151,7 @@ def test_work_failing_in_the_background_gets_the_fallback_on_resume(caplog: pyte
     assert any(sid in record.getMessage() for record in caplog.records)
 
 
+@pytest.mark.slow
 def test_another_calls_resume_is_refused() -> None:
     sid = str(uuid.uuid4())
     with TestClient(new_app()) as client:
@@ -160,6 +165,7 @@ def test_another_calls_resume_is_refused() -> None:
         assert client.post(hook, content=gather(sid), headers=JSON).json()[-1] == {"verb": "hangup"}
 
 
+@pytest.mark.slow
 def test_the_resume_hook_is_written_with_the_mount_prefix() -> None:
     sid = str(uuid.uuid4())
     with TestClient(Starlette(routes=[Mount("/voice", app=new_app())])) as client:
@@ -182,6 +188,7 @@ def test_an_app_without_background_hooks_serves_no_resume_hook() -> None:
     assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_a_final_call_status_cancels_the_work_still_continuing() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, background=Background(after=0.2, limit=30))
     events: list[str] = []
@@ -256,6 +263,7 @@ def agent_server(tmp_path: Path, tag: str, redis_url: str) -> Iterator[LiveServe
         _stop(process)
 
 
+@pytest.mark.slow
 def test_the_verbs_reach_a_resume_on_another_process_through_redis(tmp_path: Path, redis_url: str) -> None:
     with ExitStack() as stack:
         first = stack.enter_context(agent_server(tmp_path, "a", redis_url))

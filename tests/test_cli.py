@@ -44,6 +44,9 @@ from tests.conftest import (
     _stop,
 )
 
+# Most of these run the command in a subprocess (a second each): left out of the quick mode.
+pytestmark = pytest.mark.slow
+
 SECRET = "wh_cli_secret_0123456789"
 COMMAND_TIMEOUT = 60.0  # seconds; a command normally ends in about one
 

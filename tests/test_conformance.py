@@ -63,6 +63,7 @@ def instances(model: type[BaseModel]) -> st.SearchStrategy[Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_catalogue_has_no_difference_with_the_official_schemas() -> None:
     differences = compare(schemas.schema_dir())
     assert [str(difference) for difference in differences] == []
@@ -82,6 +83,7 @@ def test_every_verb_has_a_builder_method(schema_id: str) -> None:
     assert method.verb_model is model
 
 
+@pytest.mark.slow
 def test_catalogue_command_lists_what_a_new_release_changes(tmp_path: Path) -> None:
     folder = tmp_path / "schema"
     shutil.copytree(schemas.schema_dir(), folder)
@@ -117,6 +119,7 @@ def test_catalogue_command_lists_what_a_new_release_changes(tmp_path: Path) -> N
     }
 
 
+@pytest.mark.slow
 def test_catalogue_command_is_quiet_on_the_official_schemas() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "jambonz_webhooks.catalogue", str(schemas.schema_dir())],
@@ -132,6 +135,7 @@ def test_catalogue_command_is_quiet_on_the_official_schemas() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema_id", TYPED)
 def test_valid_instances_pass_the_official_schema(schema_id: str) -> None:
     model = MODELS[schema_id]
@@ -151,6 +155,7 @@ def test_valid_instances_pass_the_official_schema(schema_id: str) -> None:
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema_id", VERBS)
 def test_builder_method_writes_what_the_model_writes(schema_id: str) -> None:
     model = MODELS[schema_id]
@@ -202,6 +207,7 @@ def _json_types(schema: dict[str, Any], defs: dict[str, Any]) -> set[str]:
     return kinds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema_id", TYPED)
 def test_schema_shaped_invalid_input_is_rejected(schema_id: str) -> None:
     model = MODELS[schema_id]

@@ -235,6 +235,7 @@ async def test_result_ready_during_the_wait_is_returned_promptly(workers: Worker
     assert late < budget, f"returned {late:.3f} s after the work finished ({side})"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", SIDES)
 async def test_not_ready_gives_none_after_the_timeout_and_the_token_stays_good(
     workers: Workers, side: str
@@ -253,6 +254,7 @@ async def test_not_ready_gives_none_after_the_timeout_and_the_token_stays_good(
     assert await waiter.wait(sid, token, timeout=5.0) == verbs("eventually")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", SIDES)
 async def test_the_result_is_handed_out_once_and_dropped_from_the_store(workers: Workers, side: str) -> None:
     sid = new_sid()
@@ -314,6 +316,7 @@ async def test_the_stores_take_a_value_once(make_store: StoreFactory) -> None:
         await store.aclose()
 
 
+@pytest.mark.slow
 async def test_the_call_ending_on_the_owner_cancels_its_work_and_drops_its_record(
     workers: Workers, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -411,6 +414,7 @@ class SlowWrites:
         await self.inner.aclose()
 
 
+@pytest.mark.slow
 async def test_a_resume_before_the_pending_marker_is_written_waits_for_it(make_store: StoreFactory) -> None:
     # The owner's marker takes 0.2 s to land (less than the grace): the other worker must not
     # call the token unknown meanwhile.
@@ -426,6 +430,7 @@ async def test_a_resume_before_the_pending_marker_is_written_waits_for_it(make_s
         await close(owner, other)
 
 
+@pytest.mark.slow
 async def test_start_does_not_wait_on_a_hung_store_and_the_owner_still_answers(
     make_store: StoreFactory,
 ) -> None:
@@ -462,6 +467,7 @@ async def test_another_calls_token_is_refused(workers: Workers, side: str) -> No
     assert await workers.side(side).wait(sid, token, timeout=5.0) == verbs("mine")
 
 
+@pytest.mark.slow
 async def test_an_unknown_token_is_refused_after_the_grace_period(workers: Workers) -> None:
     sid = new_sid()
     error, elapsed = await raises_timed(workers.other.wait(sid, "B" * 43, timeout=5.0), ContinuationError)
@@ -486,6 +492,7 @@ async def test_a_record_this_module_did_not_write_is_an_error(workers: Workers) 
 # --- failures: raising, over the limit, shut down ----------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", SIDES)
 async def test_work_that_raises_fails_and_is_logged_with_the_call(
     workers: Workers, side: str, caplog: pytest.LogCaptureFixture
@@ -510,6 +517,7 @@ async def test_work_that_raises_fails_and_is_logged_with_the_call(
     assert await workers.owner.store.get(sid, KEY_PREFIX + token) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", SIDES)
 async def test_work_past_the_limit_is_cancelled_and_fails(
     make_store: StoreFactory, side: str, caplog: pytest.LogCaptureFixture
@@ -631,6 +639,7 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
+@pytest.mark.slow
 async def test_redis_stopped_mid_wait(private_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
     owner = Continuations(RedisStore(private_redis.url, timeout=0.3), poll_interval=POLL, grace=GRACE)
@@ -667,6 +676,7 @@ async def test_redis_stopped_mid_wait(private_redis: RedisServer, caplog: pytest
         await close(owner, other)
 
 
+@pytest.mark.slow
 async def test_a_hung_redis_cannot_stretch_a_wait(private_redis: RedisServer) -> None:
     # SIGSTOP: connections are accepted (by the kernel) and never answered; the store's own
     # timeout (2 x 1 s) is longer than the wait.
@@ -756,6 +766,7 @@ def finish(owner: OwnerProcess) -> tuple[int, str]:
     return owner.process.returncode, stderr
 
 
+@pytest.mark.slow
 async def test_started_in_one_process_handed_out_in_another(redis_url: str) -> None:
     sid, answer = new_sid(), json.dumps([{"verb": "say", "text": "from another process \u260e"}])
     waiter = Continuations(RedisStore(redis_url), poll_interval=POLL)
@@ -776,6 +787,7 @@ async def test_started_in_one_process_handed_out_in_another(redis_url: str) -> N
         await close(waiter)
 
 
+@pytest.mark.slow
 async def test_an_owner_process_killed_mid_work_fails_at_the_limit_elsewhere(redis_url: str) -> None:
     sid, limit = new_sid(), 1.5
     waiter = Continuations(RedisStore(redis_url), poll_interval=POLL)

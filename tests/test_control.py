@@ -697,6 +697,7 @@ def test_long_text_is_cut_to_fit_jambonzs_buffer() -> None:
     assert pieces("x" * 1201) == ["x" * 500, "x" * 500, "x" * 201]
 
 
+@pytest.mark.slow
 def test_commands_from_a_handler_and_a_task_on_a_real_server(tmp_path: Path) -> None:
     server = _spawn("tests.apps.live_control:app", tmp_path, "control", INSECURE)
     try:
@@ -963,6 +964,7 @@ def test_a_status_hook_a_verb_names_runs_without_verbs_in_its_ack() -> None:
         _wait_for(lambda: seen == ["join"])
 
 
+@pytest.mark.slow
 def test_over_websocket_a_continuing_hook_answers_within_jambonzs_wait() -> None:
     app = _app()
 

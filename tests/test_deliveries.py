@@ -776,6 +776,7 @@ def new_delivery() -> tuple[str, bytes, int, str]:
     return sid, body, t, compute_signature(dedup_app.SECRET, t, body)
 
 
+@pytest.mark.slow
 def test_processes_run_a_delivery_once_however_its_signature_is_written(pair: Pair) -> None:
     a, b = pair.servers
     sid, body, t, digest = new_delivery()
@@ -797,6 +798,7 @@ def test_two_genuine_presses_run_twice_across_processes(pair: Pair) -> None:
     assert pair.runs(sid) == 2
 
 
+@pytest.mark.slow
 def test_a_retry_on_the_other_process_while_the_first_runs_waits_for_its_answer(pair: Pair) -> None:
     a, b = pair.servers
     sid, body, t, digest = new_delivery()
@@ -815,6 +817,7 @@ def test_a_retry_on_the_other_process_while_the_first_runs_waits_for_its_answer(
     assert pair.runs(sid) == 1
 
 
+@pytest.mark.slow
 def test_a_process_dying_mid_handler_does_not_block_the_retry(pair: Pair) -> None:
     _, b = pair.servers
     [victim] = start_servers(pair.log_dir, pair.redis_url, 1, "victim")

@@ -51,6 +51,7 @@ def _validates_or_refuses(model: type[CallInfo], parse: Callable[[], CallInfo]) 
         assert isinstance(instance.call_sid, str)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
 def test_a_model_validates_any_json_or_raises_validation_error(model: type[CallInfo]) -> None:
     @FUZZ
@@ -63,6 +64,7 @@ def test_a_model_validates_any_json_or_raises_validation_error(model: type[CallI
     check()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.binary(max_size=300))
 def test_a_model_refuses_arbitrary_bytes_with_validation_error(body: bytes) -> None:
@@ -95,6 +97,7 @@ def _assert_answer_is_sound(response: Any) -> None:
         assert "Traceback" not in response.text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(JSON_VALUES, st.sampled_from(["/incoming", "/menu"]))
 def test_any_json_body_gets_an_answer_or_a_4xx(value: Any, path: str) -> None:
@@ -102,6 +105,7 @@ def test_any_json_body_gets_an_answer_or_a_4xx(value: Any, path: str) -> None:
     _assert_answer_is_sound(CLIENT.post(path, content=body, headers={"content-type": "application/json"}))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(JSON_VALUES, st.sampled_from(["/incoming", "/menu"]))
 def test_payload_fields_with_any_values_get_an_answer_or_a_4xx(value: Any, path: str) -> None:
@@ -113,12 +117,14 @@ def test_payload_fields_with_any_values_get_an_answer_or_a_4xx(value: Any, path:
     _assert_answer_is_sound(CLIENT.post(path, content=body, headers={"content-type": "application/json"}))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.binary(max_size=500), st.sampled_from(["/incoming", "/menu"]))
 def test_any_bytes_get_an_answer_or_a_4xx(body: bytes, path: str) -> None:
     _assert_answer_is_sound(CLIENT.post(path, content=body, headers={"content-type": "application/json"}))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text(max_size=200), st.sampled_from(["/incoming", "/menu"]))
 def test_any_query_string_gets_an_answer_or_a_4xx(query: str, path: str) -> None:

@@ -219,6 +219,7 @@ class _SilentServer:
             self._server.close()
 
 
+@pytest.mark.slow
 async def test_a_stalled_redis_gets_a_bounded_number_of_connections() -> None:
     silent = _SilentServer()
     port = await silent.start()

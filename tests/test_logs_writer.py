@@ -238,6 +238,7 @@ def test_a_mebibyte_call_sid_is_bounded() -> None:
     assert len(as_json) < 2000
 
 
+@pytest.mark.slow
 async def test_the_timer_writes_a_batch_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
     iso = _isolated()
     _no_records(monkeypatch, iso.log)
@@ -449,6 +450,7 @@ LINE = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_many_threads_writing_keep_every_line_whole() -> None:
     iso = _isolated(max_entries=64)
     threads_count, per_thread = 8, 3000

@@ -70,6 +70,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     yield wheel, bin_dir
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_package_and_its_type_marker(installed: tuple[Path, Path]) -> None:
     wheel, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
@@ -78,6 +79,7 @@ def test_wheel_holds_the_package_and_its_type_marker(installed: tuple[Path, Path
     assert not [name for name in names if name.startswith(("tests/", "example_app/", "benchmarks/"))]
 
 
+@pytest.mark.slow
 def test_runtime_dependencies_are_the_declared_few(installed: tuple[Path, Path]) -> None:
     _, bin_dir = installed
     script = "import importlib.metadata as m, json;print(json.dumps(sorted(m.requires('jambonz-webhooks'))))"
@@ -112,6 +114,7 @@ def _dockerfile_commands() -> tuple[list[str], list[str]]:
     return json.loads(command.group(1)), json.loads(health.group(1))
 
 
+@pytest.mark.slow
 def test_installed_wheel_serves_the_example_app_as_the_dockerfile_runs_it(
     installed: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -154,6 +157,7 @@ def test_installed_wheel_serves_the_example_app_as_the_dockerfile_runs_it(
     assert b"Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_catalogue_command_runs_with_the_runtime_dependencies_alone(installed: tuple[Path, Path]) -> None:
     """``python -m jambonz_webhooks.catalogue`` in an install without the dev tools (no pytest)."""
     _, bin_dir = installed

@@ -60,6 +60,7 @@ def new_sid() -> str:
 # --------------------------------------------------------------------------- deadlines, on uvicorn
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "payload"),
     [
@@ -81,6 +82,7 @@ def test_a_handler_past_its_deadline_gets_the_fallback_within_it(
     assert 0.45 < took < 1.2, took  # the deadline is 0.5 s; the handler would take 1.5 s or 5 s
 
 
+@pytest.mark.slow
 def test_an_overrun_async_handler_is_cancelled_and_a_sync_one_abandoned(slow_client: httpx2.Client) -> None:
     sid = new_sid()
     gather = body(payloads.call_info(call_sid=sid, reason="dtmfDetected", digits="1"))
@@ -115,6 +117,7 @@ def test_status_hooks_are_answered_at_once_and_their_handler_runs_after(slow_cli
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_stuck_status_handler_is_cancelled_at_the_deadline(slow_client: httpx2.Client) -> None:
     sid = new_sid()
     response = slow_client.post("/status-stuck", content=body(payloads.call_info(call_sid=sid)), headers=JSON)
@@ -144,6 +147,7 @@ def test_the_deadline_is_logged_with_the_call_sid(caplog: pytest.LogCaptureFixtu
     assert line.call_sid == sid  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_state_store_work_shares_the_hooks_budget() -> None:
     class SlowStore:
         """A store whose every operation takes 0.3 s: three of them pass a 0.5 s deadline."""
@@ -641,6 +645,7 @@ def test_a_newline_in_a_validated_call_sid_stays_on_one_line() -> None:
     assert "-> 401" in lines[1] and "xyz" not in lines[1] and "call_sid=None" in lines[1]
 
 
+@pytest.mark.slow
 def test_the_example_app_under_uvicorn_writes_one_access_line_per_hook_through_shutdown(
     tmp_path: Path,
 ) -> None:
@@ -668,6 +673,7 @@ def test_the_example_app_under_uvicorn_writes_one_access_line_per_hook_through_s
     assert not any(line.startswith("two") for line in server.stderr().splitlines())
 
 
+@pytest.mark.slow
 def test_what_start_up_built_is_kept_out_of_the_collectors_sweeps() -> None:
     import gc
 

@@ -161,6 +161,7 @@ def test_pairs_of_fields_agree_in_either_order(verb: str) -> None:
     assert sure > 20
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.data())
 def test_random_sets_of_fields_agree(data: st.DataObject) -> None:

@@ -833,6 +833,7 @@ def _run(code: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow
 def test_importing_the_package_builds_no_verb_or_payload_model() -> None:
     built = _run(
         """
@@ -859,6 +860,7 @@ def test_importing_the_package_builds_no_verb_or_payload_model() -> None:
     assert built == "[] ['hangup', 'say']"
 
 
+@pytest.mark.slow
 def test_a_verb_validator_is_built_on_first_use_or_when_prepared() -> None:
     printed = _run(
         """

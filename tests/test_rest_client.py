@@ -749,6 +749,7 @@ async def test_server_not_listening_is_a_connection_error(make_api: MakeApi) -> 
     assert time.monotonic() - started >= 0.2  # it waited (0.25 s) and tried again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "args", "kwargs"),
     [
@@ -814,6 +815,7 @@ async def test_slow_update_is_a_timeout_and_not_sent_again(
     assert len(fake_api.requests) == 1
 
 
+@pytest.mark.slow
 async def test_get_answered_503_is_tried_again(make_api: MakeApi, fake_api: FakeJambonzAPI) -> None:
     fake_api.fail_next(times=2, status=503)
     api = make_api(max_retries=2)

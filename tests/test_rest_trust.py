@@ -80,6 +80,7 @@ def _keys_seen(api: FakeJambonzAPI) -> list[str | None]:
     return [request.authorization for request in api.requests]
 
 
+@pytest.mark.slow
 def test_an_unsigned_request_naming_an_address_on_an_open_app_sends_the_key_nowhere(
     servers: dict[str, LiveServer], attacker: tuple[FakeJambonzAPI, str]
 ) -> None:
@@ -132,6 +133,7 @@ def _rss_kib(server: LiveServer) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 def test_a_new_account_per_request_does_not_grow_the_process(
     servers: dict[str, LiveServer], fake_api: FakeJambonzAPI, attacker: tuple[FakeJambonzAPI, str]
 ) -> None:

@@ -343,6 +343,7 @@ def said(verbs: list[dict[str, Any]]) -> str:
     return str(verbs[0]["text"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", list(SERVERS))
 def test_a_hook_target_with_its_fragment_is_routed_and_a_retry_answered_once(
     retry_servers: dict[str, tuple[LiveServer, str]], key: str
@@ -488,6 +489,7 @@ def test_a_get_hook_with_a_query_and_a_fragment_reads_the_query_alone() -> None:
 # =============================================================================================
 
 
+@pytest.mark.slow
 def test_a_hook_with_a_policy_reaches_its_handler_over_websocket() -> None:
     app = JambonzApp(insecure=True, retries=1)
 

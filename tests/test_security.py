@@ -318,6 +318,7 @@ TIMESTAMPS = st.integers(min_value=0, max_value=10**15 - 1)
 HEX_DIGITS = "0123456789abcdef"
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(body=st.binary(max_size=300), secret=SECRETS, timestamp=TIMESTAMPS)
 def test_property_sign_then_verify_passes(body: bytes, secret: str | bytes, timestamp: int) -> None:
@@ -327,6 +328,7 @@ def test_property_sign_then_verify_passes(body: bytes, secret: str | bytes, time
     assert value == f"t={timestamp},v1={reference_hmac(secret_bytes, timestamp, body)}"
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(body=st.binary(min_size=1, max_size=300), secret=SECRETS, timestamp=TIMESTAMPS, data=st.data())
 def test_property_flipping_a_body_byte_fails(
@@ -340,6 +342,7 @@ def test_property_flipping_a_body_byte_fails(
         verify_signature(value, flipped, [secret], now=timestamp)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(body=st.binary(max_size=300), secret=SECRETS, timestamp=TIMESTAMPS, data=st.data())
 def test_property_flipping_a_signature_digit_fails(
@@ -354,6 +357,7 @@ def test_property_flipping_a_signature_digit_fails(
         verify_signature(header(timestamp, changed), body, [secret], now=timestamp)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(body=st.binary(max_size=100), secret=SECRETS, timestamp=TIMESTAMPS, data=st.data())
 def test_property_flipping_any_signature_byte_is_refused(
@@ -380,6 +384,7 @@ ENTRY = st.builds(
 NEAR_HEADERS = st.lists(ENTRY, max_size=20).map(",".join)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(value=st.one_of(st.text(max_size=200), NEAR_HEADERS))
 def test_property_parse_returns_a_signature_or_raises_signature_error(value: str) -> None:
@@ -406,6 +411,7 @@ AUTH_HEADERS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(value=AUTH_HEADERS)
 def test_property_basic_check_returns_a_bool_and_never_raises(value: str) -> None:
@@ -420,6 +426,7 @@ def test_property_basic_check_returns_a_bool_and_never_raises(value: str) -> Non
 QUERY_TEXT = st.text(alphabet="ab0[]=&%2Ff;+é.", max_size=60)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(query=st.one_of(st.text(max_size=100), QUERY_TEXT))
 def test_property_parse_query_returns_a_dict_or_raises_decode_error(query: str) -> None:

@@ -79,6 +79,7 @@ def test_the_configured_tolerance_applies_both_ways(
         assert "tolerance" in response.json()["error"]
 
 
+@pytest.mark.slow
 def test_get_hooks_are_let_through_unsigned_when_the_app_opts_in(secure_client: httpx2.Client) -> None:
     sid = f"CA{uuid.uuid4().hex}"
     response = secure_client.get("/slow", params={"call_sid": sid})
@@ -108,6 +109,7 @@ def test_a_repeated_delivery_gets_the_first_answer_and_the_handler_runs_once(
     assert said(secure_client.post("/incoming", content=body, headers=later)) == "run 2"
 
 
+@pytest.mark.slow
 def test_a_repeat_that_arrives_while_the_first_still_runs_waits_for_its_answer(
     secure_server_origin: str,
 ) -> None:

@@ -192,6 +192,7 @@ def test_health_answers_503_while_the_process_drains() -> None:
 # -- size bounds -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_head_over_max_header_bytes_is_431_and_the_server_serves_on(tight: Run) -> None:
     # Just under the bound (8192 bytes with the request line): served.
     under = _health(tight.port, b"X-Pad: " + b"a" * 7900 + b"\r\n")
@@ -218,6 +219,7 @@ def test_too_many_header_fields_is_431(tight: Run) -> None:
 # -- time bounds -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_slowloris_client_is_closed_within_the_head_timeout(tight: Run) -> None:
     with _connect(tight.port) as sock:
         started = time.monotonic()
@@ -237,6 +239,7 @@ def test_a_slowloris_client_is_closed_within_the_head_timeout(tight: Run) -> Non
     assert 1.0 <= closed <= 1.0 + TICK + SLACK
 
 
+@pytest.mark.slow
 def test_idle_connections_are_closed_within_the_idle_timeout(tight: Run) -> None:
     sockets = [_connect(tight.port) for _ in range(300)]
     started = time.monotonic()
@@ -252,6 +255,7 @@ def test_idle_connections_are_closed_within_the_idle_timeout(tight: Run) -> None
     assert min(closed_after) >= 0.8  # not before the bound (less the time to open them all)
 
 
+@pytest.mark.slow
 def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(tight: Run) -> None:
     with _connect(tight.port) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -263,6 +267,7 @@ def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(tight: R
     assert waited <= 1.0 + SLACK, waited
 
 
+@pytest.mark.slow
 def test_a_stalled_body_is_answered_408_within_the_body_timeout(tight: Run) -> None:
     with _connect(tight.port) as sock:
         body = jambonz_json(payloads.session_new())
@@ -282,6 +287,7 @@ def test_a_stalled_body_is_answered_408_within_the_body_timeout(tight: Run) -> N
 # -- the mixed attack ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_valid_hook_stays_fast_under_the_mixed_attack(tmp_path: Path) -> None:
     # The default bounds, but the idle and body timeouts raised: the server holds every
     # attacking connection through the measurement (the timeouts are shown closing them above).
@@ -377,6 +383,7 @@ def _start_request(port: int, request: bytes, into: dict[str, bytes], key: str) 
     return thread
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path, workers: int) -> None:
     # The default drain (2 s) and grace (5 s); with --workers, the supervisor hands the signal on.
@@ -425,6 +432,7 @@ def test_sigterm_under_load_drains_and_resets_nothing(tmp_path: Path, workers: i
     assert stderr.count("Shutting down: draining for 2.0 s") == workers
 
 
+@pytest.mark.slow
 def test_hooks_running_past_the_bound_answer_their_fallback_and_the_process_exits(tmp_path: Path) -> None:
     run = _run(tmp_path, "cut", "--drain", "0.5", "--timeout-graceful-shutdown", "1")
     answers: dict[str, bytes] = {}
@@ -462,6 +470,7 @@ def test_hooks_running_past_the_bound_answer_their_fallback_and_the_process_exit
     assert "answered 503" in stderr
 
 
+@pytest.mark.slow
 def test_a_handler_blocking_the_event_loop_cannot_hold_the_process_past_its_bound(tmp_path: Path) -> None:
     run = _run(tmp_path, "blocked", "--drain", "0", "--timeout-graceful-shutdown", "0.5")
     answers: dict[str, bytes] = {}
@@ -485,6 +494,7 @@ def test_a_handler_blocking_the_event_loop_cannot_hold_the_process_past_its_boun
     assert "exiting now" in run.stderr()
 
 
+@pytest.mark.slow
 def test_sigint_stops_without_the_drain(tmp_path: Path) -> None:
     run = _run(tmp_path, "sigint")
     signalled = time.monotonic()
@@ -511,6 +521,7 @@ def test_another_uvicorn_release_is_warned_of(
     assert ("were tested with 0.55" in caplog.text) is warned
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     run = _run(tmp_path, "replace", "--workers", "2")
     try:

@@ -769,6 +769,7 @@ def test_call_status_from_query_coerces_duration(fresh: Models) -> None:
     assert result.is_final
 
 
+@pytest.mark.slow
 def test_payload_models_are_built_when_first_used_or_prepared() -> None:
     # A fresh interpreter: here every model has long been built by the tests before.
     code = """

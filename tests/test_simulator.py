@@ -584,6 +584,7 @@ def test_the_context_manager_runs_the_apps_lifespan() -> None:
     assert events == ["startup", "call", "shutdown"]
 
 
+@pytest.mark.slow
 def test_the_installed_package_registers_the_plugin_which_closes_its_simulators(tmp_path: Path) -> None:
     marker = tmp_path / "events.txt"
     (tmp_path / "test_inner.py").write_text(

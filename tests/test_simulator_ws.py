@@ -200,6 +200,7 @@ def test_an_ack_that_is_not_a_list_of_verbs_raises(jambonz_simulator: SimulatorF
         jambonz_simulator(raw_app(handle, []), transport="websocket").start()
 
 
+@pytest.mark.slow
 def test_a_late_ack_is_an_error_naming_the_hook(jambonz_simulator: SimulatorFactory) -> None:
     """jambonz waits 5 s for an ack, then fails the hook: so does the simulator, by default."""
     acks_sent: list[str] = []
@@ -288,6 +289,7 @@ def test_a_redirect_to_a_call_hook_sends_session_redirect_and_a_completed_status
     assert seen[-1]["type"] == "call:status" and seen[-1]["data"]["call_status"] == "completed"
 
 
+@pytest.mark.slow
 def test_an_invalid_message_is_answered_with_jambonz_error_and_the_call_goes_on(
     jambonz_simulator: SimulatorFactory,
 ) -> None:

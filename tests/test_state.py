@@ -171,6 +171,7 @@ async def test_ttl_expires_a_call(make_store: StoreFactory) -> None:
             assert redis_pttl(short, sid) == -2
 
 
+@pytest.mark.slow
 async def test_each_write_restarts_the_ttl(make_store: StoreFactory) -> None:
     async with aclosing(make_store(0.5)) as short:
         sid = new_sid()
@@ -644,6 +645,7 @@ def test_redis_stopped_mid_call_then_restarted(
     assert len(recovered) == 1 and private_redis.url in recovered[0], recovered
 
 
+@pytest.mark.slow
 def test_redis_not_answering_times_out_instead_of_hanging(
     redis_calls: Calls,
     private_redis: RedisServer,
@@ -769,6 +771,7 @@ def run_call_across_workers(origin: str, secret: str, company: str) -> CrossWork
     return CrossWorkerRun(call_pid, pids, answers)
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_calls_state_through_redis(tmp_path: Path, redis_url: str) -> None:
     secret, company = f"s-{uuid.uuid4().hex}", "Initech \u260e"
     with two_workers(tmp_path, {"JAMBONZ_REDIS_URL": redis_url}) as workers:
@@ -786,6 +789,7 @@ def test_two_workers_share_a_calls_state_through_redis(tmp_path: Path, redis_url
             assert len(client.keys(f"{REDIS_PREFIX}*")) == 1
 
 
+@pytest.mark.slow
 def test_two_workers_without_redis_lose_a_calls_state(tmp_path: Path) -> None:
     # The contrast that shows the test above can fail: each worker's MemoryStore is its own.
     with two_workers(tmp_path, {}) as workers:
@@ -797,12 +801,14 @@ def test_two_workers_without_redis_lose_a_calls_state(tmp_path: Path) -> None:
         assert "state lost: call " in workers.stderr()
 
 
+@pytest.mark.slow
 def test_four_workers_on_a_memory_store_warn_at_start(tmp_path: Path) -> None:
     with two_workers(tmp_path, {}, count=4) as workers:
         warnings = workers.stderr().count("calls' state is kept in this process's memory, but 4 workers")
     assert warnings == 4, workers.stderr()
 
 
+@pytest.mark.slow
 def test_workers_sharing_redis_do_not_warn(tmp_path: Path, redis_url: str) -> None:
     with two_workers(tmp_path, {"JAMBONZ_REDIS_URL": redis_url}) as workers:
         assert "kept in this process's memory" not in workers.stderr()

@@ -126,6 +126,7 @@ def _unknown(message: str | None, key: str) -> bool:
     return message is not None and message.endswith(f"unknown property {key}")
 
 
+@pytest.mark.slow
 def test_each_property_refused_for_098_exactly_when_the_validator_refuses_it(validator: Path) -> None:
     cases = list(property_cases())
     verdicts = validate(validator, [[verb] for _, _, verb in cases])
@@ -234,6 +235,7 @@ def routes(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_routes_reports_per_hook_what_a_target_refuses() -> None:
     result = routes("--target", "0.9.8", "--json")
     assert result.returncode == 1, result.stderr

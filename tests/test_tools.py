@@ -315,6 +315,7 @@ async def test_a_raising_tool_answers_an_error_and_is_logged(caplog: pytest.LogC
     assert "xyzzy" not in caplog.text
 
 
+@pytest.mark.slow
 async def test_a_slow_tool_answers_an_error_at_its_timeout(caplog: pytest.LogCaptureFixture) -> None:
     ran.clear()
     hook = box.hook("openai")
@@ -840,6 +841,7 @@ def tools_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
         _stop(server.process)
 
 
+@pytest.mark.slow
 def test_a_call_hook_and_its_tool_calls_on_a_real_server(tools_server: LiveServer) -> None:
     call = {
         "call_sid": "CA-live",

@@ -45,6 +45,7 @@ def control_server(tmp_path: Path) -> Iterator[LiveServer]:
     yield from _serve("tests.apps.live_control:app", tmp_path, INSECURE)
 
 
+@pytest.mark.slow
 def test_the_voice_agents_tools_answer_on_the_socket(agent_server: LiveServer) -> None:
     url = f"ws://127.0.0.1:{agent_server.port}"
     with CallSimulator(url, basic_auth=(USERNAME, PASSWORD)) as jambonz:
@@ -73,6 +74,7 @@ def test_the_voice_agents_tools_answer_on_the_socket(agent_server: LiveServer) -
     assert [request.kind for request in call.requests].count("tool") == 4
 
 
+@pytest.mark.slow
 def test_commands_and_streamed_text_through_a_full_pause(control_server: LiveServer) -> None:
     with CallSimulator(f"ws://127.0.0.1:{control_server.port}") as jambonz:
         call = jambonz.start()

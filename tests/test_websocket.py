@@ -185,6 +185,7 @@ def test_a_dialed_leg_that_became_its_own_call_is_served_on_the_adulting_socket(
         assert MENU in json.dumps(ack["data"])
 
 
+@pytest.mark.slow
 def test_a_reconnect_on_another_process_finds_the_call_in_redis(tmp_path: Path, redis_url: str) -> None:
     """jambonz reconnects a dropped socket with session:reconnect; it may land on another process."""
     env = {"JAMBONZ_REDIS_URL": redis_url, "JAMBONZ_WEBHOOK_INSECURE": "1"}
@@ -223,6 +224,7 @@ def test_a_reconnect_for_a_call_never_answered_gets_the_call_hooks_verbs(call: C
     assert "data" not in again
 
 
+@pytest.mark.slow
 def test_a_handler_past_its_deadline_is_acked_with_the_fallback_in_time(
     live_servers: dict[str, LiveServer],
 ) -> None:
@@ -235,6 +237,7 @@ def test_a_handler_past_its_deadline_is_acked_with_the_fallback_in_time(
         assert _said(own["data"]) == ["still thinking"]
 
 
+@pytest.mark.slow
 def test_over_websocket_a_handler_has_four_seconds_whatever_its_http_deadline() -> None:
     """jambonz waits 5 s for an ack: the 8 s an HTTP hook may take would drop the call."""
     app = JambonzApp(insecure=True, deadline=8)

@@ -107,6 +107,7 @@ def _wait_answered(redis_url: str, sid: str) -> None:
     raise AssertionError(f"call {sid} never marked answered")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drop", ["close-1011", "worker-killed"])
 def test_a_reconnect_on_the_other_worker_is_acked_without_running_the_call_hook(
     workers: tuple[LiveServer, LiveServer], redis_url: str, drop: str
@@ -136,6 +137,7 @@ def test_a_reconnect_on_the_other_worker_is_acked_without_running_the_call_hook(
     assert second.is_running()
 
 
+@pytest.mark.slow
 def test_a_reconnect_after_an_unacked_session_new_runs_the_call_hook_on_the_other_worker(
     workers: tuple[LiveServer, LiveServer], redis_url: str
 ) -> None:
@@ -155,6 +157,7 @@ def test_a_reconnect_after_an_unacked_session_new_runs_the_call_hook_on_the_othe
         assert "data" not in _ack(third, _send(third, "session:reconnect", start, call_sid=sid))
 
 
+@pytest.mark.slow
 def test_an_ack_that_never_left_does_not_count_as_the_call_answered(
     workers: tuple[LiveServer, LiveServer],
 ) -> None:

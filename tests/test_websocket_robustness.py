@@ -213,6 +213,7 @@ def _send_case(sock: ClientConnection, sent: str | bytes | tuple[str, bytes]) ->
         sock.send(sent)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_malformed_frame_touches_only_its_own_socket(server: LiveServer, others: Calls, case: str) -> None:
     sent, outcome, logged = CASES[case]
@@ -239,6 +240,7 @@ def test_a_malformed_frame_touches_only_its_own_socket(server: LiveServer, other
         assert "Traceback" not in log, log
 
 
+@pytest.mark.slow
 def test_no_call_hook_ran_for_a_session_new_that_is_not_a_call(server: LiveServer) -> None:
     sid = str(uuid.uuid4())
     with _open(server) as bad:
@@ -281,6 +283,7 @@ def _in_background(work: Callable[[], None]) -> tuple[threading.Thread, list[Bas
 FLOOD = 10_000
 
 
+@pytest.mark.slow
 def test_a_flood_of_tiny_frames_does_not_starve_other_calls(server: LiveServer, others: Calls) -> None:
     """10,000 tiny frames on one socket: a third want acks, a third are junk, a third notifications."""
     others.check()
@@ -330,6 +333,7 @@ def test_a_flood_of_tiny_frames_does_not_starve_other_calls(server: LiveServer, 
 # -- idle sockets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_call_idle_longer_than_the_http_idle_bounds_still_gets_its_acks(server: LiveServer) -> None:
     """jambonz keeps a call's socket for the call's whole life: the HTTP bounds must not close it."""
     with _open(server) as sock:
@@ -359,6 +363,7 @@ def _raw_upgrade(port: int) -> socket.socket:
 IDLE_SOCKETS = 1000
 
 
+@pytest.mark.slow
 def test_a_thousand_silent_sockets_are_kept_and_other_calls_go_on(server: LiveServer, others: Calls) -> None:
     """Upgraded sockets that never send are kept (a call may be silent for long); the rest goes on."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -62,6 +62,7 @@ def build(model: type[Verb], fields: dict[str, Any]) -> Verb | dict[str, Any]:
 MODEL_PATH = {"config", "gptlive_s2s", "rest:dial"}
 
 
+@pytest.mark.slow
 def test_every_verb_without_model_rules_takes_the_wire_form() -> None:
     wire = {name for name, model in VERB_MODELS.items() if wire_validator(model) is not None}
     assert set(VERB_MODELS) - wire == MODEL_PATH
@@ -96,6 +97,7 @@ def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema_id", VERBS)
 def test_both_paths_write_the_same_bytes(schema_id: str) -> None:
     model = MODELS[schema_id]
@@ -119,6 +121,7 @@ def test_both_paths_write_the_same_bytes(schema_id: str) -> None:
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema_id", VERBS)
 def test_invalid_input_gets_the_models_own_error(schema_id: str) -> None:
     model = MODELS[schema_id]
@@ -290,6 +293,7 @@ def test_a_validator_built_by_several_threads_at_once_answers_the_same() -> None
 PYDANTIC_RANGE = ("pydantic==2.11.0", "pydantic<3")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("JAMBONZ_TEST_PYDANTIC_RANGE"), reason="JAMBONZ_TEST_PYDANTIC_RANGE unset"
 )
