@@ -25,4 +25,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=2)"]
 STOPSIGNAL SIGTERM
-CMD ["jambonz-webhooks", "run", "example_app.app:app", "--host", "0.0.0.0", "--no-access-log", "--drain", "2", "--timeout-graceful-shutdown", "5"]
+CMD ["jambonz-webhooks", "run", "example_app.app:app", "--host", "0.0.0.0", "--drain", "2", "--timeout-graceful-shutdown", "5"]

@@ -1429,11 +1429,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_root_path,
         help="the path prefix a reverse proxy strips (/voice): hook paths in verbs carry it",
     )
+    # The app writes one access line per hook (jambonz_webhooks.access); uvicorn's own line per
+    # request would say the same thing again, so it is off unless asked for.
+    run.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_true",
+        default=False,
+        help="also write uvicorn's access line per request (the app writes one per hook already)",
+    )
     run.add_argument(
         "--no-access-log",
         dest="access_log",
         action="store_false",
-        help="no uvicorn access log line per request",
+        help="no uvicorn access line per request (the default)",
     )
     from .serving import Limits, Shutdown
 

@@ -152,11 +152,29 @@ def test_run_serves_the_app_on_the_port_from_the_environment(protected_ivr: Serv
     assert f"serving example_app.app:app on http://127.0.0.1:{protected_ivr.port} (1 worker)" in (
         protected_ivr.stderr()
     )
-    # At the default log level, uvicorn logs each request.
+    # One access line per hook: the app's (written in batches within 0.1 s), not uvicorn's too.
+    line = "call hook POST /incoming -> 200"
     deadline = time.monotonic() + 3.0
-    while '"POST /incoming HTTP/1.1" 200' not in protected_ivr.stdout() and time.monotonic() < deadline:
+    while line not in protected_ivr.stderr() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert '"POST /incoming HTTP/1.1" 200' in protected_ivr.stdout()
+    logged = protected_ivr.stdout() + protected_ivr.stderr()
+    assert logged.count(line) == 1
+    assert '"POST /incoming HTTP/1.1"' not in logged
+
+
+def test_run_writes_uvicorns_access_line_too_when_asked(tmp_path: Path) -> None:
+    served = _serve(
+        tmp_path, ["example_app.app:app", "--access-log"], {"JAMBONZ_WEBHOOK_INSECURE": "1"}, "log"
+    )
+    try:
+        with _client(served) as client:
+            assert client.get("/health").status_code == 200
+        deadline = time.monotonic() + 3.0
+        while '"GET /health HTTP/1.1" 200' not in served.stdout() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert '"GET /health HTTP/1.1" 200' in served.stdout()
+    finally:
+        _stop(served.process)
 
 
 def test_run_takes_the_port_log_level_and_root_path_options_and_stops_on_sigterm(tmp_path: Path) -> None:
