@@ -29,6 +29,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   fi
   command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are missing: install them (apt-get install nodejs npm)" >&2; exit 1; }
 fi
+# tests/test_proxy.py runs the app behind a real nginx, configured as docs/deployment.md says.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "==> installing nginx-light (tests/test_proxy.py runs the documented proxy configuration)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq nginx-light >/dev/null
+  fi
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install it (apt-get install nginx-light)" >&2; exit 1; }
+fi
 echo "==> ruff"
 ruff check .
 ruff format --check .
