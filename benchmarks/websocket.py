@@ -5,8 +5,8 @@
 
 It serves ``example_app.app:app`` as a user runs it, ``jambonz-webhooks run`` with its defaults
 (access log on: the framework's line per hook; uvicorn's own per-request line is off, run's
-default since session 9; written to ``benchmarks/out/websocket-server.log``), opened (no credentials: what is measured is
-the transport), and from this process, as jambonz would:
+default since session 9; written to ``benchmarks/out/websocket-server.log``), opened (no
+credentials: what is measured is the transport), and from this process, as jambonz would:
 
 1. ``--bursts`` times, opens ``--burst`` sockets and sends each a ``session:new`` at the same
    moment, as when that many calls arrive together: every ack must come within jambonz's 5 s;
