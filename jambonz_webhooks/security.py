@@ -1,6 +1,7 @@
 """Who may call the hooks: jambonz's request signature and HTTP basic auth.
 
-jambonz signs each webhook with the account's webhook secret (PROTOCOL.md, section 4)::
+jambonz signs each webhook with the account's webhook secret (jambonz-feature-server 0.9.8,
+``lib/utils/base-requestor.js`` ``_computeSignature``, ``_generateSigHeader``)::
 
     Jambonz-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>
 
