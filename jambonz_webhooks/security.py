@@ -239,7 +239,7 @@ class HookSecurity:
         if insecure is None:
             insecure = env_flag(env, ENV_INSECURE)
         if webhook_secret is None:
-            webhook_secret = [s.strip() for s in env.get(ENV_SECRET, "").split(",") if s.strip()]
+            webhook_secret = env_secrets(env)
         secrets = (webhook_secret,) if isinstance(webhook_secret, str) else tuple(webhook_secret)
         if basic_auth is None:
             username, password = env.get(ENV_USERNAME), env.get(ENV_PASSWORD)
@@ -362,6 +362,14 @@ class HookSecurity:
                 # No early exit: every pair is compared, each in constant time.
                 matched |= hmac.compare_digest(expected, candidate)
         return matched
+
+
+def env_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The webhook secrets in ``JAMBONZ_WEBHOOK_SECRET``: one, or several separated by commas.
+
+    Several while one is rotated out; blanks around each are cut and empty entries dropped.
+    """
+    return [secret.strip() for secret in environ.get(ENV_SECRET, "").split(",") if secret.strip()]
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:
