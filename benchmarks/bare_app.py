@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import time
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -77,21 +78,27 @@ async def incoming(request: Request) -> JSONResponse:
     if not isinstance(data, dict) or not isinstance(data.get("call_sid"), str):
         return JSONResponse({"error": "not a call hook"}, status_code=422)
     company = (data.get("env_vars") or {}).get("COMPANY_NAME") or "our company"
-    return JSONResponse(
-        [
-            {"verb": "say", "text": f"Hello, and thank you for calling {company}."},
-            {
-                "verb": "gather",
-                "actionHook": "/menu",
-                "input": ["digits", "speech"],
-                "numDigits": 1,
-                "timeout": 10,
-                "say": {"text": "Press 1 for sales or 2 for support"},
-            },
-            {"verb": "say", "text": "We did not receive any input."},
-            {"verb": "hangup"},
-        ]
-    )
+    return JSONResponse(incoming_verbs(company))
+
+
+def incoming_verbs(company: str = "Acme") -> list[dict[str, Any]]:
+    """The verbs ``example_app``'s ``incoming`` answers, as dicts built per call (by the tests too).
+
+    The default is the company the benchmarks' and the tests' call hook names in its env_vars.
+    """
+    return [
+        {"verb": "say", "text": f"Hello, and thank you for calling {company}."},
+        {
+            "verb": "gather",
+            "actionHook": "/menu",
+            "input": ["digits", "speech"],
+            "numDigits": 1,
+            "timeout": 10,
+            "say": {"text": "Press 1 for sales or 2 for support"},
+        },
+        {"verb": "say", "text": "We did not receive any input."},
+        {"verb": "hangup"},
+    ]
 
 
 app = Starlette(routes=[Route("/incoming", incoming, methods=["POST"])])

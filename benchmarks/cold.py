@@ -35,8 +35,9 @@ os.environ["LOG_LEVEL"] = "WARNING"  # the framework with its access log off, as
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, from a checkout
 
 from bare_app import app as bare  # noqa: E402 - after the environment both apps read
+from bare_app import incoming_verbs as bare_verbs  # noqa: E402
 from load import signature  # noqa: E402
-from micro import BODY, SCOPE, asgi_call, bare_verbs, run_handler  # noqa: E402
+from micro import BODY, SCOPE, asgi_call, run_handler  # noqa: E402
 
 from example_app.app import app as framework  # noqa: E402
 from jambonz_webhooks import CallSession  # noqa: E402

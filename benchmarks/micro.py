@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bare_app import app as bare
+from bare_app import incoming_verbs as bare_verbs
 from payload import body as make_body
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # example_app, from a checkout
@@ -49,22 +50,6 @@ SCOPE: dict[str, Any] = {
     "client": ("127.0.0.1", 50000),
     "server": ("127.0.0.1", 8000),
 }
-
-
-def bare_verbs(company: str = "Acme") -> list[dict[str, Any]]:
-    return [
-        {"verb": "say", "text": f"Hello, and thank you for calling {company}."},
-        {
-            "verb": "gather",
-            "actionHook": "/menu",
-            "input": ["digits", "speech"],
-            "numDigits": 1,
-            "timeout": 10,
-            "say": {"text": "Press 1 for sales or 2 for support"},
-        },
-        {"verb": "say", "text": "We did not receive any input."},
-        {"verb": "hangup"},
-    ]
 
 
 def run_handler(call: CallSession) -> Response:

@@ -2,7 +2,8 @@
 
 It is the call hook jambonz POSTs when a call arrives, with the INVITE's headers as a carrier's
 SBC sends them (Via chain, Record-Route, Allow, Supported, P-Asserted-Identity, X- headers ...)
-and its SDP, encoded as compact JSON: about 2.5 KB.
+and its SDP, encoded as compact JSON: about 2.6 KB. It is built on the tests' payloads
+(``tests/payloads.py``), so both send the same call.
 
 ``python benchmarks/payload.py [PATH]`` writes the body to PATH (default ``benchmarks/out/body.json``).
 """
@@ -14,22 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "out" / "body.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests, from a checkout
 
-SDP = (
-    "v=0\r\n"
-    "o=- 3912345678 3912345678 IN IP4 203.0.113.10\r\n"
-    "s=-\r\n"
-    "c=IN IP4 203.0.113.10\r\n"
-    "t=0 0\r\n"
-    "m=audio 40000 RTP/AVP 0 8 101\r\n"
-    "a=rtpmap:0 PCMU/8000\r\n"
-    "a=rtpmap:8 PCMA/8000\r\n"
-    "a=rtpmap:101 telephone-event/8000\r\n"
-    "a=fmtp:101 0-16\r\n"
-    "a=ptime:20\r\n"
-    "a=sendrecv\r\n"
-)
+from tests.payloads import SDP, invite  # after the path that finds them
+from tests.payloads import session_new as call_hook
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "out" / "body.json"
 
 SIP_HEADERS: dict[str, str] = {
     "Via": (
@@ -60,50 +51,14 @@ SIP_HEADERS: dict[str, str] = {
 
 
 def session_new() -> dict[str, Any]:
-    """A call hook payload (jambonz's ``session-new``) with its SIP INVITE."""
-    return {
-        "call_sid": "b5e3f2a0-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-        "account_sid": "9351f46a-678c-43f5-b8a6-d4eb58d131af",
-        "application_sid": "7087fe50-8acb-4f3b-b820-97b573723aab",
-        "direction": "inbound",
-        "from": "+15083084809",
-        "to": "+15083728299",
-        "call_id": "a1b2c3d4e5f6@203.0.113.10",
-        "sbc_callid": "f6e5d4c3b2a1@198.51.100.7",
-        "call_status": "trying",
-        "sip_status": 100,
-        "sip_reason": "Trying",
-        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-        "originating_sip_ip": "203.0.113.10",
-        "originating_sip_trunk_name": "carrier-east",
-        "api_base_url": "https://api.jambonz.example/v1",
-        "caller_name": "Alice Example",
-        "caller_id": "+15083084809",
-        "service_provider_sid": "2708b1b3-2736-40ea-b502-c53d8396247f",
-        "fs_sip_address": "10.0.1.5:5060",
-        "fs_public_ip": "198.51.100.20",
-        "local_sip_address": "10.0.1.4:5060",
-        "sip": {
-            "headers": SIP_HEADERS,
-            "body": SDP,
-            "method": "INVITE",
-            "version": "2.0",
-            "uri": "sip:+15083728299@jambonz.example",
-            "calledNumber": "+15083728299",
-            "callingNumber": "+15083084809",
-            "protocol": "udp",
-            "source_address": "203.0.113.10",
-            "source_port": 5060,
-            "type": "request",
-            "source": "network",
-        },
-        "env_vars": {"COMPANY_NAME": "Acme", "MAX_RETRIES": 3, "DEBUG": False},
-        "defaults": {
-            "synthesizer": {"vendor": "google", "language": "en-US", "voice": "en-US-Standard-C"},
-            "recognizer": {"vendor": "deepgram", "language": "en-US"},
-        },
-        "customerData": {"crmId": "CRM-123", "nested": {"tier": "gold"}},
-    }
+    """A call hook payload (jambonz's ``session-new``) with a carrier's whole SIP INVITE.
+
+    The tests' call hook, with the INVITE as the SBC forwards it and the fields of a call from a
+    carrier: the address jambonz received it on, and no parent call.
+    """
+    call = call_hook(sip=invite(SIP_HEADERS, version="2.0"), local_sip_address="10.0.1.4:5060")
+    del call["parent_call_sid"]
+    return call
 
 
 def body() -> bytes:

@@ -9,11 +9,12 @@ A handler (or a task it started) asks for a :class:`CallControl` by annotation, 
         await control.mute()
         ...
 
-Over WebSocket a command is a ``command`` frame on the call's own socket (../shared/PROTOCOL-WS.md
-section 4); over HTTP it is the REST API's ``POST /Accounts/{sid}/Calls/{call_sid}`` where the API
-has an equivalent, and :class:`CommandUnavailable` where it has none (a redirect to verbs rather
-than a hook, ``config``, tool outputs, streamed text). A socket that drops is waited for: jambonz
-reconnects within seconds, and the commands go on over the new socket.
+Over WebSocket a command is a ``command`` frame on the call's own socket (jambonz-feature-server
+0.9.8, ``lib/utils/ws-requestor.js`` ``_recvCommand``, ``lib/session/call-session.js``
+``_onCommand``); over HTTP it is the REST API's ``POST /Accounts/{sid}/Calls/{call_sid}`` where
+the API has an equivalent, and :class:`CommandUnavailable` where it has none (a redirect to verbs
+rather than a hook, ``config``, tool outputs, streamed text). A socket that drops is waited for:
+jambonz reconnects within seconds, and the commands go on over the new socket.
 """
 
 from __future__ import annotations

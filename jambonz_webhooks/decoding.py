@@ -1,8 +1,10 @@
 """From the bytes of a request to payload data: a JSON body, or a query string.
 
-POST hooks carry the payload as a JSON body, validated straight from the bytes by the models
-(see ``routing``). GET hooks may carry it in the query string (PROTOCOL.md, section 2), where
-nested objects come in bracket notation (``sip[headers][X-Foo]=bar``) or as JSON text
+POST hooks carry the payload as a JSON body, validated straight from the bytes by the models (see
+``routing``). GET hooks may carry it in the query string (jambonz's webhook docs, github
+jambonz/next-static-site ``markdown/docs/webhooks/overview.md``; jambonz-feature-server 0.9.8's
+``lib/utils/http-requestor.js`` sends a GET with only the hook URL's own query), where nested
+objects come in bracket notation (``sip[headers][X-Foo]=bar``) or as JSON text
 (``sip={"headers":{...}}``) and every value is text, coerced later by the models.
 """
 

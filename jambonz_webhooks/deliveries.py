@@ -1,8 +1,9 @@
 """Repeated deliveries of one webhook, answered once.
 
 jambonz resends a webhook, with the same body and the same signature, when it saw a connection
-error or a timeout (PROTOCOL.md, section 1: ``#rc=N&rp=ct,rt``). The handler may have run (and
-sent its answer into a broken connection) or may still be running. With a
+error or a timeout (``#rc=N&rp=ct,rt``: jambonz-feature-server 0.9.8,
+``lib/utils/http-requestor.js`` and ``base-requestor.js`` ``_shouldRetry``). The handler may have
+run (and sent its answer into a broken connection) or may still be running. With a
 :class:`DeliveryCache`, the repeat gets the first delivery's answer, waiting for it if it is not
 ready yet, and the handler runs once.
 

@@ -1,8 +1,9 @@
 """Application environment variables: declared by the app, set per application in the portal.
 
-The jambonz portal asks the call hook for the declarations with an ``OPTIONS`` request and
-shows a form for them; the values come with the call hook's ``env_vars`` (PROTOCOL.md,
-section 6). The answer is the bare mapping of names to declarations, with no envelope.
+The jambonz portal asks the call hook for the declarations with an ``OPTIONS`` request and shows a
+form for them; the values come with the call hook's ``env_vars`` (jambonz-api-server,
+``lib/utils/appenv_utils.js`` ``fetchAppEnvSchema`` and ``lib/utils/appenv_schemaSchema.json``).
+The answer is the bare mapping of names to declarations, with no envelope.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Hook references inside verbs: a path, a URL, a hook object, or the handler itself.
 
-jambonz resolves a hook that starts with ``/`` against the *origin* of the application URL,
-never against its path (PROTOCOL.md, section 1). So when an app is mounted under ``/voice``,
-the ``actionHook`` it writes must read ``/voice/menu``, not ``/menu``.
+jambonz resolves a hook that starts with ``/`` against the *origin* of the application URL, never
+against its path (jambonz-feature-server 0.9.8, ``lib/utils/http-requestor.js``: ``baseUrl +
+url``, with ``baseUrl`` the origin in ``base-requestor.js``). So when an app is mounted under
+``/voice``, the ``actionHook`` it writes must read ``/voice/menu``, not ``/menu``.
 
 A hook is written out in one place, :func:`write_hook`, at one moment: when the answer (or a
 REST request's body) is encoded, with the :class:`HookContext` of the request being answered.
@@ -12,9 +13,9 @@ validates its hooks and keeps them as they were given; only an absolute URL, the
 context, stays a plain string, the rest wait in a :class:`PendingHook`.
 
 A hook may also carry jambonz's retry policy (:class:`RetryPolicy`, :func:`hook`), which the
-server reads from the URL's fragment, ``/menu#rc=2&rp=5xx,ct`` (PROTOCOL.md, section 1); an
-app's default policy (``JambonzApp(retries=...)``) is in its :class:`HookContext` and written on
-each of its own hooks (paths and handlers) that names none.
+server reads from the URL's fragment, ``/menu#rc=2&rp=5xx,ct`` (``base-requestor.js``,
+``_shouldRetry``); an app's default policy (``JambonzApp(retries=...)``) is in its
+:class:`HookContext` and written on each of its own hooks (paths and handlers) that names none.
 """
 
 from __future__ import annotations

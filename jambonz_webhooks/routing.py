@@ -163,10 +163,11 @@ def drop_fragment(scope: Scope) -> str:
     """Cut a fragment sent inside the request target from ``scope``; return the path without it.
 
     jambonz sends a relative hook's retry policy on the wire: ``POST /menu#rc=2&rp=all``
-    (PROTOCOL.md, section 1). uvicorn's httptools parser drops it; its h11 one (and other servers)
-    leave it at the end of the path, or of the query string when there is one. It is cut here,
-    in the scope, so that routing, a GET's query payload and the access log all see the target
-    jambonz meant. A ``#`` the server decoded from ``%23`` is part of the path, and stays.
+    (jambonz-feature-server 0.9.8, ``lib/utils/http-requestor.js``). uvicorn's httptools parser
+    drops it; its h11 one (and other servers) leave it at the end of the path, or of the query
+    string when there is one. It is cut here, in the scope, so that routing, a GET's query payload
+    and the access log all see the target jambonz meant. A ``#`` the server decoded from ``%23``
+    is part of the path, and stays.
     """
     query: bytes = scope["query_string"]
     if b"#" in query:  # the first "#" of the target is after "?": the path has no fragment

@@ -1,6 +1,7 @@
 """Who may call the hooks: jambonz's request signature and HTTP basic auth.
 
-jambonz signs each webhook with the account's webhook secret (PROTOCOL.md, section 4)::
+jambonz signs each webhook with the account's webhook secret (jambonz-feature-server 0.9.8,
+``lib/utils/base-requestor.js`` ``_computeSignature``, ``_generateSigHeader``)::
 
     Jambonz-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>
 
@@ -238,7 +239,7 @@ class HookSecurity:
         if insecure is None:
             insecure = env_flag(env, ENV_INSECURE)
         if webhook_secret is None:
-            webhook_secret = [s.strip() for s in env.get(ENV_SECRET, "").split(",") if s.strip()]
+            webhook_secret = env_secrets(env)
         secrets = (webhook_secret,) if isinstance(webhook_secret, str) else tuple(webhook_secret)
         if basic_auth is None:
             username, password = env.get(ENV_USERNAME), env.get(ENV_PASSWORD)
@@ -361,6 +362,14 @@ class HookSecurity:
                 # No early exit: every pair is compared, each in constant time.
                 matched |= hmac.compare_digest(expected, candidate)
         return matched
+
+
+def env_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The webhook secrets in ``JAMBONZ_WEBHOOK_SECRET``: one, or several separated by commas.
+
+    Several while one is rotated out; blanks around each are cut and empty entries dropped.
+    """
+    return [secret.strip() for secret in environ.get(ENV_SECRET, "").split(",") if secret.strip()]
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:

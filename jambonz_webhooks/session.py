@@ -2,7 +2,8 @@
 
 It mirrors the ``CallSession`` interface of jambonz's own SDK, with one field less required:
 ``application_sid``, which a call created through the REST API without an application does not
-carry. ``env_vars`` and ``sip`` come with the first hook of a call only (PROTOCOL.md, section 3).
+carry. ``env_vars`` and ``sip`` come with the first hook of a call only (@jambonz/schema
+``callbacks/session-new.schema.json``; npm @jambonz/sdk ``AGENTS.md`` on env vars).
 """
 
 from typing import Any, ClassVar

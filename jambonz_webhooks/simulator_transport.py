@@ -3,12 +3,13 @@
 :class:`~jambonz_webhooks.testing.CallSimulator` plays the call (the verbs, the caller); a
 transport carries its hooks to the app and brings back what the app answers, as jambonz does:
 
-- over HTTP (PROTOCOL.md), each hook is a request, signed, with credentials, its answer the verbs;
-- over WebSocket (PROTOCOL-WS.md), each call opens a socket on the call hook's path with the
-  subprotocol ``ws.jambonz.org`` and the app's basic auth; the call hook is ``session:new``, a
-  verb's hook a ``verb:hook`` named as the verb wrote it, the status hook ``call:status``; the
-  verbs come back in the ``ack`` of the message's msgid (jambonz waits 5 s), and the app may
-  send ``command`` frames at any time, which the call records and acts on.
+- over HTTP (jambonz-feature-server 0.9.8, ``lib/utils/http-requestor.js``), each hook is a
+  request, signed, with credentials, its answer the verbs;
+- over WebSocket (its ``lib/utils/ws-requestor.js``), each call opens a socket on the call hook's
+  path with the subprotocol ``ws.jambonz.org`` and the app's basic auth; the call hook is
+  ``session:new``, a verb's hook a ``verb:hook`` named as the verb wrote it, the status hook
+  ``call:status``; the verbs come back in the ``ack`` of the message's msgid (jambonz waits 5 s),
+  and the app may send ``command`` frames at any time, which the call records and acts on.
 
 The names public through :mod:`jambonz_webhooks.testing` (:class:`SimulatorError`,
 :class:`SentRequest`, :class:`Command`, the signing helpers) are defined here, the layer below it.

@@ -1,12 +1,12 @@
 """The WebSocket side of a hook: jambonz's WebSocket API, one socket per call, the same hooks.
 
-A jambonz application whose call hook is ``ws://host/incoming`` opens one socket per call to
-that path and sends JSON messages on it (../shared/PROTOCOL-WS.md): ``session:new`` with the
-call (answered by the call hook's handler), ``verb:hook`` naming the hook a verb was built with
-(answered by that hook's handler), ``call:status`` (the status hook's). This module is that
-transport, as ``asgi.py`` is HTTP's: it checks the upgrade, reads the frames, and hands each
-message's payload to the same pipeline stages an HTTP request goes through (decoding, the
-handler under its deadline, the fallback, the encoded verbs); the verbs go back in an ``ack``.
+A jambonz application whose call hook is ``ws://host/incoming`` opens one socket per call to that
+path and sends JSON messages on it (jambonz-feature-server 0.9.8, ``lib/utils/ws-requestor.js``):
+``session:new`` with the call (answered by the call hook's handler), ``verb:hook`` naming the hook
+a verb was built with (answered by that hook's handler), ``call:status`` (the status hook's). This
+module is that transport, as ``asgi.py`` is HTTP's: it checks the upgrade, reads the frames, and
+hands each message's payload to the same pipeline stages an HTTP request goes through (decoding,
+the handler under its deadline, the fallback, the encoded verbs); the verbs go back in an ``ack``.
 
 - The upgrade must offer the subprotocol ``ws.jambonz.org`` (it is echoed) and carry the app's
   basic auth credentials: jambonz signs nothing over WebSocket, so an app without basic auth

@@ -1,8 +1,9 @@
-"""Realistic payloads jambonz sends, for the tests."""
+"""Realistic payloads jambonz sends, for the tests (and the benchmarks' call hook, built on them)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 SDP = (
@@ -10,6 +11,38 @@ SDP = (
     "t=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
     "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
 )
+
+
+# The INVITE's headers as a test needs them: a few, an X- header, and one with odd characters.
+INVITE_HEADERS: dict[str, str] = {
+    "Via": "SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK776asdhds",
+    "From": '"Alice Example" <sip:+15083084809@203.0.113.10>;tag=1928301774',
+    "To": "<sip:+15083728299@jambonz.example>",
+    "Call-ID": "a1b2c3d4e5f6@203.0.113.10",
+    "CSeq": "314159 INVITE",
+    "Contact": "<sip:+15083084809@203.0.113.10:5060>",
+    "Content-Type": "application/sdp",
+    "X-Account-Ref": "acct-42",
+    "X-Odd-Header": 'a=b; c="d e"; ünïcödé ☎',
+}
+
+
+def invite(headers: Mapping[str, str] = INVITE_HEADERS, **fields: Any) -> dict[str, Any]:
+    """The call hook's ``sip``: the INVITE jambonz received, with ``headers`` and ``fields`` added."""
+    return {
+        "headers": dict(headers),
+        "body": SDP,
+        "method": "INVITE",
+        "uri": "sip:+15083728299@jambonz.example",
+        "calledNumber": "+15083728299",
+        "callingNumber": "+15083084809",
+        "protocol": "udp",
+        "source_address": "203.0.113.10",
+        "source_port": 5060,
+        "type": "request",
+        "source": "network",
+        **fields,
+    }
 
 
 def call_info(**overrides: Any) -> dict[str, Any]:
@@ -46,29 +79,7 @@ def session_new(**overrides: Any) -> dict[str, Any]:
             "parent_call_sid": "0e1d2c3b-4a59-6877-8695-a4b3c2d1e0f9",
             "fs_sip_address": "10.0.1.5:5060",
             "fs_public_ip": "198.51.100.20",
-            "sip": {
-                "headers": {
-                    "Via": "SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK776asdhds",
-                    "From": '"Alice Example" <sip:+15083084809@203.0.113.10>;tag=1928301774',
-                    "To": "<sip:+15083728299@jambonz.example>",
-                    "Call-ID": "a1b2c3d4e5f6@203.0.113.10",
-                    "CSeq": "314159 INVITE",
-                    "Contact": "<sip:+15083084809@203.0.113.10:5060>",
-                    "Content-Type": "application/sdp",
-                    "X-Account-Ref": "acct-42",
-                    "X-Odd-Header": 'a=b; c="d e"; ünïcödé ☎',
-                },
-                "body": SDP,
-                "method": "INVITE",
-                "uri": "sip:+15083728299@jambonz.example",
-                "calledNumber": "+15083728299",
-                "callingNumber": "+15083084809",
-                "protocol": "udp",
-                "source_address": "203.0.113.10",
-                "source_port": 5060,
-                "type": "request",
-                "source": "network",
-            },
+            "sip": invite(),
             "env_vars": {"COMPANY_NAME": "Acme", "MAX_RETRIES": 3, "DEBUG": False},
             "defaults": {
                 "synthesizer": {"vendor": "google", "language": "en-US", "voice": "en-US-Standard-C"},

@@ -15,6 +15,7 @@ the server's origin (never its path) and called next.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from typing import Any, Literal
 from urllib.parse import quote
@@ -23,8 +24,11 @@ import httpx2
 import pytest
 
 from jambonz_webhooks import DEFAULT_FALLBACK
-from tests.conftest import LiveServer
+from tests.conftest import REPO_ROOT, LiveServer
 from tests.payloads import call_info, session_new
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # a folder of scripts, not a package
+from bare_app import incoming_verbs  # after the path that finds it
 
 Style = Literal["post", "get_brackets", "get_json", "get_body"]
 STYLES: tuple[Style, ...] = ("post", "get_brackets", "get_json", "get_body")
@@ -145,19 +149,10 @@ COMPANY = "Acme"
 
 
 def incoming_answer(prefix: str = "") -> list[dict[str, Any]]:
-    return [
-        {"verb": "say", "text": f"Hello, and thank you for calling {COMPANY}."},
-        {
-            "verb": "gather",
-            "actionHook": f"{prefix}/menu",
-            "input": ["digits", "speech"],
-            "numDigits": 1,
-            "timeout": 10,
-            "say": {"text": "Press 1 for sales or 2 for support"},
-        },
-        {"verb": "say", "text": "We did not receive any input."},
-        {"verb": "hangup"},
-    ]
+    # The bare benchmark app's answer: the example's incoming, written by hand as dicts.
+    verbs = incoming_verbs(COMPANY)
+    verbs[1]["actionHook"] = f"{prefix}/menu"
+    return verbs
 
 
 def sales_answer(prefix: str = "") -> list[dict[str, Any]]:

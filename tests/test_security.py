@@ -40,6 +40,7 @@ from jambonz_webhooks.security import (
     ParsedSignature,
     SignatureError,
     compute_signature,
+    env_secrets,
     parse_signature_header,
     verify_signature,
 )
@@ -522,6 +523,13 @@ def test_configure_splits_a_comma_separated_list_with_spaces() -> None:
     environ = {"JAMBONZ_WEBHOOK_SECRET": " new , old,, third ,"}
     security = HookSecurity.configure(webhook_secret=None, basic_auth=None, environ=environ)
     assert security.secrets == ("new", "old", "third")
+
+
+def test_env_secrets_is_what_configure_and_the_cli_read() -> None:
+    # One reading of the variable for the app and the command line (sign, simulate).
+    assert env_secrets({"JAMBONZ_WEBHOOK_SECRET": " new , old,, third ,"}) == ["new", "old", "third"]
+    assert env_secrets({"JAMBONZ_WEBHOOK_SECRET": " , "}) == []
+    assert env_secrets({}) == []
 
 
 @pytest.mark.parametrize("value", ["", " ", ",", " , "])

@@ -123,6 +123,14 @@ def test_each_call_gets_its_own_sid_and_one_account(jambonz_simulator: Simulator
     assert sim.calls == [first, second]
 
 
+def test_the_factory_takes_the_simulators_own_arguments(jambonz_simulator: SimulatorFactory) -> None:
+    # It is CallSimulator under another name: the same arguments, keyword-only after the target.
+    sim = jambonz_simulator(menu_app(Recorder()), call_hook="/incoming", status_hook=None, timeout=2.0)
+    assert isinstance(sim, CallSimulator) and sim.start().heard
+    with pytest.raises(TypeError):
+        jambonz_simulator(menu_app(Recorder()), "/incoming")  # type: ignore[call-arg]
+
+
 def test_payload_overrides_and_call_info_in_later_hooks(jambonz_simulator: SimulatorFactory) -> None:
     recorder = Recorder()
     sim = jambonz_simulator(menu_app(recorder), originating_sip_trunk_name="trunk-a", fs_sip_address=None)

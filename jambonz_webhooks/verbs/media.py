@@ -11,9 +11,10 @@ from .components import Number, Synthesizer
 __all__ = ["Pause", "Play", "PlayPrompt", "Say", "SayPrompt"]
 
 # A verb nested in another (the prompt of a gather) is written without its "verb" key: jambonz
-# rejects it there (PROTOCOL.md, section 5). So each nestable verb has a "prompt" base whose
-# verb key is excluded, and the verb itself overrides that field to include it. A Say is then a
-# SayPrompt too, and serializes as one, with no verb key, wherever a SayPrompt is expected.
+# rejects it there (npm @jambonz/verb-specifications, specs.json: "say: unknown property verb").
+# So each nestable verb has a "prompt" base whose verb key is excluded, and the verb itself
+# overrides that field to include it. A Say is then a SayPrompt too, and serializes as one, with
+# no verb key, wherever a SayPrompt is expected.
 
 
 class SayPrompt(Verb):
