@@ -57,7 +57,7 @@ from .rest.access import ApiAccess
 from .rest.errors import APIError
 from .rest.settings import ENV_API_KEY
 from .routing import HookRoute
-from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER
+from .security import DEFAULT_TOLERANCE, ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, SIGNATURE_HEADER, env_secrets
 from .session import CallSession
 from .state import SESSION_KEY, MemoryStore
 from .targets import Release
@@ -1018,7 +1018,7 @@ def command_sign(args: argparse.Namespace) -> int:
     """Print the ``Jambonz-Signature`` header jambonz would send with a body, as the last line."""
     secret: str | None = args.secret
     if secret is None:
-        secrets = [item.strip() for item in os.environ.get(ENV_SECRET, "").split(",") if item.strip()]
+        secrets = env_secrets(os.environ)
         if not secrets:
             raise CliError(f"give the webhook secret with --secret, or in {ENV_SECRET}")
         secret = secrets[0]
@@ -1253,7 +1253,7 @@ def command_simulate(args: argparse.Namespace) -> int:
     steps = _read_script(args.script) if args.script is not None else None
     secret: str | None = args.secret
     if secret is None:
-        secrets = [item.strip() for item in os.environ.get(ENV_SECRET, "").split(",") if item.strip()]
+        secrets = env_secrets(os.environ)
         secret = secrets[0] if secrets else None
     try:
         simulator = CallSimulator(
