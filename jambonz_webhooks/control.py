@@ -158,6 +158,29 @@ class CallLink:
         except (OSError, RuntimeError):
             raise CallEndedError(f"the socket of call {self.call_sid} closed") from None
 
+    async def command(
+        self, name: str, data: Any = None, *, queue: bool = False, tool_call_id: str | None = None
+    ) -> None:
+        """Send the call one ``command`` frame (its ``data`` as given).
+
+        Raises:
+            ValueError: the frame is over the 24 KiB jambonz accepts (it would drop the socket).
+            CallEndedError: as :meth:`send`.
+
+        """
+        frame: dict[str, Any] = {"type": "command", "command": name, "queueCommand": queue}
+        if tool_call_id is not None:
+            frame["tool_call_id"] = tool_call_id
+        if data is not None:
+            frame["data"] = data
+        raw = pydantic_core.to_json(frame)
+        if len(raw) > MAX_FRAME_TO_JAMBONZ:
+            raise ValueError(
+                f"a {name} command of {len(raw)} bytes is over the {MAX_FRAME_TO_JAMBONZ} "
+                "jambonz accepts (it would drop the call's socket)"
+            )
+        await self.send(raw.decode())
+
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Keep ``task`` with the call: it is cancelled when the call ends."""
         if self.ended:
@@ -339,19 +362,7 @@ class CallControl:
 
         For commands jambonz added after this framework's methods; prefer the methods.
         """
-        link = self._over_socket(name)
-        frame: dict[str, Any] = {"type": "command", "command": name, "queueCommand": queue}
-        if tool_call_id is not None:
-            frame["tool_call_id"] = tool_call_id
-        if data is not None:
-            frame["data"] = data
-        text = pydantic_core.to_json(frame).decode()
-        if len(text.encode()) > MAX_FRAME_TO_JAMBONZ:
-            raise ValueError(
-                f"a {name} command of {len(text.encode())} bytes is over the {MAX_FRAME_TO_JAMBONZ} "
-                "jambonz accepts (it would drop the call's socket)"
-            )
-        await link.send(text)
+        await self._over_socket(name).command(name, data, queue=queue, tool_call_id=tool_call_id)
 
     async def _send(self, name: str, data: Any, rest: Mapping[str, Any] | None) -> None:
         link = self._link

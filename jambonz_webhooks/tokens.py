@@ -20,8 +20,6 @@ import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
-
 from .errors import CallEndedError, TokensRefused
 
 if TYPE_CHECKING:
@@ -112,9 +110,8 @@ class TokenFlow:
         number = next(self._ids)
         future: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
-        frame = {"type": "command", "command": "tts:tokens", "data": {"id": number, "tokens": piece}}
         try:
-            await self._link.send(pydantic_core.to_json(frame).decode())
+            await self._link.command("tts:tokens", {"id": number, "tokens": piece})
             return await asyncio.wait_for(future, RESULT_WAIT)
         except TimeoutError:
             raise TokensRefused(f"jambonz did not answer streamed text within {RESULT_WAIT:g} s") from None
