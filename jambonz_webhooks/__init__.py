@@ -2,13 +2,13 @@
 
 ::
 
-    from jambonz_webhooks import CallSession, JambonzApp, Response
+    from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
 
     app = JambonzApp()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="Hello from Python").hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="Hello from Python").hangup()
 """
 
 from .app import DEFAULT_FALLBACK, HookRouter, InsecureAppError, JambonzApp
@@ -67,7 +67,7 @@ from .events import (
 from .hooks import HookContext, HookObject, RetryPolicy, RetryPolicyWarning, UnroutedHandlerError, hook
 from .injection import HookKind
 from .payload import CallInfo, Payload, SipReason
-from .response import Response, prepare_verbs
+from .response import Response, WebhookResponse, prepare_verbs
 from .security import SignatureError, compute_signature, verify_signature
 from .session import CallSession, SessionDefaults, SipInvite
 from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
@@ -172,6 +172,7 @@ __all__ = [
     "TtsStreamingEvent",
     "UnroutedHandlerError",
     "VerbStatus",
+    "WebhookResponse",
     "__version__",
     "compute_signature",
     "hook",

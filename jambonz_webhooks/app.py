@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response as StarletteResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ExceptionHandler, Lifespan, Message, Receive, Scope, Send
 
@@ -27,7 +27,7 @@ from .hooks import RetryPolicy, retry_policy
 from .injection import HookKind, plan_handler, warn_of_mismatches
 from .logs import access_log
 from .pipeline import HookPipeline, resume_handler
-from .response import Response, VerbLike, check_verb_names, prepare_verbs
+from .response import VerbLike, WebhookResponse, check_verb_names, prepare_verbs
 from .rest.access import ApiAccess
 from .routing import HookRoute, HookSettings, HookTable, route_path
 from .security import DEFAULT_TOLERANCE, HookSecurity
@@ -52,8 +52,8 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 logger = logging.getLogger("jambonz_webhooks")
 
-DEFAULT_FALLBACK: Response = (
-    Response().say(text="We are sorry, something went wrong. Please call again later.").hangup()
+DEFAULT_FALLBACK: WebhookResponse = (
+    WebhookResponse().say(text="We are sorry, something went wrong. Please call again later.").hangup()
 )
 """What the caller hears when a call or action hook handler fails: an apology, then hangup."""
 
@@ -63,7 +63,7 @@ class HookOptions(TypedDict, total=False):
 
     deadline: float | None
     """Seconds the handler has before the fallback answers (None: the app's)."""
-    fallback: Response | Iterable[VerbLike] | None
+    fallback: WebhookResponse | Iterable[VerbLike] | None
     """The verbs answered when this hook's handler fails or overruns (None: the app's)."""
     background: bool | Background
     """Continue in the background past a soft deadline: True for the app's settings, or its own."""
@@ -159,7 +159,7 @@ class HookRouter(_HookRegistry):
         billing = HookRouter(prefix="/billing")
 
         @billing.action_hook("/menu")
-        async def menu(result: GatherResult) -> Response: ...
+        async def menu(result: GatherResult) -> WebhookResponse: ...
 
         app.include_router(billing)  # serves /billing/menu
     """
@@ -192,8 +192,8 @@ class JambonzApp(Starlette, _HookRegistry):
         app = JambonzApp()
 
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession) -> Response:
-            return Response().say(text="Hello").hangup()
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().say(text="Hello").hangup()
 
     Run it with ``uvicorn module:app``, or mount it in another Starlette or FastAPI application
     (``outer.mount("/voice", app)``): hook references are then written with the ``/voice``
@@ -273,7 +273,7 @@ class JambonzApp(Starlette, _HookRegistry):
     def __init__(
         self,
         *,
-        fallback: Response | Iterable[VerbLike] | None = DEFAULT_FALLBACK,
+        fallback: WebhookResponse | Iterable[VerbLike] | None = DEFAULT_FALLBACK,
         webhook_secret: str | Sequence[str] | None = None,
         signature_tolerance: float = DEFAULT_TOLERANCE,
         allow_unsigned_get: bool = False,
@@ -325,7 +325,7 @@ class JambonzApp(Starlette, _HookRegistry):
         declared = declare(env_vars or {})
         # A copy: appending to one app's fallback must not change another's (or the default).
         self.hook_settings = HookSettings(
-            None if fallback is None else Response(fallback),
+            None if fallback is None else WebhookResponse(fallback),
             security=security,
             deliveries=deliveries,
             state=store,
@@ -405,7 +405,7 @@ class JambonzApp(Starlette, _HookRegistry):
         return not self.user_middleware and not own
 
     @property
-    def fallback(self) -> Response | None:
+    def fallback(self) -> WebhookResponse | None:
         """The verbs answered when a handler fails (None: a plain 500)."""
         return self.hook_settings.fallback
 
@@ -428,7 +428,7 @@ class JambonzApp(Starlette, _HookRegistry):
             kind,
             self.hook_settings,
             deadline=options.get("deadline"),
-            fallback=None if fallback is None else Response(fallback),
+            fallback=None if fallback is None else WebhookResponse(fallback),
             background=self.hook_settings.background if background is True else background or None,
         )
         warn_of_mismatches(route.plan, kind, self.env_vars)
@@ -512,11 +512,11 @@ def _deliveries(
     return cache
 
 
-async def _health(request: Request) -> StarletteResponse:
+async def _health(request: Request) -> Response:
     """The process answers HTTP (200), or is draining before it stops (503: take it out of service)."""
     if is_draining():
-        return StarletteResponse(b'{"status":"draining"}', 503, media_type="application/json")
-    return StarletteResponse(b'{"status":"ok"}', media_type="application/json")
+        return Response(b'{"status":"draining"}', 503, media_type="application/json")
+    return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 def _opentelemetry(setting: Any) -> Middleware:

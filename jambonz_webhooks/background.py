@@ -10,14 +10,14 @@ the app's state store (see :mod:`jambonz_webhooks.continuation`).
 Ask for it per hook::
 
     @app.action_hook("/ask", background=True)
-    async def ask(result: GatherResult) -> Response: ...
+    async def ask(result: GatherResult) -> WebhookResponse: ...
 
 or from the handler, when it knows it will be slow::
 
     @app.action_hook("/ask")
-    async def ask(result: GatherResult, later: Continuation) -> Response:
+    async def ask(result: GatherResult, later: Continuation) -> WebhookResponse:
         if needs_the_llm(result):
-            later.allow(filler=Response().say(text="Let me look that up."))
+            later.allow(filler=WebhookResponse().say(text="Let me look that up."))
         ...
 """
 
@@ -27,13 +27,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .response import Response, VerbLike
+from .response import VerbLike, WebhookResponse
 
 __all__ = ["Background", "Continuation"]
 
 
-def _default_filler() -> Response:
-    return Response().say(text="One moment, please.")
+def _default_filler() -> WebhookResponse:
+    return WebhookResponse().say(text="One moment, please.")
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class Background:
     """
 
     after: float = 2.0
-    filler: Response = field(default_factory=_default_filler)
-    hold: Response | None = None
+    filler: WebhookResponse = field(default_factory=_default_filler)
+    hold: WebhookResponse | None = None
     limit: float = 60.0
 
     def __post_init__(self) -> None:
@@ -76,10 +76,10 @@ class Continuation:
 
     def __init__(self, allowed: bool = False) -> None:
         self.allowed = allowed
-        self.filler: Response | None = None
+        self.filler: WebhookResponse | None = None
 
-    def allow(self, filler: Response | Iterable[VerbLike] | None = None) -> None:
+    def allow(self, filler: WebhookResponse | Iterable[VerbLike] | None = None) -> None:
         """Let this hook continue in the background, with this filler (None: the hook's)."""
         self.allowed = True
         if filler is not None:
-            self.filler = Response(filler)
+            self.filler = WebhookResponse(filler)

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .response import Response, builder_name
+from .response import WebhookResponse, builder_name
 
 __all__ = ["Difference", "compare", "load_schemas", "main", "models_by_schema_id"]
 
@@ -115,10 +115,10 @@ def compare(folder: Path) -> list[Difference]:
         )
         if schema_id.startswith("verbs/"):
             verb = _verb_name(schema_id, schema, schemas)
-            method = getattr(Response, builder_name(verb), None)
+            method = getattr(WebhookResponse, builder_name(verb), None)
             if getattr(method, "verb_model", None) is not model:
                 differences.append(
-                    Difference(schema_id, "no builder method", f"Response.{builder_name(verb)}")
+                    Difference(schema_id, "no builder method", f"WebhookResponse.{builder_name(verb)}")
                 )
     for schema_id, model in sorted(models.items()):
         if schema_id not in schemas:

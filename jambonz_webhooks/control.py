@@ -4,7 +4,7 @@ A handler (or a task it started) asks for a :class:`CallControl` by annotation, 
 ``call.client``, and sends the call commands while it lives::
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, control: CallControl) -> Response:
+    async def menu(result: GatherResult, control: CallControl) -> WebhookResponse:
         control.start(watch_the_queue(control))   # kept with the call, cancelled when it ends
         await control.mute()
         ...
@@ -29,7 +29,7 @@ import pydantic_core
 
 from .errors import CallEndedError, CommandUnavailable
 from .hooks import HookContext, current_context, write_hook
-from .response import Response, collect_verbs, encode_verbs
+from .response import WebhookResponse, collect_verbs, encode_verbs
 from .tokens import TokenFlow
 
 if TYPE_CHECKING:
@@ -258,12 +258,12 @@ current_link: ContextVar[CallLink | None] = ContextVar("jambonz_call_link", defa
 
 
 def _verbs_json(verbs: Any, context: HookContext) -> bytes:
-    return encode_verbs(collect_verbs(verbs.verbs if isinstance(verbs, Response) else verbs), context)
+    return encode_verbs(collect_verbs(verbs.verbs if isinstance(verbs, WebhookResponse) else verbs), context)
 
 
 def _is_hook(target: Any) -> bool:
     """Whether a redirect's target is a hook (a path, a URL, a handler, a hook object)."""
-    if isinstance(target, str) or (callable(target) and not isinstance(target, type | Response)):
+    if isinstance(target, str) or (callable(target) and not isinstance(target, type | WebhookResponse)):
         return True
     return isinstance(target, Mapping) and "url" in target and "verb" not in target
 
@@ -408,7 +408,7 @@ class CallControl:
     # -- commands -------------------------------------------------------------------------
 
     async def redirect(self, target: Any, *, queue: bool = False) -> None:
-        """Replace the call's verbs: by these verbs (a Response or a list), or by a hook's answer.
+        """Replace the call's verbs: by these verbs (a WebhookResponse or a list), or by a hook's answer.
 
         A hook is a handler of this app, a path or a URL (``call_hook``): jambonz asks it for
         the new verbs. ``queue=True`` appends the verbs instead (WebSocket only). Over HTTP only
@@ -452,7 +452,7 @@ class CallControl:
 
     async def whisper(self, verbs: Any) -> None:
         """Play a say or play verb (or a list of them) to the caller during a dial or listen."""
-        written = self._verbs(verbs if isinstance(verbs, Response | list | tuple) else [verbs])
+        written = self._verbs(verbs if isinstance(verbs, WebhookResponse | list | tuple) else [verbs])
         rest = None if len(written) != 1 else {"whisper": written[0]}
         await self._send("whisper", {"whisper": written}, rest)
 

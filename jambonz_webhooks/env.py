@@ -126,7 +126,7 @@ class EnvVars(BaseModel):
         app = JambonzApp(env_vars=Settings)
 
         @app.action_hook("/menu")
-        async def menu(result: GatherResult, env: Settings) -> Response: ...
+        async def menu(result: GatherResult, env: Settings) -> WebhookResponse: ...
 
     The portal's discovery request gets the declarations (type from the annotation: ``str``,
     ``int``/``float``, ``bool``, or a ``Literal`` for an enum; ``description``, default and

@@ -396,7 +396,7 @@ def hook(
     ``retry_on`` (``"connect"``, the default, ``"timeout"``, ``"4xx"``, ``"5xx"``, ``"all"``),
     or is a whole :class:`RetryPolicy`; 0 turns the app's default policy off for this hook::
 
-        Response().gather(action_hook=hook(menu, retries=2, retry_on={"5xx", "connect"}))
+        WebhookResponse().gather(action_hook=hook(menu, retries=2, retry_on={"5xx", "connect"}))
         # "actionHook": "/menu#rc=2&rp=5xx,ct"
 
     ``method``, ``username`` and ``password`` are the hook object's (it is then written as
@@ -520,7 +520,7 @@ def validate_hook(value: Any) -> Hook:
     if isinstance(value, str | HookObject):
         return value
     if isinstance(value, PendingHook):
-        return value.hook  # a wire-form verb validated again (a verb list given to Response)
+        return value.hook  # a wire-form verb validated again (a verb list given to WebhookResponse)
     if isinstance(value, Mapping):
         return HookObject.model_validate(value)
     if callable(value):

@@ -41,8 +41,7 @@ from .hooks import HookContext, RetryPolicy, current_context
 from .injection import HandlerPlan, HookKind, build_arguments, env_values, kept_session, plan_handler
 from .logs import access_log, verb_names
 from .payload import CallInfo
-from .response import Response as VerbResponse
-from .response import collect_verbs, encode_verbs
+from .response import WebhookResponse, collect_verbs, encode_verbs
 from .rest.access import ApiAccess
 from .security import HookSecurity
 from .session import CallSession, LaterCallSession
@@ -106,7 +105,7 @@ class HookSettings:
 
     def __init__(
         self,
-        fallback: VerbResponse | None,
+        fallback: WebhookResponse | None,
         security: HookSecurity | None = None,
         deliveries: DeliveryCache | None = None,
         env_schema: bytes = b"{}",
@@ -244,7 +243,7 @@ class HookPipeline:
         *,
         path_params: Mapping[str, type] | None = None,
         deadline: float | None = None,
-        fallback: VerbResponse | None = None,
+        fallback: WebhookResponse | None = None,
         background: Background | None = None,
     ) -> None:
         self.path = path
@@ -534,7 +533,7 @@ class HookPipeline:
             return self._fallback_outcome(call, prefix, "deadline")
         resume = self.settings.continuations.start(str(call.call_sid), _encoded_of(work))
         filler = continuation.filler or background.filler
-        verbs = [*filler.verbs, *VerbResponse().redirect(action_hook=resume_path(resume)).verbs]
+        verbs = [*filler.verbs, *WebhookResponse().redirect(action_hook=resume_path(resume)).verbs]
         return Outcome(200, JSON_HEADERS, encode_verbs(verbs, context), call, verbs, "continued")
 
     def _finished(
@@ -710,7 +709,7 @@ class ContinuedWorkFailed(Exception):
     """A hook's handler that went on in the background failed or ran out of time."""
 
 
-def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[VerbResponse | EncodedVerbs]]:
+def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[WebhookResponse | EncodedVerbs]]:
     """The handler of the resume hook (:data:`~jambonz_webhooks.continuation.RESUME_PATH`).
 
     It answers the verbs of the work ``token`` names as soon as they are ready, waiting up to
@@ -718,7 +717,7 @@ def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[VerbRespon
     work gets the fallback; an unknown token (or another call's) a 404.
     """
 
-    async def resume(call: CallInfo, token: str) -> VerbResponse | EncodedVerbs:
+    async def resume(call: CallInfo, token: str) -> WebhookResponse | EncodedVerbs:
         background = settings.background
         try:
             data = await settings.continuations.wait(str(call.call_sid), token, background.after)
@@ -728,7 +727,7 @@ def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[VerbRespon
             raise HookError(404, "no such continuation: unknown, expired, or another call's") from None
         if data is None:
             hold = background.hold or background.filler
-            return VerbResponse(hold.verbs).redirect(action_hook=resume_path(token))
+            return WebhookResponse(hold.verbs).redirect(action_hook=resume_path(token))
         return EncodedVerbs(data)
 
     return resume

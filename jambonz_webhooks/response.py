@@ -1,6 +1,6 @@
-"""Response: the verbs a hook answers with, built fluently, and their encoding to JSON.
+"""WebhookResponse: the verbs a hook answers with, built fluently, and their encoding to JSON.
 
-A handler may return a :class:`Response`, a list of verbs (models or dicts), a single verb,
+A handler may return a :class:`WebhookResponse`, a list of verbs (models or dicts), a single verb,
 or None; :func:`collect_verbs` turns any of these into one list and :func:`encode_verbs`
 writes it as the JSON array jambonz expects.
 """
@@ -22,6 +22,7 @@ from .verbs._wire import VerbValidator
 __all__ = [
     "Response",
     "VerbLike",
+    "WebhookResponse",
     "builder_name",
     "collect_verbs",
     "encode_verbs",
@@ -116,20 +117,20 @@ def to_verb(verb: VerbLike) -> Verb | dict[str, Any]:
 
 
 class _BoundVerbMethod(Protocol[P, V_contra]):
-    """What ``Response().say`` is to a type checker: the verb's fields as keywords, or the verb itself."""
+    """What ``WebhookResponse().say`` is to a type checker: the verb's fields as keywords, or a verb."""
 
     @overload
-    def __call__(self, verb: V_contra | Mapping[str, Any], /) -> Response: ...
+    def __call__(self, verb: V_contra | Mapping[str, Any], /) -> WebhookResponse: ...
     @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Response: ...
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> WebhookResponse: ...
 
 
-def _verb_method(model: type[Verb]) -> Callable[..., Response]:
-    """Make the :class:`Response` method that appends one kind of verb, validated at once."""
+def _verb_method(model: type[Verb]) -> Callable[..., WebhookResponse]:
+    """Make the :class:`WebhookResponse` method that appends one kind of verb, validated at once."""
     name = model.verb_name
     validator = _VALIDATORS[name]
 
-    def append(response: Response, /, *args: Any, **fields: Any) -> Response:
+    def append(response: WebhookResponse, /, *args: Any, **fields: Any) -> WebhookResponse:
         if not args:
             # VerbValidator.validate, with the quick path's lookup inlined: this runs for every
             # verb of every answer, and each call fewer is a good part of a verb's cost.
@@ -168,10 +169,12 @@ if TYPE_CHECKING:
 
         def __init__(self, model: Callable[P, V]) -> None: ...
         @overload
-        def __get__(self, response: None, owner: type[Response]) -> Self: ...
+        def __get__(self, response: None, owner: type[WebhookResponse]) -> Self: ...
         @overload
-        def __get__(self, response: Response, owner: type[Response]) -> _BoundVerbMethod[P, V]: ...
-        def __get__(self, response: Response | None, owner: type[Response]) -> Any: ...
+        def __get__(
+            self, response: WebhookResponse, owner: type[WebhookResponse]
+        ) -> _BoundVerbMethod[P, V]: ...
+        def __get__(self, response: WebhookResponse | None, owner: type[WebhookResponse]) -> Any: ...
 
 else:
     # A plain function binds to the response in C; a Python descriptor cost 0.3 µs a verb more.
@@ -179,21 +182,21 @@ else:
 
 
 def builder_name(verb: str) -> str:
-    """The :class:`Response` method of a verb: ``sip:decline`` -> ``sip_decline``."""
+    """The :class:`WebhookResponse` method of a verb: ``sip:decline`` -> ``sip_decline``."""
     return verb.replace(":", "_").replace("-", "_")
 
 
-class Response:
-    """The verbs a hook answers with, in order.
+class WebhookResponse:
+    """The verbs a hook answers with, in order (the name jambonz's own SDKs give it).
 
     Build it fluently; each method validates its verb at once, so a wrong field fails here
     rather than on a live call::
 
-        Response().say(text="Hello").gather(input=["digits"], num_digits=1, action_hook=menu).hangup()
+        WebhookResponse().say(text="Hello").gather(input=["digits"], num_digits=1, action_hook=menu).hangup()
 
-    Verbs can also be given as models or dicts: ``Response([Say(text="hi"), {"verb": "hangup"}])``.
+    Verbs can also be given as models or dicts: ``WebhookResponse([Say(text="hi"), {"verb": "hangup"}])``.
 
-    ``Response(target="0.9.8")`` declares the jambonz release the answer is for: a verb or a
+    ``WebhookResponse(target="0.9.8")`` declares the jambonz release the answer is for: a verb or a
     property that release does not accept raises :class:`~jambonz_webhooks.targets.ReleaseError`
     where it is added, naming the release that added it (see ``docs/verbs.md``). Without a
     target the whole catalogue is accepted and nothing is checked.
@@ -209,7 +212,7 @@ class Response:
     __slots__ = ("_target", "_verbs")
 
     def __init__(self, verbs: Iterable[VerbLike] = (), *, target: str | Release | None = None) -> None:
-        # An empty Response is the common start of a fluent answer: no list comprehension for it.
+        # An empty WebhookResponse is the common start of a fluent answer: no list comprehension for it.
         self._verbs: list[Verb | dict[str, Any]] = [to_verb(verb) for verb in verbs] if verbs else []
         if target is not None:
             # Only a targeted response checks its verbs (its class's methods do): an untargeted
@@ -283,7 +286,7 @@ class Response:
         return len(self._verbs)
 
     def __repr__(self) -> str:
-        return f"Response({self._verbs!r})"
+        return f"WebhookResponse({self._verbs!r})"
 
     def to_json(self, context: HookContext | None = None) -> bytes:
         """Encode as the JSON array jambonz expects; hooks are resolved with ``context``."""
@@ -295,8 +298,17 @@ class Response:
         return data
 
 
-class _TargetedResponse(Response):
-    """A :class:`Response` with a target: each verb is checked against it as it is added."""
+Response = WebhookResponse
+"""The same class as :class:`WebhookResponse`, under its earlier name.
+
+Kept so that code written against the first releases keeps working; new code should prefer
+``WebhookResponse``, which does not collide with Starlette's and FastAPI's ``Response`` in a
+module that imports both (see docs/names.md).
+"""
+
+
+class _TargetedResponse(WebhookResponse):
+    """A :class:`WebhookResponse` with a target: each verb is checked against it as it is added."""
 
     __slots__ = ()
     _target: Release  # always set on this class
@@ -314,10 +326,10 @@ class _TargetedResponse(Response):
         return self
 
 
-def _checked_method(method: Callable[..., Response]) -> Callable[..., Response]:
+def _checked_method(method: Callable[..., WebhookResponse]) -> Callable[..., WebhookResponse]:
     """``method`` that then checks the verb it appended against the response's target."""
 
-    def append(response: _TargetedResponse, /, *args: Any, **fields: Any) -> Response:
+    def append(response: _TargetedResponse, /, *args: Any, **fields: Any) -> WebhookResponse:
         method(response, *args, **fields)
         target = response._target
         refused = target.refusals_of(response._verbs[-1])
@@ -332,7 +344,7 @@ def _checked_method(method: Callable[..., Response]) -> Callable[..., Response]:
     return append
 
 
-for _name, _method in list(vars(Response).items()):
+for _name, _method in list(vars(WebhookResponse).items()):
     if hasattr(_method, "verb_model"):
         setattr(_TargetedResponse, _name, _checked_method(_method))
 
@@ -340,18 +352,19 @@ for _name, _method in list(vars(Response).items()):
 def collect_verbs(result: object) -> list[Verb | dict[str, Any]]:
     """Turn what a handler returned into a list of verbs.
 
-    Accepts a :class:`Response`, a verb model, a verb dict, an iterable of these, or None.
+    Accepts a :class:`WebhookResponse`, a verb model, a verb dict, an iterable of these, or None.
     """
     if result is None:
         return []
-    if isinstance(result, Response):
+    if isinstance(result, WebhookResponse):
         return result._verbs
     if isinstance(result, Verb | Mapping):
         return [to_verb(result)]
     if isinstance(result, list | tuple):
         return [to_verb(verb) for verb in result]
     raise TypeError(
-        f"a hook handler must return a Response, a verb, a list of verbs or None, not {type(result).__name__}"
+        "a hook handler must return a WebhookResponse, a verb, a list of verbs or None, "
+        f"not {type(result).__name__}"
     )
 
 

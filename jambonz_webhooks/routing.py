@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from .background import Background
 from .injection import HandlerPlan, HookKind
 from .pipeline import HookPipeline, HookSettings
-from .response import Response as VerbResponse
+from .response import WebhookResponse
 
 if TYPE_CHECKING:
     from .tools import ToolRoute
@@ -41,7 +41,7 @@ class HookRoute(BaseRoute):
         settings: HookSettings,
         *,
         deadline: float | None = None,
-        fallback: VerbResponse | None = None,
+        fallback: WebhookResponse | None = None,
         background: Background | None = None,
     ) -> None:
         if not path.startswith("/"):

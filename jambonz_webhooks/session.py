@@ -79,8 +79,8 @@ class CallSession(CallInfo):
     Ask for it in a handler by annotation::
 
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession) -> Response:
-            return Response().say(text=f"You called {call.to}")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().say(text=f"You called {call.to}")
     """
 
     schema_id: ClassVar[str] = "callbacks/session-new"

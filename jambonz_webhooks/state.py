@@ -5,7 +5,7 @@ later hook may land on another process or machine. A handler that asks for a
 :class:`CallState` gets the call's own key-value store::
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, state: CallState) -> Response:
+    async def menu(result: GatherResult, state: CallState) -> WebhookResponse:
         company = (await state.env_vars()).get("COMPANY_NAME", "Acme")
         await state.set("choice", result.digits)
 

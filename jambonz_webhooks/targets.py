@@ -3,7 +3,7 @@
 jambonz has two lines of releases: the open-source feature server (0.9.x) and the commercial
 one (10.x, 11.x). The framework models the whole catalogue of jambonz's schemas, which is the
 commercial line's; an open-source server refuses what its validator does not know, and fails
-the call. Declaring the target (``JambonzApp(target="0.9.8")``, ``Response(target="0.9.8")``)
+the call. Declaring the target (``JambonzApp(target="0.9.8")``, ``WebhookResponse(target="0.9.8")``)
 makes such a verb or property an error where the answer is built, naming the release that
 added it. Without a target nothing is checked, at no cost.
 
@@ -272,7 +272,7 @@ def as_release(target: str | Release | None) -> Release | None:
 
 @functools.lru_cache(maxsize=64)
 def _release_named(name: str) -> Release:
-    """The release ``name`` names, parsed once (``Response(target="0.9.8")`` may run per request)."""
+    """The release ``name`` names, parsed once (``WebhookResponse(target="0.9.8")`` may run per request)."""
     return Release(name)
 
 

@@ -10,7 +10,7 @@
         return {"status": "shipped"}
 
     app.tool_hook("/tools", tools)             # serves /tools/openai, /tools/google, ...
-    Response().openai_s2s(llm_options={...}, tools=tools)   # the tools' schemas, and the toolHook
+    WebhookResponse().openai_s2s(llm_options={...}, tools=tools)   # the tools' schemas, and the toolHook
 
 A tool's JSON schema is generated from its signature once, when it is registered (a pydantic
 model of its parameters: annotations, defaults, ``Annotated[..., Field(description=...)]``); its

@@ -4,7 +4,7 @@ Both build their requests with the same operations and models; only sending diff
 
     with JambonzClient() as client:   # JAMBONZ_API_BASE_URL, JAMBONZ_ACCOUNT_SID, JAMBONZ_API_KEY
         sid = client.calls.create(from_="+15551230000", to={"type": "phone", "number": "+15559870000"},
-                                  app_json=Response().say(text="Hello").hangup())
+                                  app_json=WebhookResponse().say(text="Hello").hangup())
         client.calls.update(sid, call_hook="https://example.com/next")
 """
 

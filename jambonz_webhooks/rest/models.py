@@ -32,7 +32,7 @@ from ..hooks import (
     encoding_hook,
     keep_unrouted,
 )
-from ..response import Response, collect_verbs, encode_verbs
+from ..response import WebhookResponse, collect_verbs, encode_verbs
 from ..verbs import Target, Verb
 
 __all__ = [
@@ -116,11 +116,11 @@ def _webhook(value: Any) -> Any:
 
 
 def _verb_list(verbs: Any) -> list[Verb | dict[str, Any]]:
-    """Verbs (a Response, models or dicts) validated now, by our models, not later by the API server."""
+    """Verbs (a WebhookResponse, models or dicts) validated now by our models, not by the API server."""
     if isinstance(verbs, str | bytes):
-        raise ValueError("verbs are a Response or a list of verbs, not JSON text")
+        raise ValueError("verbs are a WebhookResponse or a list of verbs, not JSON text")
     try:
-        return verbs.verbs if isinstance(verbs, Response) else collect_verbs(verbs)
+        return verbs.verbs if isinstance(verbs, WebhookResponse) else collect_verbs(verbs)
     except TypeError as exc:  # not verbs at all: a validation error like any other
         raise ValueError(str(exc)) from None
 
@@ -219,7 +219,7 @@ def _whisper(value: Any) -> Webhook | Verb | dict[str, Any]:
         return Webhook(url=value)
     if isinstance(value, Mapping) and "url" in value and "verb" not in value:
         return Webhook.model_validate(value)
-    (verb,) = _verb_list(value.verbs if isinstance(value, Response) else [value])
+    (verb,) = _verb_list(value.verbs if isinstance(value, WebhookResponse) else [value])
     return verb
 
 
