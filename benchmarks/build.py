@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jambonz_sdk.webhook import WebhookResponse  # type: ignore[import-untyped]
+from jambonz_sdk.webhook import WebhookResponse as SdkResponse  # type: ignore[import-untyped]
 
-from jambonz_webhooks import Response
+from jambonz_webhooks import WebhookResponse
 from jambonz_webhooks.hooks import HookContext
 from jambonz_webhooks.response import encode_verbs
 
@@ -51,7 +51,7 @@ def ours() -> bytes:
     # As a route does: the handler builds the answer, the route encodes it with the request's
     # hook context (the handler's path written out then).
     response = (
-        Response()
+        WebhookResponse()
         .say(text=GREETING)
         .gather(input=["digits", "speech"], num_digits=1, timeout=10, action_hook=menu, say={"text": PROMPT})
         .say(text=NO_INPUT)
@@ -61,7 +61,7 @@ def ours() -> bytes:
 
 
 def sdk() -> bytes:
-    response = WebhookResponse()
+    response = SdkResponse()
     response.say(text=GREETING).gather(
         input=["digits", "speech"], numDigits=1, timeout=10, actionHook="/menu", say={"text": PROMPT}
     ).say(text=NO_INPUT).hangup()

@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from jambonz_webhooks import DeliveryCache, GatherResult, JambonzApp, RedisStore, Response
+from jambonz_webhooks import DeliveryCache, GatherResult, JambonzApp, RedisStore, WebhookResponse
 from jambonz_webhooks.deliveries import RedisDeliveries
 from jambonz_webhooks.testing import sign
 
@@ -53,8 +53,8 @@ def build(**options: Any) -> JambonzApp:
     app = JambonzApp(webhook_secret=SECRET, **options)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
-        return Response().say(text=f"you pressed {result.digits}")
+    async def menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text=f"you pressed {result.digits}")
 
     return app
 

@@ -6,7 +6,7 @@ are ``JambonzApp()`` built with the public API only, so the script measures toda
 any rebuild of it alike:
 
 - ``many``: 200 call hooks ``/hook0`` ... ``/hook199``, each its own trivial async handler that
-  asks for the ``CallSession`` and answers ``Response().hangup()``;
+  asks for the ``CallSession`` and answers ``WebhookResponse().hangup()``;
 - ``one``: the same handler at ``/hook199`` alone.
 
 The request is the same for both, ``POST /hook199`` with the 2.6 KB call hook of ``payload.py``,
@@ -47,7 +47,7 @@ from load import code_version, command_line, package_version, write_results
 from payload import body as call_hook_body
 from starlette.types import ASGIApp, Message, Scope
 
-from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
 
 TARGET = 1.10
 BODY = call_hook_body()
@@ -57,11 +57,11 @@ class DispatchError(Exception):
     """An app does not answer as the benchmark needs."""
 
 
-def make_handler() -> Callable[[CallSession], Awaitable[Response]]:
+def make_handler() -> Callable[[CallSession], Awaitable[WebhookResponse]]:
     """A new trivial call-hook handler (a new function each time, as each hook of an app has its own)."""
 
-    async def hook(call: CallSession) -> Response:
-        return Response().hangup()
+    async def hook(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     return hook
 
@@ -272,11 +272,11 @@ def results_section(args: argparse.Namespace, started: datetime.datetime, table:
         f"`nproc` = {os.cpu_count()}",
         f"- Command (from the repository's root): `{command_line('dispatch.py')}`",
         f"- In process: `JambonzApp(insecure=True)` (no secret, credentials, Redis), hooks `/hook0` ... "
-        f"`/hook{args.hooks - 1}` (each its own `async def hook(call: CallSession) -> Response: return "
-        f"Response().hangup()`) against the same handler at `/hook{args.hooks - 1}` alone; the request "
-        f"`POST /hook{args.hooks - 1}` with the {len(BODY):,}-byte call hook of `benchmarks/payload.py`, "
-        "one ASGI call each (a copy of a prebuilt scope, a receive that gives the body, a send that "
-        "drops the answer), after the lifespan startup",
+        f"`/hook{args.hooks - 1}` (each its own `async def hook(call: CallSession) -> WebhookResponse: "
+        f"return WebhookResponse().hangup()`) against the same handler at `/hook{args.hooks - 1}` alone; "
+        f"the request `POST /hook{args.hooks - 1}` with the {len(BODY):,}-byte call hook of "
+        "`benchmarks/payload.py`, one ASGI call each (a copy of a prebuilt scope, a receive that gives "
+        "the body, a send that drops the answer), after the lifespan startup",
         f"- {args.rounds} rounds of {args.number:,} requests per app, awaited back to back in one asyncio "
         f"loop, the order alternating; {args.warmup:,} requests of warm-up per app first; the cost is the "
         "thread's CPU time per request (`time.thread_time`), the wall-clock time beside it",

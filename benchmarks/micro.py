@@ -3,7 +3,7 @@
     python benchmarks/micro.py [--number 20000]
 
 Each line is the best of 5 repeats, in microseconds per call: what the framework does (validate
-the body into a CallSession, build the Response, encode it, the whole ASGI call) next to what the
+the body into a CallSession, build the WebhookResponse, encode it, the whole ASGI call) next to what the
 bare app does (``json.loads``, build dicts, ``json.dumps``, the whole ASGI call). Under load the
 pieces cost more (colder caches), but their proportions hold; see RESULTS.md.
 """
@@ -32,7 +32,7 @@ os.environ.setdefault("JAMBONZ_WEBHOOK_INSECURE", "1")
 
 from example_app.app import app as framework
 from example_app.app import incoming
-from jambonz_webhooks import CallSession, Response
+from jambonz_webhooks import CallSession, WebhookResponse
 from jambonz_webhooks.response import encode_verbs
 
 BODY = make_body()
@@ -52,13 +52,13 @@ SCOPE: dict[str, Any] = {
 }
 
 
-def run_handler(call: CallSession) -> Response:
+def run_handler(call: CallSession) -> WebhookResponse:
     """Run the example's async handler to its end without an event loop (it never awaits)."""
     coroutine = incoming(call)
     try:
         coroutine.send(None)
     except StopIteration as stop:
-        result: Response = stop.value
+        result: WebhookResponse = stop.value
         return result
     raise RuntimeError("the handler awaited something")
 
@@ -91,7 +91,7 @@ def main() -> None:
         "framework: CallSession.model_validate_json(body, strict=True)": lambda: (
             CallSession.model_validate_json(BODY, strict=True)
         ),
-        "framework: handler builds its Response (4 verbs)": lambda: run_handler(call),
+        "framework: handler builds its WebhookResponse (4 verbs)": lambda: run_handler(call),
         "framework: encode_verbs": lambda: encode_verbs(verbs, context),
         "framework: whole ASGI request (in process)": asgi_call(framework),
         "bare: json.loads(body)": lambda: json.loads(BODY),

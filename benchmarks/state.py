@@ -59,7 +59,7 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     RedisStore,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.state import SESSION_KEY, StateStore
 
@@ -132,37 +132,37 @@ class NullStore:
 MENU_VARIANTS = ("none", "get+set", "env_vars")
 
 
-async def incoming(call: CallSession) -> Response:
+async def incoming(call: CallSession) -> WebhookResponse:
     """The call hook: a prompt and a gather (the framework has kept the payload by now)."""
     return (
-        Response()
+        WebhookResponse()
         .say(text="Hello, and thank you for calling.")
         .gather(input=["digits"], num_digits=1, timeout=10, action_hook="/menu")
         .hangup()
     )
 
 
-async def menu_without_state(result: GatherResult) -> Response:
+async def menu_without_state(result: GatherResult) -> WebhookResponse:
     """The baseline: no state asked for."""
     company = "Acme"
-    return Response().say(text=f"{company}: you pressed {result.digits}.").hangup()
+    return WebhookResponse().say(text=f"{company}: you pressed {result.digits}.").hangup()
 
 
-async def menu_get_set(result: GatherResult, state: CallState) -> Response:
+async def menu_get_set(result: GatherResult, state: CallState) -> WebhookResponse:
     """Read one value and write one."""
     await state.get("choice")
     await state.set("choice", result.digits)
     company = "Acme"
-    return Response().say(text=f"{company}: you pressed {result.digits}.").hangup()
+    return WebhookResponse().say(text=f"{company}: you pressed {result.digits}.").hangup()
 
 
-async def menu_env_vars(result: GatherResult, state: CallState) -> Response:
+async def menu_env_vars(result: GatherResult, state: CallState) -> WebhookResponse:
     """Read the application's env_vars, kept with the call hook's payload."""
     company = (await state.env_vars()).get("COMPANY_NAME", "none")
-    return Response().say(text=f"{company}: you pressed {result.digits}.").hangup()
+    return WebhookResponse().say(text=f"{company}: you pressed {result.digits}.").hangup()
 
 
-MENU_HANDLERS: dict[str, Callable[..., Awaitable[Response]]] = {
+MENU_HANDLERS: dict[str, Callable[..., Awaitable[WebhookResponse]]] = {
     "none": menu_without_state,
     "get+set": menu_get_set,
     "env_vars": menu_env_vars,

@@ -22,7 +22,7 @@ from jambonz_webhooks import (
     EnvVar,
     GatherResult,
     JambonzApp,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.logs import configure_logging
 
@@ -53,10 +53,10 @@ def company_of(env_vars: dict[str, object] | None) -> str:
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
+async def incoming(call: CallSession) -> WebhookResponse:
     """Greet the caller and offer the menu, by keypad or by voice."""
     return (
-        Response()
+        WebhookResponse()
         .say(text=f"Hello, and thank you for calling {company_of(call.env_vars)}.")
         .gather(
             input=["digits", "speech"],
@@ -71,7 +71,7 @@ async def incoming(call: CallSession) -> Response:
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult, state: CallState) -> Response:
+async def menu(result: GatherResult, state: CallState) -> WebhookResponse:
     """Route the caller by what they pressed or said, naming the company in each answer.
 
     This hook's payload has no env_vars (only the call hook's has): they come from the call's
@@ -80,27 +80,29 @@ async def menu(result: GatherResult, state: CallState) -> Response:
     company = company_of(await state.env_vars())
     if result.digits == "1":
         return (
-            Response()
+            WebhookResponse()
             .say(text=f"Thank you for calling {company}. Connecting you to sales.")
             .dial(target=[{"type": "phone", "number": SALES_NUMBER}], action_hook=dial_result)
         )
     if result.digits == "2":
         return (
-            Response().say(text=f"{company} support is closed right now. Please call back tomorrow.").hangup()
+            WebhookResponse()
+            .say(text=f"{company} support is closed right now. Please call back tomorrow.")
+            .hangup()
         )
     if result.reason == "speechDetected" and result.transcript:
         return (
-            Response()
+            WebhookResponse()
             .say(text=f"You said: {result.transcript}. Thank you for calling {company}, goodbye.")
             .hangup()
         )
-    return Response().say(text=f"Thank you for calling {company}. Goodbye.").hangup()
+    return WebhookResponse().say(text=f"Thank you for calling {company}. Goodbye.").hangup()
 
 
 @app.action_hook("/dial-result")
-async def dial_result(result: DialResult) -> Response:
+async def dial_result(result: DialResult) -> WebhookResponse:
     """After the sales call: apologize if it did not go through, then hang up."""
-    response = Response()
+    response = WebhookResponse()
     if result.dial_call_status != "completed":
         response.say(text="Sorry, we could not connect your call.")
     return response.hangup()

@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from jambonz_webhooks import CallStatus, DialResult, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallStatus, DialResult, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.logs import configure_logging
 
 # A log line per hook (LOG_LEVEL, LOG_FORMAT=json): uvicorn configures only its own loggers.
@@ -46,7 +46,7 @@ RECENT_CALLS: deque[dict[str, str | None]] = deque(maxlen=100)
 voice = JambonzApp()
 
 
-def offer_menu(response: Response) -> Response:
+def offer_menu(response: WebhookResponse) -> WebhookResponse:
     """Append the menu: one key, read by ``/menu``; with no key pressed, say goodbye."""
     return (
         response.gather(
@@ -62,30 +62,30 @@ def offer_menu(response: Response) -> Response:
 
 
 @voice.call_hook("/incoming")
-async def incoming() -> Response:
+async def incoming() -> WebhookResponse:
     """Greet the caller and offer the menu."""
-    return offer_menu(Response().say(text="Thank you for calling."))
+    return offer_menu(WebhookResponse().say(text="Thank you for calling."))
 
 
 @voice.action_hook("/menu")
-async def menu(result: GatherResult) -> Response | None:
+async def menu(result: GatherResult) -> WebhookResponse | None:
     """Dial the team chosen; offer the menu again on any other key."""
     if result.reason == "timeout":
         return None  # no verbs: the ones after the gather run on (goodbye)
     team = MENU_KEYS.get(result.digits or "")
     if team is None:
-        return offer_menu(Response().say(text="Sorry, that is not an option."))
+        return offer_menu(WebhookResponse().say(text="Sorry, that is not an option."))
     return (
-        Response()
+        WebhookResponse()
         .say(text=f"Connecting you to {team}.")
         .dial(target=[{"type": "phone", "number": TEAMS[team]}], action_hook=dial_done, timeout=20)
     )
 
 
 @voice.action_hook("/dial-done")
-async def dial_done(result: DialResult) -> Response:
+async def dial_done(result: DialResult) -> WebhookResponse:
     """After the dial: apologize if it did not go through."""
-    response = Response()
+    response = WebhookResponse()
     if result.dial_call_status != "completed":
         response.say(text="Nobody is available right now. Please try again later.")
     return response.hangup()

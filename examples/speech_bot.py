@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field
 
-from jambonz_webhooks import CallState, CallStatus, EnvVars, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallState, CallStatus, EnvVars, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.logs import configure_logging
 
 # uvicorn configures only its own loggers: show the app's and the framework's (a line per hook)
@@ -52,7 +52,7 @@ NAME = re.compile(r"\bmy name is (\w+)")
 MAX_SILENCES = 2
 
 
-def listen(response: Response, prompt: str, settings: BotSettings) -> Response:
+def listen(response: WebhookResponse, prompt: str, settings: BotSettings) -> WebhookResponse:
     """Say ``prompt`` while listening for the caller's speech; their words go to ``/turn``."""
     return response.gather(
         input=["speech"],
@@ -79,17 +79,17 @@ def reply(text: str, turns: list[dict[str, str]], settings: BotSettings) -> str:
 
 
 @app.call_hook("/bot")
-async def greet(settings: BotSettings) -> Response:
+async def greet(settings: BotSettings) -> WebhookResponse:
     """Introduce the bot and listen."""
     prompt = (
         f"Hi, I am {settings.BOT_NAME}, the assistant of {settings.COMPANY_NAME}. "
         "Ask me about our opening hours or our prices."
     )
-    return listen(Response(), prompt, settings)
+    return listen(WebhookResponse(), prompt, settings)
 
 
 @app.action_hook("/turn")
-async def turn(result: GatherResult, state: CallState, settings: BotSettings) -> Response:
+async def turn(result: GatherResult, state: CallState, settings: BotSettings) -> WebhookResponse:
     """One turn of the conversation: the caller spoke (or did not); answer and listen again."""
     turns: list[dict[str, str]] = await state.get("turns", [])
     caller: str | None = await state.get("caller_name")
@@ -98,12 +98,16 @@ async def turn(result: GatherResult, state: CallState, settings: BotSettings) ->
         silences: int = await state.get("silences", 0) + 1
         await state.set("silences", silences)
         if silences >= MAX_SILENCES:
-            return Response().say(text="I cannot hear you. Goodbye.").hangup()
-        return listen(Response(), "Sorry, I did not catch that. Could you say it again?", settings)
+            return WebhookResponse().say(text="I cannot hear you. Goodbye.").hangup()
+        return listen(WebhookResponse(), "Sorry, I did not catch that. Could you say it again?", settings)
 
     if GOODBYE.search(text.lower()):
         await state.update({"turns": [*turns, {"caller": text, "bot": "goodbye"}], "silences": 0})
-        return Response().say(text=f"Goodbye{', ' + caller if caller else ''}. Thanks for calling.").hangup()
+        return (
+            WebhookResponse()
+            .say(text=f"Goodbye{', ' + caller if caller else ''}. Thanks for calling.")
+            .hangup()
+        )
 
     answer = reply(text, turns, settings)
     turns.append({"caller": text, "bot": answer})
@@ -114,8 +118,13 @@ async def turn(result: GatherResult, state: CallState, settings: BotSettings) ->
     await state.update(values)
 
     if len(turns) >= settings.MAX_TURNS:
-        return Response().say(text=answer).say(text="That is all I can help with today. Goodbye.").hangup()
-    return listen(Response(), f"{answer} Anything else?", settings)
+        return (
+            WebhookResponse()
+            .say(text=answer)
+            .say(text="That is all I can help with today. Goodbye.")
+            .hangup()
+        )
+    return listen(WebhookResponse(), f"{answer} Anything else?", settings)
 
 
 @app.status_hook("/status")

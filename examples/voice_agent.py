@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from jambonz_webhooks import CallSession, JambonzApp, LlmResult, Response, ToolCall, ToolError
+from jambonz_webhooks import CallSession, JambonzApp, LlmResult, ToolCall, ToolError, WebhookResponse
 from jambonz_webhooks.logs import configure_logging
 
 configure_logging()
@@ -81,9 +81,9 @@ def hand_off(
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
+async def incoming(call: CallSession) -> WebhookResponse:
     """Connect the caller to the model, with the tools; when the conversation ends, ``/agent-done``."""
-    return Response().llm(
+    return WebhookResponse().llm(
         vendor="openai",
         model="gpt-4o-realtime-preview",
         auth={"api_key": os.environ.get("OPENAI_API_KEY", "")},
@@ -104,6 +104,6 @@ async def incoming(call: CallSession) -> Response:
 
 
 @app.action_hook("/agent-done")
-async def agent_done(result: LlmResult) -> Response:
+async def agent_done(result: LlmResult) -> WebhookResponse:
     """The conversation is over (the model or the caller ended it, or it failed): say goodbye."""
-    return Response().say(text="Thank you for calling Acme. Goodbye.").hangup()
+    return WebhookResponse().say(text="Thank you for calling Acme. Goodbye.").hangup()

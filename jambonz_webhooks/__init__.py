@@ -9,9 +9,18 @@
     @app.call_hook("/incoming")
     async def incoming(call: CallSession) -> WebhookResponse:
         return WebhookResponse().say(text="Hello from Python").hangup()
+
+The top level holds what a handler module imports: the app and its router, the verb list
+(:class:`WebhookResponse`, also ``Response``), the call and every hook payload a handler may ask
+for, what else can be injected (state, control, continuation, env vars), the stores, hook
+objects, tools, and the errors and warnings a user may see. The rest has a module of its own:
+verbs as models in ``jambonz_webhooks.verbs`` (``from jambonz_webhooks.verbs import Say, Dial``),
+the parts of payloads in ``jambonz_webhooks.events`` and ``jambonz_webhooks.session``, the REST
+client in ``jambonz_webhooks.rest``, signing in ``jambonz_webhooks.security``, the simulator in
+``jambonz_webhooks.testing`` (docs/names.md).
 """
 
-from .app import DEFAULT_FALLBACK, HookRouter, InsecureAppError, JambonzApp
+from .app import HookRouter, InsecureAppError, JambonzApp
 from .background import Background, Continuation
 from .control import CallControl
 from .deliveries import DeliveryCache
@@ -28,7 +37,6 @@ from .events import (
     ConferenceStatus,
     ConferenceWait,
     DequeueResult,
-    Detail,
     DialDtmf,
     DialHold,
     DialRefer,
@@ -37,7 +45,6 @@ from .events import (
     EnqueueWait,
     GatherPartial,
     GatherResult,
-    HoldDetail,
     JambonzError,
     ListenResult,
     LlmEvent,
@@ -45,42 +52,34 @@ from .events import (
     LlmToolCall,
     MessageResult,
     PlayResult,
-    ReferDetails,
     SessionReconnect,
     SessionRedirect,
     SipReferEvent,
     SipReferResult,
     SipRequestResult,
     SipRequestWithinDialog,
-    SpeechAlternative,
     SpeechEvent,
     SpeechResult,
-    SpeechVendor,
     TokensResult,
     TranscribeResult,
     TranscribeTranslation,
     TransferResult,
-    Translation,
     TtsStreamingEvent,
     VerbStatus,
 )
 from .hooks import HookContext, HookObject, RetryPolicy, RetryPolicyWarning, UnroutedHandlerError, hook
-from .injection import HookKind
-from .payload import CallInfo, Payload, SipReason
+from .injection import HandlerWarning
+from .payload import CallInfo
 from .response import Response, WebhookResponse, prepare_verbs
-from .security import SignatureError, compute_signature, verify_signature
-from .session import CallSession, SessionDefaults, SipInvite
+from .session import CallSession
 from .state import CallState, MemoryStore, RedisStore, StateStore, StateStoreError
 from .targets import Release, ReleaseError
 from .tools import Toolbox, ToolCall, ToolError
-from .verbs import VERB_MODELS, Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Tag, Target
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_FALLBACK",
     "FINAL_CALL_STATUSES",
-    "VERB_MODELS",
     "AgentLatency",
     "AgentPreflight",
     "AgentTurn",
@@ -96,12 +95,9 @@ __all__ = [
     "ConferenceResult",
     "ConferenceStatus",
     "ConferenceWait",
-    "Config",
     "Continuation",
     "DeliveryCache",
     "DequeueResult",
-    "Detail",
-    "Dial",
     "DialDtmf",
     "DialHold",
     "DialRefer",
@@ -111,13 +107,10 @@ __all__ = [
     "EnvVar",
     "EnvVarError",
     "EnvVars",
-    "Gather",
     "GatherPartial",
     "GatherResult",
-    "Hangup",
-    "HoldDetail",
+    "HandlerWarning",
     "HookContext",
-    "HookKind",
     "HookObject",
     "HookRouter",
     "InsecureAppError",
@@ -129,37 +122,23 @@ __all__ = [
     "LlmToolCall",
     "MemoryStore",
     "MessageResult",
-    "Pause",
-    "Payload",
-    "Play",
     "PlayResult",
-    "Redirect",
     "RedisStore",
-    "ReferDetails",
     "Release",
     "ReleaseError",
     "Response",
     "RetryPolicy",
     "RetryPolicyWarning",
-    "Say",
-    "SessionDefaults",
     "SessionReconnect",
     "SessionRedirect",
-    "SignatureError",
-    "SipInvite",
-    "SipReason",
     "SipReferEvent",
     "SipReferResult",
     "SipRequestResult",
     "SipRequestWithinDialog",
-    "SpeechAlternative",
     "SpeechEvent",
     "SpeechResult",
-    "SpeechVendor",
     "StateStore",
     "StateStoreError",
-    "Tag",
-    "Target",
     "TokensRefused",
     "TokensResult",
     "ToolCall",
@@ -168,14 +147,11 @@ __all__ = [
     "TranscribeResult",
     "TranscribeTranslation",
     "TransferResult",
-    "Translation",
     "TtsStreamingEvent",
     "UnroutedHandlerError",
     "VerbStatus",
     "WebhookResponse",
     "__version__",
-    "compute_signature",
     "hook",
     "prepare_verbs",
-    "verify_signature",
 ]

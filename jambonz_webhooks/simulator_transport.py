@@ -102,7 +102,9 @@ def basic_auth_header(username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-HookKind = Literal["call", "action", "status", "tool", "event"]
+RequestKind = Literal["call", "action", "status", "tool", "event"]
+"""What a simulated request was: a hook of one of the three kinds
+(:class:`~jambonz_webhooks.injection.HookKind`), an LLM tool call, or an event."""
 Verbs = list[dict[str, Any]]
 
 
@@ -110,7 +112,7 @@ Verbs = list[dict[str, Any]]
 class SentRequest:
     """One request (over HTTP) or message (over WebSocket) the simulator sent, and what came back."""
 
-    kind: HookKind
+    kind: RequestKind
     """``call`` (the call hook), ``action`` (a verb's hook: gather, dial, redirect, play),
     ``status``, ``tool`` (an LLM tool call) or ``event`` (a notification)."""
     method: str
@@ -186,7 +188,7 @@ class Channel(Protocol):
 
     transport: Literal["http", "websocket"]
 
-    def hook(self, kind: HookKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
+    def hook(self, kind: RequestKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
         """Send a hook (``message`` is its WebSocket type); the verbs answered, None for none."""
         ...
 
@@ -262,7 +264,7 @@ class HttpTransport:
         return hook, method, credentials
 
     def request(
-        self, listener: CallListener, kind: HookKind, hook: Any, payload: dict[str, Any]
+        self, listener: CallListener, kind: RequestKind, hook: Any, payload: dict[str, Any]
     ) -> tuple[httpx2.Response, str, str, dict[str, str]]:
         """Send one hook request; a non-2xx answer is recorded and raised."""
         url, method, credentials = self.resolve(hook)
@@ -317,7 +319,7 @@ class HttpChannel:
         self._transport = transport
         self._listener = listener
 
-    def hook(self, kind: HookKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
+    def hook(self, kind: RequestKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
         """POST (or GET) the hook; the verbs of its answer (an empty body: none, run on)."""
         response, url, method, headers = self._transport.request(self._listener, kind, hook, payload)
         status, text = response.status_code, response.text
@@ -634,13 +636,13 @@ class WebSocketChannel:
         return msgid
 
     def _record(
-        self, kind: HookKind, message: str, hook: str | None, data: Any, answer: Verbs | None
+        self, kind: RequestKind, message: str, hook: str | None, data: Any, answer: Verbs | None
     ) -> None:
         payload = data if isinstance(data, dict) else {"data": data}
         url = self._transport.call_hook_url
         self._listener._sent(SentRequest(kind, "WS", url, payload, {}, None, answer, message, hook))
 
-    def hook(self, kind: HookKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
+    def hook(self, kind: RequestKind, message: str, hook: Any, payload: dict[str, Any]) -> Verbs | None:
         """Send a message that wants an ack; the verbs of its ack (None: no data, run on)."""
         name = hook.get("url") if isinstance(hook, dict) else hook
         if isinstance(name, str) and urlsplit(name).scheme in ("http", "https"):

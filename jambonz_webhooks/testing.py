@@ -52,10 +52,10 @@ from .simulator_transport import (
 )
 
 __all__ = [
-    "Call",
     "CallSimulator",
     "Command",
     "SentRequest",
+    "SimulatedCall",
     "SimulatorError",
     "basic_auth_header",
     "jambonz_json",
@@ -103,7 +103,7 @@ _LLM_VERBS = frozenset(
 )
 
 
-class Call:
+class SimulatedCall:
     """One simulated call: what the app answered, what the caller heard and did, what was sent.
 
     Made by :meth:`CallSimulator.start`. The verbs run in order as jambonz runs them: ``say``
@@ -187,7 +187,7 @@ class Call:
 
     def __repr__(self) -> str:
         state = "ended" if self.ended else f"waiting for {self.waiting_for}"
-        return f"<Call {self.sid} {state}:\n  " + "\n  ".join(self.log) + "\n>"
+        return f"<SimulatedCall {self.sid} {state}:\n  " + "\n  ".join(self.log) + "\n>"
 
     # ----------------------------------------------------------------- what the caller does
 
@@ -636,6 +636,10 @@ def _hook_url(hook: Any) -> Any:
     return hook.get("url") if isinstance(hook, dict) else hook
 
 
+# The earlier name, until the command line's simulate module imports the new one.
+Call = SimulatedCall
+
+
 class CallSimulator:
     """Plays jambonz for an app: sends a call's hooks the way jambonz sends them, and runs its verbs.
 
@@ -658,7 +662,7 @@ class CallSimulator:
     answer is the ``ack`` of the message's msgid, waited for ``ack_timeout`` seconds (jambonz's
     5); an ack's verbs replace the verbs left, none (or ``[]``) lets them run on, and a
     ``session:new`` ack without verbs fails the call. Commands the app sends on the socket are
-    recorded on the call and acted on (see :class:`Call`). Nothing is signed: jambonz signs
+    recorded on the call and acted on (see :class:`SimulatedCall`). Nothing is signed: jambonz signs
     nothing over WebSocket. A hook written as an absolute http(s) URL leaves the socket, as in
     jambonz, and so does a status hook given as one.
 
@@ -682,9 +686,9 @@ class CallSimulator:
     ignored, as jambonz ignores them: a 500, or the 404 of an app with no status hook, does
     not stop the call. Verbs that need media or a far end
     beyond ``say``, ``play``, ``gather``, ``dial``, ``pause``, ``redirect``, ``tag`` and
-    ``hangup`` are recorded in :attr:`Call.verbs` and skipped, except the LLM verbs (``llm``,
-    ``openai_s2s``, ...): the call waits in them, for :meth:`Call.tool_call` and
-    :meth:`Call.llm_ended`.
+    ``hangup`` are recorded in :attr:`SimulatedCall.verbs` and skipped, except the LLM verbs (``llm``,
+    ``openai_s2s``, ...): the call waits in them, for :meth:`SimulatedCall.tool_call` and
+    :meth:`SimulatedCall.llm_ended`.
 
     In process, a request the app fails on is a 500 (:class:`SimulatorError`), as over HTTP.
     Use it as a context manager (or call :meth:`close`); in process this also runs the app's
@@ -768,7 +772,7 @@ class CallSimulator:
         self.payload = payload
         self.account_sid = str(uuid.uuid4())
         self.application_sid = str(uuid.uuid4())
-        self.calls: list[Call] = []
+        self.calls: list[SimulatedCall] = []
         """Every call started, in order."""
         self._entered = False
 
@@ -806,7 +810,7 @@ class CallSimulator:
         env_vars: Mapping[str, Any] | None = None,
         call_sid: str | None = None,
         **payload: Any,
-    ) -> Call:
+    ) -> SimulatedCall:
         """A new inbound call: send the call hook and run its verbs until the caller's turn.
 
         ``env_vars`` are the application's environment variables (jambonz sends them with the
@@ -822,7 +826,7 @@ class CallSimulator:
                 session.pop(key, None)
             else:
                 session[key] = value
-        call = Call(self, session)
+        call = SimulatedCall(self, session)
         self.calls.append(call)
         call.log.append(f"call from {session.get('from')} to {session.get('to')}")
         if self._websocket is not None:
@@ -895,7 +899,7 @@ class CallSimulator:
         """The second a request to ``url`` with ``body`` is signed at (HttpTransport's rule)."""
         return self._http._timestamp(url, body)
 
-    def _status(self, call: Call, fields: Mapping[str, Any]) -> None:
+    def _status(self, call: SimulatedCall, fields: Mapping[str, Any]) -> None:
         if self.status_hook_url is not None and call._channel is not None:
             call._channel.status({**call._info, **fields})
             call.log.append(f"status: {call._info.get('call_status')}")

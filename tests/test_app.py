@@ -17,7 +17,6 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from jambonz_webhooks import (
-    DEFAULT_FALLBACK,
     CallSession,
     CallStatus,
     DialResult,
@@ -25,8 +24,9 @@ from jambonz_webhooks import (
     HookRouter,
     JambonzApp,
     Response,
-    Say,
 )
+from jambonz_webhooks.app import DEFAULT_FALLBACK
+from jambonz_webhooks.verbs import Say
 
 from . import payloads
 

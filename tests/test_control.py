@@ -35,14 +35,13 @@ from jambonz_webhooks import (
     LlmToolCall,
     MemoryStore,
     Response,
-    Say,
     TokensRefused,
     ToolError,
     TtsStreamingEvent,
     VerbStatus,
 )
 from jambonz_webhooks.control import RECONNECT_WAIT
-from jambonz_webhooks.verbs import Room
+from jambonz_webhooks.verbs import Room, Say
 from tests.conftest import INSECURE, _spawn, _stop, _wait_ready
 from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, FakeJambonzAPI
 from tests.payloads import call_info, session_new

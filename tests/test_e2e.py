@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx2
 import pytest
 
-from jambonz_webhooks import DEFAULT_FALLBACK
+from jambonz_webhooks.app import DEFAULT_FALLBACK
 from tests.conftest import REPO_ROOT, LiveServer
 from tests.payloads import call_info, session_new
 

@@ -28,12 +28,11 @@ from jambonz_webhooks import (
     LlmToolCall,
     MemoryStore,
     Response,
-    SipReason,
     SipRequestWithinDialog,
     Toolbox,
 )
 from jambonz_webhooks.events import forwarded_tool_output
-from jambonz_webhooks.payload import jambonz_key, parse_sip_reason, sip_header
+from jambonz_webhooks.payload import SipReason, jambonz_key, parse_sip_reason, sip_header
 from jambonz_webhooks.tools import VENDORS
 from tests.payloads import call_info, post_as_jambonz, session_new
 

@@ -393,7 +393,7 @@ def test_a_handler_answering_nan_gets_the_fallback_never_invalid_json(build: Any
 
 
 def _fallback() -> list[dict[str, Any]]:
-    from jambonz_webhooks import DEFAULT_FALLBACK
+    from jambonz_webhooks.app import DEFAULT_FALLBACK
     from jambonz_webhooks.hooks import NO_CONTEXT
     from jambonz_webhooks.response import encode_verbs
 

@@ -11,24 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jambonz_webhooks import (
-    DEFAULT_FALLBACK,
-    Config,
-    Dial,
-    Gather,
-    Hangup,
-    HookContext,
-    HookObject,
-    Pause,
-    Play,
-    Redirect,
-    Response,
-    Say,
-    Target,
-    UnroutedHandlerError,
-)
+from jambonz_webhooks import HookContext, HookObject, Response, UnroutedHandlerError
+from jambonz_webhooks.app import DEFAULT_FALLBACK
 from jambonz_webhooks.hooks import NO_CONTEXT, PendingHook, write_hook
 from jambonz_webhooks.response import _VALIDATORS, collect_verbs, encode_verbs, prepare_verbs, to_verb
+from jambonz_webhooks.verbs import Config, Dial, Gather, Hangup, Pause, Play, Redirect, Say, Target
 
 
 def menu() -> None:

@@ -31,9 +31,7 @@ from jambonz_webhooks import (
     HookContext,
     JambonzApp,
     MemoryStore,
-    Play,
     Response,
-    Say,
     UnroutedHandlerError,
 )
 from jambonz_webhooks.hooks import current_context, reraise_unrouted
@@ -61,6 +59,7 @@ from jambonz_webhooks.rest import (
     Webhook,
 )
 from jambonz_webhooks.testing import signed_headers
+from jambonz_webhooks.verbs import Play, Say
 from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, SPEC, FakeJambonzAPI, RecordedRequest
 from tests.payloads import session_new
 

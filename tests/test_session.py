@@ -20,17 +20,8 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import (
-    CallSession,
-    CallStatus,
-    DialResult,
-    GatherResult,
-    JambonzApp,
-    Response,
-    SessionDefaults,
-    SipInvite,
-)
-from jambonz_webhooks.session import RecognizerDefaults, SynthesizerDefaults
+from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
+from jambonz_webhooks.session import RecognizerDefaults, SessionDefaults, SipInvite, SynthesizerDefaults
 from tests.payloads import SDP, call_info, session_new
 
 # ---------------------------------------------------------------------------------------------

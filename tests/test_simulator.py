@@ -27,9 +27,9 @@ from jambonz_webhooks import (
     PlayResult,
     Response,
     pytest_plugin,
-    verify_signature,
 )
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
+from jambonz_webhooks.security import verify_signature
 from jambonz_webhooks.testing import CallSimulator, SimulatorError, jambonz_json
 from tests.conftest import deploy_with_a_secret
 

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import given, reject
 from pydantic import ValidationError
 
-from jambonz_webhooks import Gather, HookContext, Response, Say, UnroutedHandlerError, verbs
+from jambonz_webhooks import HookContext, Response, UnroutedHandlerError, verbs
 from jambonz_webhooks.hooks import HookObject, PendingHook, current_context
 from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
-from jambonz_webhooks.verbs import VERB_MODELS, Verb
+from jambonz_webhooks.verbs import VERB_MODELS, Gather, Say, Verb
 from jambonz_webhooks.verbs._wire import VerbValidator, wire_validator
 from tests.test_conformance import MODELS, PROFILE, VERBS, instances
 

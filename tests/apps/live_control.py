@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from jambonz_webhooks import CallControl, CallSession, GatherResult, JambonzApp, Response, Say
+from jambonz_webhooks import CallControl, CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks.verbs import Say
 
 app = JambonzApp(insecure=True)
 _released: dict[str, asyncio.Event] = {}
