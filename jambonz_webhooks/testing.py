@@ -101,6 +101,11 @@ _LLM_VERBS = frozenset(
         "qwen_s2s",
     }
 )
+# Verbs jambonz holds the call in until something outside the app ends them: another caller
+# (a queue, a conference), the far end of a REFER, an audio stream's server.
+_HOLDING_VERBS = frozenset({"enqueue", "dequeue", "conference", "sip:refer", "listen"})
+# What a waitHook's answer may hold (fs lib/tasks/enqueue.js _playHook); the rest is refused there.
+_WAIT_HOOK_VERBS = frozenset({"play", "say", "pause", "leave", "tag"})
 
 
 class SimulatedCall:
@@ -286,6 +291,67 @@ class SimulatedCall:
         self.log.append(f"dial ends: {status}")
         return self._finish(dial, payload)
 
+    def verb_result(self, **fields: Any) -> Self:
+        """The verb the call waits in ends: its ``actionHook`` gets ``fields`` with the call's information.
+
+        For the verbs without a step of their own: ``call.verb_result(queue_result="bridged",
+        queue_time=30)`` ends an ``enqueue``, ``conference_result``/``dequeue_result``/
+        ``refer_status`` end the others, as jambonz names them; a verb without an ``actionHook``
+        (a held ``pause``) lets the next verbs run.
+        """
+        verb = self._expect_any("end the verb")
+        self.log.append(f"{verb['verb']} ends")
+        return self._finish(verb, fields)
+
+    def verb_hook(self, name: str, message: str = "verb:hook", **fields: Any) -> list[dict[str, Any]]:
+        """Send the waiting verb's hook ``name``, as jambonz does while the verb runs; return the answer.
+
+        ``name`` is the verb's property as jambonz spells it (``"waitHook"``, ``"statusHook"``,
+        ``"eventHook"``); the payload is the call's information and ``fields``. The answer does
+        not replace the verbs: a ``waitHook``'s ``say`` and ``play`` are heard by the waiting
+        caller, and its ``leave`` ends an ``enqueue`` (its actionHook gets ``queue_result:
+        leave``), as jambonz plays them; a ``waitHook`` answer with other verbs is refused
+        (:class:`SimulatorError`), as jambonz refuses it. Other hooks' answers are ignored.
+        """
+        verb = self._expect_any(f"send its {name}")
+        hook = verb.get(name)
+        if hook is None:
+            raise SimulatorError(f"the {verb['verb']} the call waits in has no {name} ({self!r})")
+        answer = self._live(f"send a {name}").hook("action", message, hook, {**self._info, **fields}) or []
+        if self.ended or name != "waitHook":
+            return answer
+        refused = sorted({str(each.get("verb")) for each in answer} - _WAIT_HOOK_VERBS)
+        if refused:
+            raise SimulatorError(
+                f"jambonz refuses {refused} in a waitHook answer: only {sorted(_WAIT_HOOK_VERBS)}"
+            )
+        for each in answer:
+            if each["verb"] == "say":
+                self._hear_say(each)
+            elif each["verb"] == "play":
+                self._hear_play(each)
+            elif each["verb"] == "leave" and verb["verb"] == "enqueue":
+                self.log.append("app takes the caller out of the queue")
+                self._finish(verb, {"queue_result": "leave"})
+                break
+        return answer
+
+    def send_hook(self, hook: str | Mapping[str, Any], message: str = "verb:hook", **fields: Any) -> Self:
+        """Send ``hook`` now, as jambonz sends one apart from any verb's end (an AMD event, a ``dtmfHook``).
+
+        The payload is the call's information and ``fields``; verbs answered replace the verbs
+        left, the one the call waits in too (as jambonz's performHook does), and run; an empty
+        answer changes nothing. ``call.send_hook("/amd", type="amd_machine_detected")``.
+        """
+        self._sync()
+        answer = self._live("send a hook").hook("action", message, hook, {**self._info, **fields})
+        if self.ended or not answer:
+            return self
+        self._answered(answer)
+        self._pending, self._waiting = deque(answer), None
+        self._run()
+        return self
+
     def llm_ended(self, completion_reason: str = "normal conversation end", **fields: Any) -> Self:
         """The conversation of the LLM verb the call waits on ends: its action hook gets the reason."""
         verb = self._expect_llm("end the LLM conversation")
@@ -433,6 +499,13 @@ class SimulatedCall:
             raise SimulatorError(f"cannot {action}: the call waits for {waiting}, not a {verb} ({self!r})")
         return self._waiting
 
+    def _expect_any(self, action: str) -> dict[str, Any]:
+        self._sync()
+        self._check_live(action)
+        if self._waiting is None:
+            raise SimulatorError(f"cannot {action}: the call waits in no verb ({self!r})")
+        return self._waiting
+
     def _expect_llm(self, action: str) -> dict[str, Any]:
         self._sync()
         self._check_live(action)
@@ -510,6 +583,10 @@ class SimulatedCall:
                 return
             elif name in _LLM_VERBS:
                 self.log.append(f"app talks with an LLM ({name} {verb.get('vendor', '')})".replace(" )", ")"))
+                self._waiting = verb
+                return
+            elif name in _HOLDING_VERBS or name in self._simulator.holds:
+                self.log.append(_holding(verb))
                 self._waiting = verb
                 return
             elif name == "hangup":
@@ -636,6 +713,24 @@ def _hook_url(hook: Any) -> Any:
     return hook.get("url") if isinstance(hook, dict) else hook
 
 
+def _holding(verb: Mapping[str, Any]) -> str:
+    """The log line of a verb the call waits in."""
+    name = verb["verb"]
+    if name == "enqueue":
+        return f"app puts the caller in queue {verb.get('name')}"
+    if name == "dequeue":
+        return f"app takes a caller from queue {verb.get('name')}"
+    if name == "conference":
+        return f"app joins conference {verb.get('name')}"
+    if name == "sip:refer":
+        return f"app refers the call to {verb.get('referTo')}"
+    if name == "listen":
+        return f"app streams the call's audio to {_hook_url(verb.get('url'))}"
+    if name == "pause":
+        return f"app pauses {verb.get('length')}s (held)"
+    return f"app runs {name} (held)"
+
+
 # The earlier name, until the command line's simulate module imports the new one.
 Call = SimulatedCall
 
@@ -679,16 +774,22 @@ class CallSimulator:
         method: how hooks are called over HTTP (a hook object's own ``method`` wins).
         timeout: seconds to wait for an answer over HTTP, or for a socket to open.
         ack_timeout: seconds to wait for a WebSocket ack (jambonz's ``5``).
+        holds: more verbs the call waits in until the test ends them (:meth:`SimulatedCall.verb_result`):
+            ``("pause",)`` holds a ``pause``, to send what jambonz sends while it runs
+            (:meth:`SimulatedCall.send_hook`, an AMD event for instance).
         payload: keys to set in every call hook payload (a key set to None is left out).
 
     Status hooks: ``in-progress`` once the call hook answered, then ``completed`` when the call
     ends (with ``call_termination_by`` and ``duration``). Their answers are recorded and
     ignored, as jambonz ignores them: a 500, or the 404 of an app with no status hook, does
-    not stop the call. Verbs that need media or a far end
-    beyond ``say``, ``play``, ``gather``, ``dial``, ``pause``, ``redirect``, ``tag`` and
-    ``hangup`` are recorded in :attr:`SimulatedCall.verbs` and skipped, except the LLM verbs (``llm``,
-    ``openai_s2s``, ...): the call waits in them, for :meth:`SimulatedCall.tool_call` and
-    :meth:`SimulatedCall.llm_ended`.
+    not stop the call. The call waits in ``gather`` and ``dial`` for the test's step
+    (:meth:`SimulatedCall.press`, :meth:`SimulatedCall.dial_answered`, ...), in the LLM verbs (``llm``,
+    ``openai_s2s``, ...) for :meth:`SimulatedCall.tool_call` and :meth:`SimulatedCall.llm_ended`,
+    and in the verbs jambonz holds a call in (``enqueue``, ``dequeue``, ``conference``,
+    ``sip:refer``, ``listen``) for :meth:`SimulatedCall.verb_hook` (their ``waitHook``,
+    ``statusHook``, ...) and :meth:`SimulatedCall.verb_result`. ``say``, ``play``, ``pause``,
+    ``redirect``, ``tag`` and ``hangup`` run; other verbs are recorded in
+    :attr:`SimulatedCall.verbs` and skipped.
 
     In process, a request the app fails on is a 500 (:class:`SimulatorError`), as over HTTP.
     Use it as a context manager (or call :meth:`close`); in process this also runs the app's
@@ -708,6 +809,7 @@ class CallSimulator:
         method: Literal["POST", "GET"] = "POST",
         timeout: float = 10.0,
         ack_timeout: float = ACK_TIMEOUT,
+        holds: Iterable[str] = (),
         **payload: Any,
     ) -> None:
         if isinstance(target, str):
@@ -769,6 +871,8 @@ class CallSimulator:
                 http=self._http,
             )
         self.ack_timeout = ack_timeout
+        self.holds = frozenset(holds)
+        """Verbs the call waits in beyond those it always waits in."""
         self.payload = payload
         self.account_sid = str(uuid.uuid4())
         self.application_sid = str(uuid.uuid4())

@@ -26,6 +26,7 @@ from jambonz_webhooks import (
     MemoryStore,
     PlayResult,
     Response,
+    WebhookResponse,
     pytest_plugin,
 )
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
@@ -656,3 +657,132 @@ def test_say_and_timeout_are_speak_and_silence(monkeypatch: pytest.MonkeyPatch) 
         assert spoken.heard[-1] == "You said: I need help. Thank you for calling our company, goodbye."
         quiet = sim.start().timeout()
         assert quiet.heard[-1] == "Thank you for calling our company. Goodbye."
+
+
+# --------------------------------------------------------------------------- verbs that hold the call
+
+
+def holding_app(received: dict[str, list[dict[str, Any]]]) -> JambonzApp:
+    """A queue with hold music, an AMD hook, and a pause: the verbs jambonz holds a call in."""
+    app = new_app()
+
+    def keep(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        received.setdefault(name, []).append(payload)
+        return payload
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        if call.to == "+15550000002":
+            return WebhookResponse().say(text="Please hold").pause(length=20).say(text="Still there?")
+        return (
+            WebhookResponse()
+            .say(text="Please hold")
+            .enqueue(name="support", wait_hook=hold, action_hook=after)
+        )
+
+    @app.action_hook("/hold")
+    async def hold(payload: dict[str, Any]) -> WebhookResponse:
+        keep("hold", payload)
+        if payload.get("queue_position") == 0:
+            return WebhookResponse().say(text="Nobody is free").leave()
+        if payload.get("queue_position") == -1:
+            return WebhookResponse().dial(target=[PHONE])
+        return (
+            WebhookResponse()
+            .say(text=f"You are number {payload.get('queue_position')}")
+            .play(url="https://example.com/music.mp3")
+        )
+
+    @app.action_hook("/after")
+    async def after(payload: dict[str, Any]) -> WebhookResponse:
+        keep("after", payload)
+        return WebhookResponse().say(text=f"Queue result {payload.get('queue_result')}").hangup()
+
+    @app.action_hook("/amd")
+    async def amd(payload: dict[str, Any]) -> WebhookResponse | None:
+        keep("amd", payload)
+        if payload.get("type") == "amd_machine_detected":
+            return WebhookResponse().say(text="A message for the machine").hangup()
+        return None
+
+    return app
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_a_call_waits_in_an_enqueue_hears_its_wait_hook_and_ends_by_its_result(transport: str) -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(holding_app(received), transport=transport) as simulator:  # type: ignore[arg-type]
+        call = simulator.start()
+        assert call.waiting_for == "enqueue" and not call.ended
+        answer = call.verb_hook("waitHook", queue_position=2, queue_size=3)
+        assert [verb["verb"] for verb in answer] == ["say", "play"]
+        assert call.heard == ["Please hold", "You are number 2", "https://example.com/music.mp3"]
+        assert received["hold"][0]["queue_position"] == 2
+        assert received["hold"][0]["call_sid"] == call.sid
+        assert call.waiting_for == "enqueue"  # a waitHook answer does not replace the verbs
+
+        call.verb_result(queue_result="bridged", queue_time=40)
+        assert received["after"][0]["queue_result"] == "bridged"
+        assert received["after"][0]["queue_time"] == 40
+        assert call.heard[-1] == "Queue result bridged"
+        assert call.ended and call.hung_up_by == "app"
+
+
+def test_leave_in_a_wait_hook_answer_ends_the_enqueue_as_jambonz_does() -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(holding_app(received)) as simulator:
+        call = simulator.start()
+        call.verb_hook("waitHook", queue_position=0)
+        assert received["after"][0]["queue_result"] == "leave"
+        assert call.heard == ["Please hold", "Nobody is free", "Queue result leave"]
+        assert call.ended
+
+
+def test_a_wait_hook_answer_jambonz_refuses_is_an_error() -> None:
+    with CallSimulator(holding_app({})) as simulator:
+        call = simulator.start()
+        with pytest.raises(SimulatorError, match=r"refuses \['dial'\] in a waitHook answer"):
+            call.verb_hook("waitHook", queue_position=-1)
+
+
+def test_verb_hook_names_a_hook_the_waiting_verb_has() -> None:
+    with CallSimulator(holding_app({})) as simulator:
+        call = simulator.start()
+        with pytest.raises(SimulatorError, match="the enqueue the call waits in has no statusHook"):
+            call.verb_hook("statusHook")
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_send_hook_answers_replace_the_waiting_verb(transport: str) -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(holding_app(received), transport=transport, holds=["pause"]) as simulator:  # type: ignore[arg-type]
+        call = simulator.start(to="+15550000002")
+        assert call.waiting_for == "pause"
+        call.send_hook("/amd", type="amd_human_detected")
+        assert call.waiting_for == "pause"  # no verbs answered: nothing changes
+        call.send_hook("/amd", type="amd_machine_detected")
+        assert [payload["type"] for payload in received["amd"]] == [
+            "amd_human_detected",
+            "amd_machine_detected",
+        ]
+        assert received["amd"][0]["call_sid"] == call.sid
+        assert call.heard == ["Please hold", "A message for the machine"]  # "Still there?" was replaced
+        assert call.ended
+
+
+def test_a_held_pause_runs_on_when_it_ends() -> None:
+    with CallSimulator(holding_app({}), holds=["pause"]) as simulator:
+        call = simulator.start(to="+15550000002")
+        assert call.waiting_for == "pause"
+        call.verb_result()
+        assert call.heard == ["Please hold", "Still there?"]
+        assert call.ended  # over HTTP the verbs ran out
+
+
+def test_a_pause_runs_through_unless_held() -> None:
+    with CallSimulator(holding_app({})) as simulator:
+        call = simulator.start(to="+15550000002")
+        assert call.heard == ["Please hold", "Still there?"]
+        assert call.ended
+        with pytest.raises(SimulatorError, match="the call is over"):
+            call.verb_result()
