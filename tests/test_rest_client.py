@@ -29,6 +29,7 @@ from jambonz_webhooks import (
     CallInfo,
     CallSession,
     HookContext,
+    HookObject,
     JambonzApp,
     MemoryStore,
     Response,
@@ -43,20 +44,19 @@ from jambonz_webhooks.rest import (
     AsyncJambonzClient,
     AuthenticationError,
     BadRequestError,
-    Call,
     CallControl,
+    CallRecord,
     ConferenceParticipantAction,
     CreateCall,
     JambonzClient,
-    MessageResult,
     NotFoundError,
     Queue,
-    Record,
+    RecordCommand,
+    SentMessage,
     ServerError,
     UnprocessableEntityError,
     UntrustedAddressError,
     UpdateCall,
-    Webhook,
 )
 from jambonz_webhooks.testing import signed_headers
 from jambonz_webhooks.verbs import Play, Say
@@ -213,7 +213,9 @@ async def test_create_call_with_a_hook_object(api: Api, fake_api: FakeJambonzAPI
     hook = {"url": "https://ivr.example.com/incoming", "method": "POST", "username": "u", "password": "p w"}
 
     await api.calls.create(from_="+15551230000", to=PHONE, call_hook=hook)
-    await api.calls.create(from_="+15551230000", to=PHONE, call_hook=Webhook(url="/incoming", method="get"))
+    await api.calls.create(
+        from_="+15551230000", to=PHONE, call_hook=HookObject(url="/incoming", method="get")
+    )
 
     fake_api.assert_clean()
     first, second = (request.body for request in fake_api.requests)
@@ -312,7 +314,7 @@ UPDATES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "record-model",
         {
-            "record": Record.model_validate(
+            "record": RecordCommand.model_validate(
                 {
                     "action": "startCallRecording",
                     "recording_id": "rec-1",
@@ -406,7 +408,7 @@ async def test_get_call(api: Api, fake_api: FakeJambonzAPI) -> None:
     call = await api.calls.get(LIVE_CALL_SID)
 
     fake_api.assert_clean()
-    assert isinstance(call, Call)
+    assert isinstance(call, CallRecord)
     assert (call.call_sid, call.account_sid, call.call_status) == (LIVE_CALL_SID, ACCOUNT_SID, "in-progress")
     assert (call.from_, call.to, call.direction, call.sip_status) == (
         "+15083084809",
@@ -484,7 +486,7 @@ async def test_create_message(api: Api, fake_api: FakeJambonzAPI) -> None:
     )
 
     fake_api.assert_clean()
-    assert isinstance(result, MessageResult)
+    assert isinstance(result, SentMessage)
     assert uuid.UUID(result.sid)
     assert result.provider_response == "queued"
     request = _only(fake_api)
@@ -1211,7 +1213,7 @@ async def test_one_client_for_every_account_with_a_bounded_set_of_views() -> Non
     views = [access.client(_call(None, account_sid=str(uuid.uuid4()))) for _ in range(500)]
     assert {view._http for view in views} == {first._http}  # one connection pool
     assert views[-1].account_sid != ACCOUNT_SID
-    assert views[-1].calls._ops.account == f"Accounts/{views[-1].account_sid}"
+    assert views[-1].calls._account == f"Accounts/{views[-1].account_sid}"
     assert len(first._views) == 64
     await views[0].aclose()  # a view closes nothing
     assert not first._http.is_closed
