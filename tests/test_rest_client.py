@@ -33,7 +33,9 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     Response,
+    RetryPolicy,
     UnroutedHandlerError,
+    hook,
 )
 from jambonz_webhooks.hooks import current_context, reraise_unrouted
 from jambonz_webhooks.rest import (
@@ -1148,6 +1150,38 @@ def test_a_handler_outside_a_request_fails_when_the_body_is_sent() -> None:
         reraise_unrouted()  # how the client can raise it as itself
     with pytest.raises(ValidationError):
         UpdateCall.model_validate({"call_hook": 12})
+
+
+def test_a_hook_object_is_written_as_the_apis_hook() -> None:
+    # The verbs' HookObject: its retry policy in the URL's fragment (jambonz's HttpRequestor reads
+    # it from the call hook's URL as from any hook's), its method in the spec's lower case.
+    body = UpdateCall(
+        call_hook=hook(_menu, retries=2, method="POST"),
+        child_call_hook=HookObject(url="https://ivr.example.com/child", username="u", password="p"),
+    )
+    assert _sent(body, HookContext("/voice", {_menu: "/menu"})) == {
+        "call_hook": {"url": "/voice/menu#rc=2&rp=ct", "method": "post"},
+        "child_call_hook": {"url": "https://ivr.example.com/child", "username": "u", "password": "p"},
+    }
+    # The app's default policy on a path, as on its verbs' hooks.
+    assert _sent(UpdateCall(call_hook="/next"), HookContext(retry=RetryPolicy(1)))["call_hook"] == {
+        "url": "/next#rc=1&rp=ct"
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"url": "https://x.example/a", "basic_auth": {"username": "u", "password": "p"}}, "not basic_auth"),
+        (HookObject, "a URL, a path or a handler"),
+        ({"url": HookObject}, "a URL, a path or a handler"),
+        ({"url": "https://x.example/a", "username": "u"}, "username and password go together"),
+        (12, "a hook must be"),
+    ],
+)
+def test_a_hook_the_api_cannot_take_is_refused(value: Any, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        UpdateCall.model_validate({"call_hook": value})
 
 
 # --------------------------------------------------------------------------- where the key may go

@@ -370,8 +370,11 @@ class _Endpoint(Generic[P, T]):
         self._build = build
         self._name = build.__name__
         signature = inspect.signature(build)
-        # What help() and editors show: the builder's parameters without the resource.
-        self._signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+        # What help() shows: the builder's parameters without the resource, and not its return
+        # (the request; the method returns what the answer means).
+        self._signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:], return_annotation=inspect.Signature.empty
+        )
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self._name = name
