@@ -135,7 +135,16 @@ def _result(operation: _Operation[T], response: httpx2.Response) -> T:
 
 
 class _Base:
-    """What both clients hold: the account, its operations, and how hard to try."""
+    """What both clients hold: the account, its resources, and how hard to try."""
+
+    calls: Calls[Self]
+    """Create, change, read and end calls."""
+    conferences: Conferences[Self]
+    """The account's conferences in progress."""
+    queues: Queues[Self]
+    """The account's active queues."""
+    messages: Messages[Self]
+    """Send SMS."""
 
     def __init__(
         self,
@@ -147,6 +156,14 @@ class _Base:
         self.base_url, self.account_sid, api_key = _settings(base_url, account_sid, api_key)
         self.max_retries = max_retries
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._resources()
+
+    def _resources(self: Self) -> None:
+        """The client's resources, for its account (a view for another account makes its own)."""
+        self.calls = Calls(self)
+        self.conferences = Conferences(self)
+        self.queues = Queues(self)
+        self.messages = Messages(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, account_sid={self.account_sid!r})"
@@ -218,10 +235,6 @@ class JambonzClient(_Base):
         self._http = httpx2.Client(
             base_url=self.base_url + "/", headers=self._headers, timeout=timeout, transport=transport
         )
-        self.calls = Calls(self)
-        self.conferences = Conferences(self)
-        self.queues = Queues(self)
-        self.messages = Messages(self)
 
     def _bind(self, build: Callable[P, _Operation[T]]) -> Callable[P, T]:
         """A resource's method: build the request, send it, return what the answer means."""
@@ -277,13 +290,6 @@ class AsyncJambonzClient(_Base):
         )
         self._root: AsyncJambonzClient | None = None
         self._views: OrderedDict[str, AsyncJambonzClient] = OrderedDict()
-        self._resources()
-
-    def _resources(self) -> None:
-        self.calls = Calls(self)
-        self.conferences = Conferences(self)
-        self.queues = Queues(self)
-        self.messages = Messages(self)
 
     def _bind(self, build: Callable[P, _Operation[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         """A resource's method, awaited: build the request (when awaited), send it, return its result."""
