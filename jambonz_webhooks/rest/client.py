@@ -375,6 +375,7 @@ class _Endpoint(Generic[P, T]):
     def __init__(self, build: Callable[Concatenate[Any, P], _Operation[T]]) -> None:
         self._build = build
         self._name = build.__name__
+        self.__doc__ = build.__doc__  # help() on the resource's class
         signature = inspect.signature(build)
         # What help() shows: the builder's parameters without the resource, and not its return
         # (the request; the method returns what the answer means).
@@ -384,6 +385,9 @@ class _Endpoint(Generic[P, T]):
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self._name = name
+
+    def __repr__(self) -> str:
+        return f"{self._name}{self._signature}"
 
     @overload
     def __get__(self, resource: None, owner: type[Any]) -> Self: ...

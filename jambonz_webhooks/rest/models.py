@@ -107,10 +107,12 @@ else:
 """A hook the API server gives the call: a URL, a path or a handler of the app, or a
 :class:`~jambonz_webhooks.HookObject` (or its dict) with a method or credentials.
 
-Sent as the API's hook object ``{url, method, username, password}``. A path is resolved by
-jambonz against the call's application URL, so inside a request of an app mounted under a
-prefix, a path or a handler is written with that prefix, as the app's verbs are; a retry
-policy is written into the URL's fragment, as in a verb.
+Sent as the API's hook object ``{url, method, username, password}``. For a call in progress
+jambonz resolves a path against the origin of the call's own hook, so inside a request of an
+app mounted under a prefix, a path or a handler is written with that prefix, as the app's verbs
+are; a new call's ``call_hook`` wants a URL (the feature server makes the call's HTTP client
+from it: ``lib/http-routes/api/create-call.js``). A retry policy is written into the URL's
+fragment, as in a verb.
 """
 
 
