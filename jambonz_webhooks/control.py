@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .payload import CallInfo
     from .rest.access import ApiAccess
     from .rest.client import AsyncJambonzClient
+    from .rest.models import UpdateCallFields
 
 __all__ = [
     "MAX_FRAME_TO_JAMBONZ",
@@ -364,7 +365,7 @@ class CallControl:
         """
         await self._over_socket(name).command(name, data, queue=queue, tool_call_id=tool_call_id)
 
-    async def _send(self, name: str, data: Any, rest: Mapping[str, Any] | None) -> None:
+    async def _send(self, name: str, data: Any, rest: UpdateCallFields | None) -> None:
         link = self._link
         if link is not None and link.over_socket:
             await self.command(name, data)
@@ -453,7 +454,7 @@ class CallControl:
     async def whisper(self, verbs: Any) -> None:
         """Play a say or play verb (or a list of them) to the caller during a dial or listen."""
         written = self._verbs(verbs if isinstance(verbs, WebhookResponse | list | tuple) else [verbs])
-        rest = None if len(written) != 1 else {"whisper": written[0]}
+        rest: UpdateCallFields | None = None if len(written) != 1 else {"whisper": written[0]}
         await self._send("whisper", {"whisper": written}, rest)
 
     async def pause_listen(self) -> None:
@@ -563,12 +564,12 @@ class CallControl:
 
     async def conference_mute(self, mute: bool = True) -> None:
         """Mute (or unmute) this call as a conference participant."""
-        status = "mute" if mute else "unmute"
+        status: Literal["mute", "unmute"] = "mute" if mute else "unmute"
         await self._send("conf:mute-status", {"conf_mute_status": status}, {"conf_mute_status": status})
 
     async def conference_hold(self, hold: bool = True) -> None:
         """Put this conference participant on hold (or take it off)."""
-        status = "hold" if hold else "unhold"
+        status: Literal["hold", "unhold"] = "hold" if hold else "unhold"
         await self._send("conf:hold-status", {"conf_hold_status": status}, {"conf_hold_status": status})
 
     async def conference_action(
@@ -581,7 +582,7 @@ class CallControl:
         data: dict[str, Any] = {"action": action}
         if tag is not None:
             data["tag"] = tag
-        await self._send("conf:participant-action", data, {"conferenceParticipantAction": data})
+        await self._send("conf:participant-action", data, {"conference_participant_action": data})
 
     async def tool_output(self, tool_call_id: str, output: Any) -> None:
         """Answer an LLM's tool call (WebSocket only: over HTTP the tool hook's answer is it).

@@ -29,10 +29,13 @@ from jambonz_webhooks import (
     CallInfo,
     CallSession,
     HookContext,
+    HookObject,
     JambonzApp,
     MemoryStore,
     Response,
+    RetryPolicy,
     UnroutedHandlerError,
+    hook,
 )
 from jambonz_webhooks.hooks import current_context, reraise_unrouted
 from jambonz_webhooks.rest import (
@@ -43,20 +46,19 @@ from jambonz_webhooks.rest import (
     AsyncJambonzClient,
     AuthenticationError,
     BadRequestError,
-    Call,
     CallControl,
+    CallRecord,
     ConferenceParticipantAction,
     CreateCall,
     JambonzClient,
-    MessageResult,
     NotFoundError,
     Queue,
-    Record,
+    RecordCommand,
+    SentMessage,
     ServerError,
     UnprocessableEntityError,
     UntrustedAddressError,
     UpdateCall,
-    Webhook,
 )
 from jambonz_webhooks.testing import signed_headers
 from jambonz_webhooks.verbs import Play, Say
@@ -213,7 +215,9 @@ async def test_create_call_with_a_hook_object(api: Api, fake_api: FakeJambonzAPI
     hook = {"url": "https://ivr.example.com/incoming", "method": "POST", "username": "u", "password": "p w"}
 
     await api.calls.create(from_="+15551230000", to=PHONE, call_hook=hook)
-    await api.calls.create(from_="+15551230000", to=PHONE, call_hook=Webhook(url="/incoming", method="get"))
+    await api.calls.create(
+        from_="+15551230000", to=PHONE, call_hook=HookObject(url="/incoming", method="get")
+    )
 
     fake_api.assert_clean()
     first, second = (request.body for request in fake_api.requests)
@@ -312,7 +316,7 @@ UPDATES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "record-model",
         {
-            "record": Record.model_validate(
+            "record": RecordCommand.model_validate(
                 {
                     "action": "startCallRecording",
                     "recording_id": "rec-1",
@@ -406,7 +410,7 @@ async def test_get_call(api: Api, fake_api: FakeJambonzAPI) -> None:
     call = await api.calls.get(LIVE_CALL_SID)
 
     fake_api.assert_clean()
-    assert isinstance(call, Call)
+    assert isinstance(call, CallRecord)
     assert (call.call_sid, call.account_sid, call.call_status) == (LIVE_CALL_SID, ACCOUNT_SID, "in-progress")
     assert (call.from_, call.to, call.direction, call.sip_status) == (
         "+15083084809",
@@ -484,7 +488,7 @@ async def test_create_message(api: Api, fake_api: FakeJambonzAPI) -> None:
     )
 
     fake_api.assert_clean()
-    assert isinstance(result, MessageResult)
+    assert isinstance(result, SentMessage)
     assert uuid.UUID(result.sid)
     assert result.provider_response == "queued"
     request = _only(fake_api)
@@ -1148,6 +1152,38 @@ def test_a_handler_outside_a_request_fails_when_the_body_is_sent() -> None:
         UpdateCall.model_validate({"call_hook": 12})
 
 
+def test_a_hook_object_is_written_as_the_apis_hook() -> None:
+    # The verbs' HookObject: its retry policy in the URL's fragment (jambonz's HttpRequestor reads
+    # it from the call hook's URL as from any hook's), its method in the spec's lower case.
+    body = UpdateCall(
+        call_hook=hook(_menu, retries=2, method="POST"),
+        child_call_hook=HookObject(url="https://ivr.example.com/child", username="u", password="p"),
+    )
+    assert _sent(body, HookContext("/voice", {_menu: "/menu"})) == {
+        "call_hook": {"url": "/voice/menu#rc=2&rp=ct", "method": "post"},
+        "child_call_hook": {"url": "https://ivr.example.com/child", "username": "u", "password": "p"},
+    }
+    # The app's default policy on a path, as on its verbs' hooks.
+    assert _sent(UpdateCall(call_hook="/next"), HookContext(retry=RetryPolicy(1)))["call_hook"] == {
+        "url": "/next#rc=1&rp=ct"
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"url": "https://x.example/a", "basic_auth": {"username": "u", "password": "p"}}, "not basic_auth"),
+        (HookObject, "a URL, a path or a handler"),
+        ({"url": HookObject}, "a URL, a path or a handler"),
+        ({"url": "https://x.example/a", "username": "u"}, "username and password go together"),
+        (12, "a hook must be"),
+    ],
+)
+def test_a_hook_the_api_cannot_take_is_refused(value: Any, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        UpdateCall.model_validate({"call_hook": value})
+
+
 # --------------------------------------------------------------------------- where the key may go
 
 
@@ -1211,7 +1247,7 @@ async def test_one_client_for_every_account_with_a_bounded_set_of_views() -> Non
     views = [access.client(_call(None, account_sid=str(uuid.uuid4()))) for _ in range(500)]
     assert {view._http for view in views} == {first._http}  # one connection pool
     assert views[-1].account_sid != ACCOUNT_SID
-    assert views[-1].calls._ops.account == f"Accounts/{views[-1].account_sid}"
+    assert views[-1].calls._account == f"Accounts/{views[-1].account_sid}"
     assert len(first._views) == 64
     await views[0].aclose()  # a view closes nothing
     assert not first._http.is_closed

@@ -1,6 +1,7 @@
 """The REST client: :class:`JambonzClient` (sync) and :class:`AsyncJambonzClient`, on httpx2.
 
-Both build their requests with the same operations and models; only sending differs::
+Each resource (``client.calls``, ...) is written once: its methods build the request, and the
+client it belongs to sends it, blocking or awaited (:class:`_Endpoint`). Only sending differs::
 
     with JambonzClient() as client:   # JAMBONZ_API_BASE_URL, JAMBONZ_ACCOUNT_SID, JAMBONZ_API_KEY
         sid = client.calls.create(from_="+15551230000", to={"type": "phone", "number": "+15559870000"},
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from functools import partial
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, Unpack, overload
 from urllib.parse import quote
 
 import httpx2
@@ -25,8 +28,21 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from ..hooks import reraise_unrouted
+from ..response import WebhookResponse
+from ..verbs import Verb
 from .errors import APIConnectionError, APITimeoutError, status_error
-from .models import Call, CreateCall, Message, MessageResult, Queue, UpdateCall
+from .models import (
+    ApiHook,
+    CallRecord,
+    CreateCall,
+    CreateCallFields,
+    CreateMessage,
+    CreateMessageFields,
+    Queue,
+    SentMessage,
+    UpdateCall,
+    UpdateCallFields,
+)
 from .settings import ENV_ACCOUNT_SID, ENV_API_KEY, ENV_BASE_URL, api_base
 
 __all__ = [
@@ -39,8 +55,9 @@ __all__ = [
 
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
-_CALLS = TypeAdapter(list[Call])
+_CALLS = TypeAdapter(list[CallRecord])
 _QUEUES = TypeAdapter(list[Queue])
 _NAMES = TypeAdapter(list[str])
 # Worth another try for a request that is safe to repeat: the server or a proxy was unavailable.
@@ -63,7 +80,9 @@ class _Operation(Generic[T]):
         return self.method in ("GET", "DELETE")
 
 
-def _body(model: BaseModel) -> bytes:
+def _body(kind: type[BaseModel], fields: Mapping[str, Any]) -> bytes:
+    """The JSON of the request body ``fields`` make, checked by its model (an unknown field named)."""
+    model = kind.model_validate(fields)
     try:
         return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True)
     except pydantic_core.PydanticSerializationError:
@@ -78,48 +97,6 @@ def _nothing(_: bytes) -> None:
 def _sid(content: bytes) -> str:
     sid: str = pydantic_core.from_json(content)["sid"]
     return sid
-
-
-class _Operations:
-    """The API's operations for one account: each returns the request to send."""
-
-    def __init__(self, account_sid: str) -> None:
-        self.account = f"Accounts/{quote(account_sid, safe='')}"
-
-    def call_path(self, call_sid: str) -> str:
-        return f"{self.account}/Calls/{quote(call_sid, safe='')}"
-
-    def create_call(self, fields: Mapping[str, Any]) -> _Operation[str]:
-        body = _body(CreateCall.model_validate(fields))
-        return _Operation("POST", f"{self.account}/Calls", _sid, body)
-
-    def update_call(self, call_sid: str, fields: Mapping[str, Any]) -> _Operation[None]:
-        body = _body(UpdateCall.model_validate(fields))
-        return _Operation("POST", self.call_path(call_sid), _nothing, body)
-
-    def get_call(self, call_sid: str) -> _Operation[Call]:
-        return _Operation("GET", self.call_path(call_sid), Call.model_validate_json)
-
-    def list_calls(
-        self, direction: str | None, from_: str | None, to: str | None, call_status: str | None
-    ) -> _Operation[list[Call]]:
-        filters = {"direction": direction, "from": from_, "to": to, "callStatus": call_status}
-        params = {key: value for key, value in filters.items() if value is not None}
-        return _Operation("GET", f"{self.account}/Calls", _CALLS.validate_json, params=params)
-
-    def delete_call(self, call_sid: str) -> _Operation[None]:
-        return _Operation("DELETE", self.call_path(call_sid), _nothing)
-
-    def list_conferences(self) -> _Operation[list[str]]:
-        return _Operation("GET", f"{self.account}/Conferences", _NAMES.validate_json)
-
-    def list_queues(self, search: str | None) -> _Operation[list[Queue]]:
-        params = {"search": search} if search is not None else None
-        return _Operation("GET", f"{self.account}/Queues", _QUEUES.validate_json, params=params)
-
-    def create_message(self, fields: Mapping[str, Any]) -> _Operation[MessageResult]:
-        body = _body(Message.model_validate(fields))
-        return _Operation("POST", f"{self.account}/Messages", MessageResult.model_validate_json, body)
 
 
 def _settings(base_url: str | None, account_sid: str | None, api_key: str | None) -> tuple[str, str, str]:
@@ -158,7 +135,16 @@ def _result(operation: _Operation[T], response: httpx2.Response) -> T:
 
 
 class _Base:
-    """What both clients hold: the account, its operations, and how hard to try."""
+    """What both clients hold: the account, its resources, and how hard to try."""
+
+    calls: Calls[Self]
+    """Create, change, read and end calls."""
+    conferences: Conferences[Self]
+    """The account's conferences in progress."""
+    queues: Queues[Self]
+    """The account's active queues."""
+    messages: Messages[Self]
+    """Send SMS."""
 
     def __init__(
         self,
@@ -169,8 +155,15 @@ class _Base:
     ) -> None:
         self.base_url, self.account_sid, api_key = _settings(base_url, account_sid, api_key)
         self.max_retries = max_retries
-        self._operations = _Operations(self.account_sid)
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._resources()
+
+    def _resources(self: Self) -> None:
+        """The client's resources, for its account (a view for another account makes its own)."""
+        self.calls = Calls(self)
+        self.conferences = Conferences(self)
+        self.queues = Queues(self)
+        self.messages = Messages(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, account_sid={self.account_sid!r})"
@@ -242,10 +235,14 @@ class JambonzClient(_Base):
         self._http = httpx2.Client(
             base_url=self.base_url + "/", headers=self._headers, timeout=timeout, transport=transport
         )
-        self.calls = Calls(self)
-        self.conferences = Conferences(self)
-        self.queues = Queues(self)
-        self.messages = Messages(self)
+
+    def _bind(self, build: Callable[P, _Operation[T]]) -> Callable[P, T]:
+        """A resource's method: build the request, send it, return what the answer means."""
+
+        def send(*args: P.args, **kwargs: P.kwargs) -> T:
+            return self._send(build(*args, **kwargs))
+
+        return send
 
     def __enter__(self) -> Self:
         return self
@@ -293,13 +290,14 @@ class AsyncJambonzClient(_Base):
         )
         self._root: AsyncJambonzClient | None = None
         self._views: OrderedDict[str, AsyncJambonzClient] = OrderedDict()
-        self._resources()
 
-    def _resources(self) -> None:
-        self.calls = AsyncCalls(self)
-        self.conferences = AsyncConferences(self)
-        self.queues = AsyncQueues(self)
-        self.messages = AsyncMessages(self)
+    def _bind(self, build: Callable[P, _Operation[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+        """A resource's method, awaited: build the request (when awaited), send it, return its result."""
+
+        async def send(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await self._send(build(*args, **kwargs))
+
+        return send
 
     def for_account(self, account_sid: str, *, keep: int = 64) -> AsyncJambonzClient:
         """A view of this client for another account: the same connections, address, key and settings.
@@ -316,7 +314,6 @@ class AsyncJambonzClient(_Base):
         if view is None:
             view = copy.copy(root)
             view.account_sid = account_sid
-            view._operations = _Operations(account_sid)
             view._root = root
             view._views = OrderedDict()
             view._resources()
@@ -354,28 +351,120 @@ class AsyncJambonzClient(_Base):
             attempt += 1
 
 
-# --- resources: one-liners over the shared operations ------------------------------------------
+# --- resources: each method written once, building its request ---------------------------------
+
+ClientT = TypeVar("ClientT", bound=_Base)
 
 
-class Calls:
+class _Resource(Generic[ClientT]):
+    """A part of the API (``client.calls``) for one client: ``Calls[JambonzClient]``, say."""
+
+    def __init__(self, client: ClientT) -> None:
+        self._client = client
+        self._account = f"Accounts/{quote(client.account_sid, safe='')}"
+
+
+class _Endpoint(Generic[P, T]):
+    """A resource's method, written once as the request it makes; the resource's client sends it.
+
+    Read on a resource of :class:`JambonzClient` it is a function returning the result; on one
+    of :class:`AsyncJambonzClient`, a coroutine function. The type checker sees the builder's
+    own parameters either way.
+    """
+
+    def __init__(self, build: Callable[Concatenate[Any, P], _Operation[T]]) -> None:
+        self._build = build
+        self._name = build.__name__
+        self.__doc__ = build.__doc__  # help() on the resource's class
+        signature = inspect.signature(build)
+        # What help() shows: the builder's parameters without the resource, and not its return
+        # (the request; the method returns what the answer means).
+        self._signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:], return_annotation=inspect.Signature.empty
+        )
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"{self._name}{self._signature}"
+
+    @overload
+    def __get__(self, resource: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, resource: _Resource[JambonzClient], owner: type[Any]) -> Callable[P, T]: ...
+    @overload
+    def __get__(
+        self, resource: _Resource[AsyncJambonzClient], owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, resource: _Resource[Any] | None, owner: type[Any]) -> Any:
+        if resource is None:
+            return self
+        send = resource._client._bind(partial(self._build, resource))
+        send.__name__ = self._name
+        send.__qualname__ = self._build.__qualname__
+        send.__doc__ = self._build.__doc__
+        send.__signature__ = self._signature
+        # Kept on the resource (which belongs to one client): read once, not once per call.
+        resource.__dict__[self._name] = send
+        return send
+
+
+def _endpoint(build: Callable[Concatenate[Any, P], _Operation[T]]) -> _Endpoint[P, T]:
+    """Make ``build`` (a resource's method returning its request) a method of both clients."""
+    return _Endpoint(build)
+
+
+class Calls(_Resource[ClientT]):
     """``client.calls``: create, change, read and end calls."""
 
-    def __init__(self, client: JambonzClient) -> None:
-        self._client = client
-        self._ops = client._operations
-
-    def create(self, **fields: Any) -> str:
+    @_endpoint
+    def create(self, **fields: Unpack[CreateCallFields]) -> _Operation[str]:
         """Start an outbound call; return its call_sid. Fields as :class:`~.models.CreateCall`."""
-        return self._client._send(self._ops.create_call(fields))
+        return _Operation("POST", f"{self._account}/Calls", _sid, _body(CreateCall, fields))
 
-    def update(self, call_sid: str, **fields: Any) -> None:
+    @_endpoint
+    def update(self, call_sid: str, **fields: Unpack[UpdateCallFields]) -> _Operation[None]:
         """Change a call in progress. Fields as :class:`~.models.UpdateCall`."""
-        self._client._send(self._ops.update_call(call_sid, fields))
+        return self._changed(call_sid, fields)
 
-    def get(self, call_sid: str) -> Call:
+    @_endpoint
+    def get(self, call_sid: str) -> _Operation[CallRecord]:
         """One call."""
-        return self._client._send(self._ops.get_call(call_sid))
+        return _Operation("GET", self._path(call_sid), CallRecord.model_validate_json)
 
+    @_endpoint
+    def delete(self, call_sid: str) -> _Operation[None]:
+        """Remove a call's record."""
+        return _Operation("DELETE", self._path(call_sid), _nothing)
+
+    @_endpoint
+    def redirect(self, call_sid: str, hook: ApiHook) -> _Operation[None]:
+        """Replace the call's verbs by what ``hook`` answers (a URL, a path, or a hook object)."""
+        return self._changed(call_sid, {"call_hook": hook})
+
+    @_endpoint
+    def hangup(self, call_sid: str) -> _Operation[None]:
+        """End the call."""
+        return self._changed(call_sid, {"call_status": "completed"})
+
+    @_endpoint
+    def whisper(self, call_sid: str, verb: Verb | ApiHook | WebhookResponse) -> _Operation[None]:
+        """Play a verb (a say or play) into the call."""
+        return self._changed(call_sid, {"whisper": verb})
+
+    @_endpoint
+    def mute(self, call_sid: str) -> _Operation[None]:
+        """Mute the call."""
+        return self._changed(call_sid, {"mute_status": "mute"})
+
+    @_endpoint
+    def unmute(self, call_sid: str) -> _Operation[None]:
+        """Unmute the call."""
+        return self._changed(call_sid, {"mute_status": "unmute"})
+
+    # Last: in this class's body, ``list`` is the method from here on.
+    @_endpoint
     def list(
         self,
         *,
@@ -383,151 +472,43 @@ class Calls:
         from_: str | None = None,
         to: str | None = None,
         call_status: str | None = None,
-    ) -> list[Call]:
+    ) -> _Operation[list[CallRecord]]:
         """The account's calls, filtered."""
-        return self._client._send(self._ops.list_calls(direction, from_, to, call_status))
+        filters = {"direction": direction, "from": from_, "to": to, "callStatus": call_status}
+        params = {key: value for key, value in filters.items() if value is not None}
+        return _Operation("GET", f"{self._account}/Calls", _CALLS.validate_json, params=params)
 
-    def delete(self, call_sid: str) -> None:
-        """Remove a call's record."""
-        self._client._send(self._ops.delete_call(call_sid))
+    def _path(self, call_sid: str) -> str:
+        return f"{self._account}/Calls/{quote(call_sid, safe='')}"
 
-    def redirect(self, call_sid: str, hook: Any) -> None:
-        """Replace the call's verbs by what ``hook`` answers (a URL, a path, or a hook object)."""
-        self.update(call_sid, call_hook=hook)
-
-    def hangup(self, call_sid: str) -> None:
-        """End the call."""
-        self.update(call_sid, call_status="completed")
-
-    def whisper(self, call_sid: str, verb: Any) -> None:
-        """Play a verb (a say or play) into the call."""
-        self.update(call_sid, whisper=verb)
-
-    def mute(self, call_sid: str) -> None:
-        """Mute the call."""
-        self.update(call_sid, mute_status="mute")
-
-    def unmute(self, call_sid: str) -> None:
-        """Unmute the call."""
-        self.update(call_sid, mute_status="unmute")
+    def _changed(self, call_sid: str, fields: UpdateCallFields) -> _Operation[None]:
+        return _Operation("POST", self._path(call_sid), _nothing, _body(UpdateCall, fields))
 
 
-class AsyncCalls:
-    """``client.calls`` of :class:`AsyncJambonzClient`: the same methods as :class:`Calls`."""
-
-    def __init__(self, client: AsyncJambonzClient) -> None:
-        self._client = client
-        self._ops = client._operations
-
-    async def create(self, **fields: Any) -> str:
-        """Start an outbound call; return its call_sid. Fields as :class:`~.models.CreateCall`."""
-        return await self._client._send(self._ops.create_call(fields))
-
-    async def update(self, call_sid: str, **fields: Any) -> None:
-        """Change a call in progress. Fields as :class:`~.models.UpdateCall`."""
-        await self._client._send(self._ops.update_call(call_sid, fields))
-
-    async def get(self, call_sid: str) -> Call:
-        """One call."""
-        return await self._client._send(self._ops.get_call(call_sid))
-
-    async def list(
-        self,
-        *,
-        direction: str | None = None,
-        from_: str | None = None,
-        to: str | None = None,
-        call_status: str | None = None,
-    ) -> list[Call]:
-        """The account's calls, filtered."""
-        return await self._client._send(self._ops.list_calls(direction, from_, to, call_status))
-
-    async def delete(self, call_sid: str) -> None:
-        """Remove a call's record."""
-        await self._client._send(self._ops.delete_call(call_sid))
-
-    async def redirect(self, call_sid: str, hook: Any) -> None:
-        """Replace the call's verbs by what ``hook`` answers (a URL, a path, or a hook object)."""
-        await self.update(call_sid, call_hook=hook)
-
-    async def hangup(self, call_sid: str) -> None:
-        """End the call."""
-        await self.update(call_sid, call_status="completed")
-
-    async def whisper(self, call_sid: str, verb: Any) -> None:
-        """Play a verb (a say or play) into the call."""
-        await self.update(call_sid, whisper=verb)
-
-    async def mute(self, call_sid: str) -> None:
-        """Mute the call."""
-        await self.update(call_sid, mute_status="mute")
-
-    async def unmute(self, call_sid: str) -> None:
-        """Unmute the call."""
-        await self.update(call_sid, mute_status="unmute")
-
-
-class Conferences:
+class Conferences(_Resource[ClientT]):
     """``client.conferences``."""
 
-    def __init__(self, client: JambonzClient) -> None:
-        self._client = client
-
-    def list(self) -> list[str]:
+    @_endpoint
+    def list(self) -> _Operation[list[str]]:
         """The names of the account's conferences in progress."""
-        return self._client._send(self._client._operations.list_conferences())
+        return _Operation("GET", f"{self._account}/Conferences", _NAMES.validate_json)
 
 
-class AsyncConferences:
-    """``client.conferences`` of :class:`AsyncJambonzClient`."""
-
-    def __init__(self, client: AsyncJambonzClient) -> None:
-        self._client = client
-
-    async def list(self) -> list[str]:
-        """The names of the account's conferences in progress."""
-        return await self._client._send(self._client._operations.list_conferences())
-
-
-class Queues:
+class Queues(_Resource[ClientT]):
     """``client.queues``."""
 
-    def __init__(self, client: JambonzClient) -> None:
-        self._client = client
-
-    def list(self, *, search: str | None = None) -> list[Queue]:
+    @_endpoint
+    def list(self, *, search: str | None = None) -> _Operation[list[Queue]]:
         """The account's active queues, by name."""
-        return self._client._send(self._client._operations.list_queues(search))
+        params = {"search": search} if search is not None else None
+        return _Operation("GET", f"{self._account}/Queues", _QUEUES.validate_json, params=params)
 
 
-class AsyncQueues:
-    """``client.queues`` of :class:`AsyncJambonzClient`."""
-
-    def __init__(self, client: AsyncJambonzClient) -> None:
-        self._client = client
-
-    async def list(self, *, search: str | None = None) -> list[Queue]:
-        """The account's active queues, by name."""
-        return await self._client._send(self._client._operations.list_queues(search))
-
-
-class Messages:
+class Messages(_Resource[ClientT]):
     """``client.messages``."""
 
-    def __init__(self, client: JambonzClient) -> None:
-        self._client = client
-
-    def create(self, **fields: Any) -> MessageResult:
-        """Send an SMS. Fields as :class:`~.models.Message`."""
-        return self._client._send(self._client._operations.create_message(fields))
-
-
-class AsyncMessages:
-    """``client.messages`` of :class:`AsyncJambonzClient`."""
-
-    def __init__(self, client: AsyncJambonzClient) -> None:
-        self._client = client
-
-    async def create(self, **fields: Any) -> MessageResult:
-        """Send an SMS. Fields as :class:`~.models.Message`."""
-        return await self._client._send(self._client._operations.create_message(fields))
+    @_endpoint
+    def create(self, **fields: Unpack[CreateMessageFields]) -> _Operation[SentMessage]:
+        """Send an SMS. Fields as :class:`~.models.CreateMessage`."""
+        body = _body(CreateMessage, fields)
+        return _Operation("POST", f"{self._account}/Messages", SentMessage.model_validate_json, body)

@@ -3,15 +3,20 @@
 Field names are the API's own, which mix styles (``call_hook``, ``timeLimit``); the Python
 names are snake_case and both spellings are accepted.
 
-Hooks (a path, a URL, a handler) and verbs are validated when a body is made and written out
-when it is encoded to be sent, by :func:`~jambonz_webhooks.hooks.write_hook` as an answer's
-verbs are: with the mount prefix of the app whose request is being answered, if any.
+Hooks (a path, a URL, a handler, a :class:`~jambonz_webhooks.HookObject`) and verbs are
+validated when a body is made and written out when it is encoded to be sent, by
+:func:`~jambonz_webhooks.hooks.write_hook` as an answer's verbs are: with the mount prefix of the
+app whose request is being answered, if any.
+
+A request body's fields are also written as a ``TypedDict`` (:class:`CreateCallFields`, ...), what
+the client's keyword arguments are checked against by a type checker; a test keeps each one's
+keys equal to its model's fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Required, Self, TypeAlias, TypedDict
 
 import pydantic_core
 from pydantic import (
@@ -20,33 +25,36 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
-    field_validator,
     model_validator,
 )
 
 from ..hooks import (
     NO_CONTEXT,
     HookContext,
+    HookObject,
     UnroutedHandlerError,
     current_context,
     encoding_hook,
     keep_unrouted,
+    validate_hook,
 )
 from ..response import WebhookResponse, collect_verbs, encode_verbs
 from ..verbs import Target, Verb
 
 __all__ = [
-    "Call",
+    "CallRecord",
     "ConferenceParticipantAction",
     "CreateCall",
-    "Dtmf",
-    "Message",
-    "MessageResult",
+    "CreateCallFields",
+    "CreateMessage",
+    "CreateMessageFields",
+    "DtmfCommand",
     "Queue",
-    "Record",
-    "SipRequest",
+    "RecordCommand",
+    "SentMessage",
+    "SipRequestCommand",
     "UpdateCall",
-    "Webhook",
+    "UpdateCallFields",
 ]
 
 
@@ -68,51 +76,44 @@ def _sending_context() -> HookContext:
     return current_context.get() or NO_CONTEXT
 
 
-def _url_or_handler(value: Any) -> str | Callable[..., Any]:
-    if isinstance(value, str) or (callable(value) and not isinstance(value, type)):
-        hook: str | Callable[..., Any] = value
-        return hook
-    raise ValueError("a hook's url is a URL, a path or a handler of this app")
-
-
-def _written_url(value: str | Callable[..., Any]) -> str:
-    written = encoding_hook(value, _sending_context())
-    assert isinstance(written, str)  # a path, a URL or a handler is written as a string
-    return written
-
-
-HookUrl = Annotated[
-    str | Callable[..., Any],
-    PlainValidator(_url_or_handler, json_schema_input_type=str),
-    PlainSerializer(_written_url, return_type=str),
-]
-"""A URL, a path or a handler, written out when the body is encoded."""
-
-
-class Webhook(_Body):
-    """A hook the API server gives the call: ``{url, method, username, password}``.
-
-    ``url`` is a URL, a path or a handler of the app. A path is resolved by jambonz against the
-    call's application URL, so inside a request of an app mounted under a prefix, a path or a
-    handler is written with that prefix, as the app's verbs are.
-    """
-
-    url: HookUrl
-    method: Literal["get", "post"] | None = None
-    username: str | None = None
-    password: str | None = None
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value  # the spec's enum is lower case
-
-
-def _webhook(value: Any) -> Any:
+def _api_hook(value: Any) -> HookObject:
     # A URL, a path or a handler alone is the url of a hook object.
-    if isinstance(value, str) or (callable(value) and not isinstance(value, type)):
-        return {"url": value}
-    return value
+    hook = validate_hook(value)
+    hook = hook if isinstance(hook, HookObject) else HookObject(url=hook)
+    if isinstance(hook.url, type):
+        raise ValueError("a hook's url is a URL, a path or a handler of this app")
+    if hook.basic_auth is not None:
+        # The API's hook object has no basicAuth: its credentials are username and password.
+        raise ValueError("a REST API hook takes username and password, not basic_auth")
+    return hook
+
+
+def _written_hook(hook: HookObject) -> dict[str, Any]:
+    written = encoding_hook(hook, _sending_context())
+    data = {"url": written} if isinstance(written, str) else written
+    if "method" in data:
+        data["method"] = data["method"].lower()  # the spec's enum is lower case
+    return data
+
+
+if TYPE_CHECKING:
+    ApiHook: TypeAlias = str | HookObject | Mapping[str, Any] | Callable[..., Any]
+else:
+    ApiHook = Annotated[
+        HookObject,
+        PlainValidator(_api_hook, json_schema_input_type=str | HookObject),
+        PlainSerializer(_written_hook, return_type=dict[str, Any]),
+    ]
+"""A hook the API server gives the call: a URL, a path or a handler of the app, or a
+:class:`~jambonz_webhooks.HookObject` (or its dict) with a method or credentials.
+
+Sent as the API's hook object ``{url, method, username, password}``. For a call in progress
+jambonz resolves a path against the origin of the call's own hook, so inside a request of an
+app mounted under a prefix, a path or a handler is written with that prefix, as the app's verbs
+are; a new call's ``call_hook`` wants a URL (the feature server makes the call's HTTP client
+from it: ``lib/http-routes/api/create-call.js``). A retry policy is written into the URL's
+fragment, as in a verb.
+"""
 
 
 def _verb_list(verbs: Any) -> list[Verb | dict[str, Any]]:
@@ -145,16 +146,25 @@ VerbList = Annotated[
 """Verbs to run, sent as the JSON text of their array (``app_json``)."""
 
 
+_CallStatus: TypeAlias = Literal["completed", "no-answer"]
+_MuteStatus: TypeAlias = Literal["mute", "unmute"]
+_HoldStatus: TypeAlias = Literal["hold", "unhold"]
+_ListenStatus: TypeAlias = Literal["pause", "silence", "resume"]
+_TranscribeStatus: TypeAlias = Literal["pause", "resume"]
+_MediaPath: TypeAlias = Literal["no-media", "partial-media", "full-media"]
+_Verbs: TypeAlias = WebhookResponse | Sequence[Verb | Mapping[str, Any]]
+
+
 class CreateCall(_Body):
     """``POST /Accounts/{AccountSid}/Calls``: an outbound call, run by a hook or by verbs given now."""
 
     from_: str = Field(alias="from")
     to: Target
-    call_hook: Webhook | None = None
-    call_status_hook: Webhook | None = None
+    call_hook: ApiHook | None = None
+    call_status_hook: ApiHook | None = None
     application_sid: str | None = None
     app_json: VerbList | None = None
-    """Verbs to run instead of a call hook: a :class:`~jambonz_webhooks.Response` or a list of verbs."""
+    """Verbs to run instead of a call hook: a :class:`~jambonz_webhooks.WebhookResponse` or a list."""
     answer_on_bridge: bool | None = Field(default=None, alias="answerOnBridge")
     from_host: str | None = Field(default=None, alias="fromHost")
     timeout: int | None = None
@@ -163,11 +173,6 @@ class CreateCall(_Body):
     headers: dict[str, str] | None = None
     sip_request_within_dialog_hook: str | None = Field(default=None, alias="sipRequestWithinDialogHook")
 
-    @field_validator("call_hook", "call_status_hook", mode="before")
-    @classmethod
-    def _hooks(cls, value: Any) -> Any:
-        return _webhook(value)
-
     @model_validator(mode="after")
     def _runnable(self) -> Self:
         if self.call_hook is None and self.application_sid is None and self.app_json is None:
@@ -175,8 +180,26 @@ class CreateCall(_Body):
         return self
 
 
-class SipRequest(_Body):
-    """A SIP request to send within the call's dialog (INFO, NOTIFY, ...)."""
+class CreateCallFields(TypedDict, total=False):
+    """:class:`CreateCall`'s fields as keyword arguments (``client.calls.create(...)``)."""
+
+    from_: Required[str]
+    to: Required[Target | Mapping[str, Any]]
+    call_hook: ApiHook | None
+    call_status_hook: ApiHook | None
+    application_sid: str | None
+    app_json: _Verbs | None
+    answer_on_bridge: bool | None
+    from_host: str | None
+    timeout: int | None
+    time_limit: int | None
+    tag: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+    sip_request_within_dialog_hook: str | None
+
+
+class SipRequestCommand(_Body):
+    """A SIP request to send within the call's dialog (INFO, NOTIFY, ...): ``UpdateCall.sip_request``."""
 
     method: str
     content_type: str | None = None
@@ -184,8 +207,8 @@ class SipRequest(_Body):
     headers: dict[str, str] | None = None
 
 
-class Record(_Body):
-    """Start, stop, pause or resume SIPREC recording of the call."""
+class RecordCommand(_Body):
+    """Start, stop, pause or resume recording the call: ``UpdateCall.record``."""
 
     action: Literal["startCallRecording", "stopCallRecording", "pauseCallRecording", "resumeCallRecording"]
     type: Literal["siprec", "cloud"] | None = None
@@ -195,8 +218,8 @@ class Record(_Body):
     headers: dict[str, str] | None = None
 
 
-class Dtmf(_Body):
-    """DTMF digits sent to the far end as SIP INFO."""
+class DtmfCommand(_Body):
+    """DTMF digits sent to the far end as SIP INFO: ``UpdateCall.dtmf``."""
 
     digit: str
     duration: int | None = None
@@ -210,29 +233,27 @@ class ConferenceParticipantAction(_Body):
     tag: str | None = None
 
 
-def _whisper(value: Any) -> Webhook | Verb | dict[str, Any]:
+def _whisper(value: Any) -> HookObject | Verb | dict[str, Any]:
     # A verb (say or play) is what the API server plays into the call; a URL or a hook object
     # (what the spec describes) is a hook whose answer is played.
-    if isinstance(value, Webhook):
-        return value
-    if isinstance(value, str):
-        return Webhook(url=value)
-    if isinstance(value, Mapping) and "url" in value and "verb" not in value:
-        return Webhook.model_validate(value)
+    if isinstance(value, HookObject | str) or (
+        isinstance(value, Mapping) and "url" in value and "verb" not in value
+    ):
+        return _api_hook(value)
     (verb,) = _verb_list(value.verbs if isinstance(value, WebhookResponse) else [value])
     return verb
 
 
-def _written_whisper(value: Webhook | Verb | dict[str, Any]) -> Any:
-    if isinstance(value, Webhook):
-        return value  # written by its own serializer
+def _written_whisper(value: HookObject | Verb | dict[str, Any]) -> Any:
+    if isinstance(value, HookObject):
+        return _written_hook(value)
     (written,) = pydantic_core.from_json(_written_verbs([value]))
     return written
 
 
 Whisper = Annotated[
-    Webhook | Verb | dict[str, Any],
-    PlainValidator(_whisper, json_schema_input_type=Webhook | dict[str, Any]),
+    HookObject | Verb | dict[str, Any],
+    PlainValidator(_whisper, json_schema_input_type=HookObject | dict[str, Any]),
     PlainSerializer(_written_whisper, return_type=Any),
 ]
 """A verb played into the call, or a hook whose answer is played."""
@@ -241,36 +262,31 @@ Whisper = Annotated[
 class UpdateCall(_Body):
     """``POST /Accounts/{AccountSid}/Calls/{CallSid}``: change a call in progress."""
 
-    call_hook: Webhook | None = None
+    call_hook: ApiHook | None = None
     """Redirect: the call's verbs are replaced by what this hook answers."""
-    child_call_hook: Webhook | None = None
-    call_status: Literal["completed", "no-answer"] | None = None
-    conf_mute_status: Literal["mute", "unmute"] | None = None
-    conf_hold_status: Literal["hold", "unhold"] | None = None
-    listen_status: Literal["pause", "silence", "resume"] | None = None
-    mute_status: Literal["mute", "unmute"] | None = None
+    child_call_hook: ApiHook | None = None
+    call_status: _CallStatus | None = None
+    conf_mute_status: _MuteStatus | None = None
+    conf_hold_status: _HoldStatus | None = None
+    listen_status: _ListenStatus | None = None
+    mute_status: _MuteStatus | None = None
     whisper: Whisper | None = None
     """A verb to play into the call (``Say(text=...)``, a dict), or a hook whose answer is played."""
-    sip_request: SipRequest | None = None
-    record: Record | None = None
+    sip_request: SipRequestCommand | None = None
+    record: RecordCommand | None = None
     conference_participant_action: ConferenceParticipantAction | None = Field(
         default=None, alias="conferenceParticipantAction"
     )
     # Beyond the published spec: what jambonz-api-server's validateUpdateCall also passes on to
     # the feature server, which acts on it (fs 0.9.8 CallSession.updateCall).
-    transcribe_status: Literal["pause", "resume"] | None = None
-    dtmf: Dtmf | None = None
+    transcribe_status: _TranscribeStatus | None = None
+    dtmf: DtmfCommand | None = None
     tag: dict[str, Any] | None = None
     """Data attached to the call (its ``customerData`` in later hooks)."""
     dub: dict[str, Any] | None = None
     """A ``dub`` verb's properties, run at once."""
     boost_audio_signal: int | str | None = Field(default=None, alias="boostAudioSignal")
-    media_path: Literal["no-media", "partial-media", "full-media"] | None = None
-
-    @field_validator("call_hook", "child_call_hook", mode="before")
-    @classmethod
-    def _hooks(cls, value: Any) -> Any:
-        return _webhook(value)
+    media_path: _MediaPath | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
@@ -279,7 +295,29 @@ class UpdateCall(_Body):
         return self
 
 
-class Message(_Body):
+class UpdateCallFields(TypedDict, total=False):
+    """:class:`UpdateCall`'s fields as keyword arguments (``client.calls.update(sid, ...)``)."""
+
+    call_hook: ApiHook | None
+    child_call_hook: ApiHook | None
+    call_status: _CallStatus | None
+    conf_mute_status: _MuteStatus | None
+    conf_hold_status: _HoldStatus | None
+    listen_status: _ListenStatus | None
+    mute_status: _MuteStatus | None
+    whisper: Verb | ApiHook | WebhookResponse | None
+    sip_request: SipRequestCommand | Mapping[str, Any] | None
+    record: RecordCommand | Mapping[str, Any] | None
+    conference_participant_action: ConferenceParticipantAction | Mapping[str, Any] | None
+    transcribe_status: _TranscribeStatus | None
+    dtmf: DtmfCommand | Mapping[str, Any] | None
+    tag: Mapping[str, Any] | None
+    dub: Mapping[str, Any] | None
+    boost_audio_signal: int | str | None
+    media_path: _MediaPath | None
+
+
+class CreateMessage(_Body):
     """``POST /Accounts/{AccountSid}/Messages``: an SMS."""
 
     from_: str = Field(alias="from")
@@ -289,13 +327,23 @@ class Message(_Body):
     provider: str | None = None
 
 
+class CreateMessageFields(TypedDict, total=False):
+    """:class:`CreateMessage`'s fields as keyword arguments (``client.messages.create(...)``)."""
+
+    from_: Required[str]
+    to: Required[str]
+    text: str | None
+    media: str | None
+    provider: str | None
+
+
 class _Answer(BaseModel):
     """What the API answers: unknown fields kept (the server adds fields over time)."""
 
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, defer_build=True)
 
 
-class Call(_Answer):
+class CallRecord(_Answer):
     """A call as ``GET /Accounts/{AccountSid}/Calls[/{CallSid}]`` describes it."""
 
     call_sid: str
@@ -314,7 +362,7 @@ class Call(_Answer):
     sip_status: int | None = None
 
 
-class MessageResult(_Answer):
+class SentMessage(_Answer):
     """The answer to a new message."""
 
     sid: str
