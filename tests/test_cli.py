@@ -342,7 +342,8 @@ def _routes_of(
     ``before`` is code to put before the app (a class it is given); ``app_options`` its arguments.
     """
     head = (
-        f"from jambonz_webhooks import JambonzApp, Response, {imports}\n{textwrap.dedent(before)}\n"
+        f"from jambonz_webhooks import JambonzApp, Response, WebhookResponse, {imports}\n"
+        f"{textwrap.dedent(before)}\n"
         f"app = JambonzApp(insecure=True, {app_options})\n"
     )
     (tmp / "checked_app.py").write_text(head + textwrap.dedent(handlers), encoding="utf-8")
@@ -441,7 +442,7 @@ def test_routes_explains_an_app_it_cannot_load(app: str, message: str) -> None:
 
 
 LISTED_APP = """\
-from jambonz_webhooks import CallSession, CallStatus, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, CallStatus, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.events import VerbStatus
 
 app = JambonzApp(insecure=True)
@@ -455,13 +456,13 @@ async def order_status(order_id: str) -> str:
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().say(text="Hello").gather(input=["digits"], action_hook=menu)
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text="Hello").gather(input=["digits"], action_hook=menu)
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult) -> Response:
-    return Response().hangup()
+async def menu(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().hangup()
 
 
 @app.status_hook("/status")
@@ -589,10 +590,10 @@ def test_routes_reads_the_source_for_a_branch_no_sample_takes(tmp_path: Path) ->
     """Why the source is read besides the runs: a constant hook behind a branch no sample reaches."""
     handlers = """
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession) -> Response:
+        async def incoming(call: CallSession) -> WebhookResponse:
             if call.from_ == "+442071234567":  # no sample call comes from London
-                return Response().redirect(action_hook="/london-typo")
-            return Response().say(text="Hello")
+                return WebhookResponse().redirect(action_hook="/london-typo")
+            return WebhookResponse().say(text="Hello")
         """
     result = _routes_of(tmp_path, "CallSession", handlers, "--json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -607,8 +608,8 @@ def test_routes_reads_the_source_for_a_branch_no_sample_takes(tmp_path: Path) ->
 def test_routes_fails_on_a_call_hook_that_never_answers_verbs(tmp_path: Path) -> None:
     handlers = """
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession) -> Response:
-            return Response()
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse()
         """
     result = _routes_of(tmp_path, "CallSession", handlers, "--json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -623,9 +624,9 @@ def test_routes_gives_up_on_a_sync_handler_that_never_returns_and_exits(tmp_path
         import time
 
         @app.action_hook("/menu")
-        def menu(result: GatherResult) -> Response:
+        def menu(result: GatherResult) -> WebhookResponse:
             time.sleep(3600)  # its thread cannot be stopped: the command must not wait for it
-            return Response().hangup()
+            return WebhookResponse().hangup()
         """
     started = time.monotonic()
     result = _routes_of(tmp_path, "GatherResult", handlers)
