@@ -383,7 +383,7 @@ class JambonzApp(Starlette, _HookRegistry):
             found = self.hook_table.find(path)
             if found is None and path.endswith("/adulting"):
                 found = self.hook_table.find(path.removesuffix("/adulting"))
-            if found is not None and found[0].kind is HookKind.CALL:
+            if found is not None and found[0].serves_websocket:
                 scope["app"] = self
                 socket = CallSocket(found[0].pipeline, self.hook_table, self.hook_settings, scope)
                 await socket.serve(receive, send)

@@ -60,8 +60,11 @@ from .state import (
 from .targets import Release
 
 __all__ = [
+    "CALL_HOOK_METHODS",
     "DEFAULT_DEADLINE",
     "ENV_DEADLINE",
+    "HOOK_METHODS",
+    "EmptyCallHookAnswer",
     "EncodedVerbs",
     "HookPipeline",
     "HookSettings",
@@ -76,8 +79,10 @@ DEFAULT_DEADLINE = 8.0
 
 ENV_DEADLINE = "JAMBONZ_HOOK_DEADLINE"
 
-_ALLOW_CALL_HOOK = ((b"allow", b"GET, POST, OPTIONS"),)
-_ALLOW = ((b"allow", b"GET, POST"),)
+CALL_HOOK_METHODS = ("GET", "POST", "OPTIONS")
+"""What a call hook answers: jambonz's GET and POST, and the portal's OPTIONS (its env-var discovery)."""
+HOOK_METHODS = ("GET", "POST")
+"""What an action or status hook answers (OPTIONS too would tell anyone which paths are hooks)."""
 _NO_HEADERS: Sequence[tuple[bytes, bytes]] = ()
 
 
@@ -287,7 +292,9 @@ class HookPipeline:
         self._reads_env = plan.reads_env
         self._fallbacks: dict[str, bytes | None] = {}
         self._access_log = access_log.hook(kind.value, path)
-        self._allow = _ALLOW_CALL_HOOK if kind is HookKind.CALL else _ALLOW
+        self.methods: tuple[str, ...] = CALL_HOOK_METHODS if kind is HookKind.CALL else HOOK_METHODS
+        """The HTTP methods this hook answers; any other gets a 405 whose Allow header lists these."""
+        self._allow = ((b"allow", ", ".join(self.methods).encode("ascii")),)
 
     # -- the HTTP transport ------------------------------------------------------------------
 
@@ -296,7 +303,7 @@ class HookPipeline:
         started = time.perf_counter()
         method: str = scope["method"]
         settings = self.settings
-        if method == "OPTIONS" and self.kind is HookKind.CALL:
+        if method == "OPTIONS" and "OPTIONS" in self.methods:
             # The portal's env-var discovery, sent to the call hook only: unsigned and without
             # credentials by design, so it is answered before any check; it reveals the
             # declarations only (no obscure default), and reads no body.
@@ -429,7 +436,7 @@ class HookPipeline:
         token = current_context.set(context)  # REST calls from the handler write hooks with it
         watch = deadlines.start(limit)
         try:
-            data, verbs = await self._produce(decoded, body, path_params, context, request)
+            data, verbs = await self.produce(decoded, body, path_params, context, request)
             return Outcome(200, JSON_HEADERS, data, call, verbs)
         except asyncio.CancelledError as exc:
             if watch.finish():
@@ -445,7 +452,7 @@ class HookPipeline:
             watch.finish()
             current_context.reset(token)
 
-    async def _produce(
+    async def produce(
         self,
         decoded: Decoded,
         body: bytes,
@@ -457,7 +464,15 @@ class HookPipeline:
         """Keep the session, build the arguments, run the handler, encode its verbs.
 
         Awaited by the request itself, or run as a task of its own when the hook may continue
-        in the background (it may then outlive the request).
+        in the background (it may then outlive the request). There is no fallback here: what
+        the handler raises is raised (:meth:`answer` turns it into the fallback), so
+        ``jambonz-webhooks routes`` runs sample payloads through it to see why a handler fails.
+        The caller sets ``current_context`` to ``context`` (REST calls write hooks with it).
+
+        Raises:
+            EmptyCallHookAnswer: a call hook's handler answered no verbs.
+            ReleaseError: the app targets a release that refuses one of the verbs.
+
         """
         call = decoded.call
         settings = self.settings
@@ -488,7 +503,7 @@ class HookPipeline:
         if settings.target is not None:
             settings.target.check(verbs)  # a refused verb fails here: the fallback answers
         if not verbs and self.kind is HookKind.CALL:
-            raise _EmptyCallHookAnswer()
+            raise EmptyCallHookAnswer()
         return encode_verbs(verbs, context), verbs
 
     async def _answer_or_continue(
@@ -512,7 +527,7 @@ class HookPipeline:
         token = current_context.set(context)  # copied into the task: REST calls write hooks with it
         try:
             work = asyncio.ensure_future(
-                self._produce(decoded, body, path_params, context, request, continuation)
+                self.produce(decoded, body, path_params, context, request, continuation)
             )
         finally:
             current_context.reset(token)
@@ -733,7 +748,9 @@ def resume_handler(settings: HookSettings) -> Callable[..., Awaitable[WebhookRes
     return resume
 
 
-class _EmptyCallHookAnswer(Exception):
+class EmptyCallHookAnswer(Exception):
+    """A call hook's handler answered no verbs: jambonz would fail the call, so the fallback answers."""
+
     def __init__(self) -> None:
         super().__init__("the call hook handler answered no verbs; jambonz would fail the call")
 

@@ -69,6 +69,20 @@ class HookRoute(BaseRoute):
         """What the handler asks for, worked out at registration."""
         return self.pipeline.plan
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The HTTP methods the hook answers (its pipeline's; any other is answered 405)."""
+        return self.pipeline.methods
+
+    @property
+    def serves_websocket(self) -> bool:
+        """Whether a WebSocket opened on this path carries a call (jambonz's WebSocket API).
+
+        Call hooks only: the app serves a socket opened on a call hook's path (or on
+        ``<path>/adulting``, a dialed leg become a call of its own) as that call.
+        """
+        return self.kind is HookKind.CALL
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Match on the path alone; a wrong method gets the hook's own 405."""
         if scope["type"] != "http":

@@ -936,6 +936,10 @@ class ToolRoute(BaseRoute):
     conversation on any other status.
     """
 
+    methods: tuple[str, ...] = ("POST",)
+    """The HTTP methods a tool hook answers (jambonz POSTs a tool call); any other is answered 405."""
+    _allow = ((b"allow", ", ".join(methods).encode("ascii")),)
+
     def __init__(self, path: str, hook: ToolHook, settings: HookSettings) -> None:
         if not path.startswith("/"):
             raise ValueError(f"a hook path must start with '/': {path!r}")
@@ -984,8 +988,8 @@ class ToolRoute(BaseRoute):
         body: bytes | None = None
         how = "handler"
         try:
-            if scope["method"] != "POST":
-                raise HookError(405, "method not allowed", headers=((b"allow", b"POST"),))
+            if scope["method"] not in self.methods:
+                raise HookError(405, "method not allowed", headers=self._allow)
             headers = RequestHeaders(scope["headers"])
             limit = settings.max_body_size
             if limit is not None and headers.content_length > limit:

@@ -6,7 +6,9 @@ tests run the module; ``pyproject.toml`` points the script at the same ``main``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,12 +23,18 @@ from typing import Any
 import httpx2
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Match, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jambonz_webhooks import JambonzApp, Response
-from jambonz_webhooks.cli import find_jambonz_apps, parse_step, route_for, sample_payloads
+from jambonz_webhooks.cli.listing import find_hooks
+from jambonz_webhooks.cli.references import find_route
+from jambonz_webhooks.cli.samples import sample_payloads
+from jambonz_webhooks.cli.simulate import parse_step
 from jambonz_webhooks.events import GatherResult
 from jambonz_webhooks.routing import HookRoute
 from jambonz_webhooks.security import SignatureError, compute_signature, verify_signature
@@ -233,12 +241,14 @@ def test_routes_lists_the_example_app_and_finds_nothing_wrong() -> None:
     result = cli("routes", "example_app.app:app")
     assert result.returncode == 0, result.stdout + result.stderr
     table = result.stdout.split("Hook references", 1)[0]
-    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.startswith("  /")}
-    assert rows["/incoming"][1:3] == ["call", "POST,"]
-    assert rows["/incoming"][-1] == "example_app.app.incoming"
-    assert rows["/menu"][1] == "action"
-    assert rows["/dial-result"][1] == "action"
-    assert rows["/status"][1] == "status"
+    rows = {tuple(line.split()[:2]): line.split() for line in table.splitlines() if line.startswith("  /")}
+    assert rows["/incoming", "call"][2:5] == ["GET,", "POST,", "OPTIONS"]
+    assert rows["/incoming", "call"][-1] == "example_app.app.incoming"
+    # jambonz's WebSocket API: a socket opened on the call hook's path carries the call.
+    assert rows["/incoming", "websocket"][2:] == ["WS", "example_app.app.incoming"]
+    assert rows["/menu", "action"][2:4] == ["GET,", "POST"]
+    assert ("/dial-result", "action") in rows
+    assert ("/status", "status") in rows
     assert "0 problem(s)" in result.stdout
 
 
@@ -246,14 +256,14 @@ def test_routes_json_describes_hooks_and_the_references_it_checked() -> None:
     result = cli("routes", "example_app.app:app", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    hooks = {hook["path"]: hook for hook in document["hooks"]}
+    hooks = {hook["path"]: hook for hook in document["hooks"] if hook["kind"] != "websocket"}
     assert {path: hook["kind"] for path, hook in hooks.items()} == {
         "/incoming": "call",
         "/menu": "action",
         "/dial-result": "action",
         "/status": "status",
     }
-    assert hooks["/incoming"]["methods"] == ["POST", "GET", "OPTIONS"]
+    assert hooks["/incoming"]["methods"] == ["GET", "POST", "OPTIONS"]
     assert hooks["/menu"]["handler"] == "example_app.app.menu"
     # Run on sample payloads (status hooks are not: they answer no verbs).
     assert hooks["/menu"]["samples_run"] > 1
@@ -307,7 +317,7 @@ def test_routes_checks_a_mounted_app_with_its_prefix() -> None:
     result = cli("routes", "tests.apps.starlette_mount:app", "--json")
     assert result.returncode == 0, result.stdout
     document = json.loads(result.stdout)
-    assert [hook["path"] for hook in document["hooks"]] == [
+    assert [hook["path"] for hook in document["hooks"] if hook["kind"] != "websocket"] == [
         "/voice/incoming",
         "/voice/menu",
         "/voice/dial-result",
@@ -332,7 +342,8 @@ def _routes_of(
     ``before`` is code to put before the app (a class it is given); ``app_options`` its arguments.
     """
     head = (
-        f"from jambonz_webhooks import JambonzApp, Response, {imports}\n{textwrap.dedent(before)}\n"
+        f"from jambonz_webhooks import JambonzApp, Response, WebhookResponse, {imports}\n"
+        f"{textwrap.dedent(before)}\n"
         f"app = JambonzApp(insecure=True, {app_options})\n"
     )
     (tmp / "checked_app.py").write_text(head + textwrap.dedent(handlers), encoding="utf-8")
@@ -396,7 +407,8 @@ def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     document = json.loads(result.stdout)
     assert document["warnings"] == [] and document["problems"] == []
-    assert {hook["path"]: hook["samples_run"] > 0 for hook in document["hooks"]} == {
+    ran = {hook["path"]: hook["samples_run"] > 0 for hook in document["hooks"] if hook["kind"] != "websocket"}
+    assert ran == {
         "/incoming": True,
         "/menu": True,
     }
@@ -429,6 +441,201 @@ def test_routes_explains_an_app_it_cannot_load(app: str, message: str) -> None:
     assert message in result.stderr
 
 
+LISTED_APP = """\
+from jambonz_webhooks import CallSession, CallStatus, GatherResult, JambonzApp, WebhookResponse
+from jambonz_webhooks.events import VerbStatus
+
+app = JambonzApp(insecure=True)
+tools = app.tool_hook("/tools")
+
+
+@tools.tool
+async def order_status(order_id: str) -> str:
+    \"\"\"Where an order is.\"\"\"
+    return "shipped"
+
+
+@app.call_hook("/incoming")
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text="Hello").gather(input=["digits"], action_hook=menu)
+
+
+@app.action_hook("/menu")
+async def menu(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().hangup()
+
+
+@app.status_hook("/status")
+async def status(event: CallStatus) -> None:
+    return None
+
+
+@app.on("verb:status")
+async def verb_status(event: VerbStatus) -> None:
+    return None
+"""
+
+
+def _load(path: Path, name: str) -> Any:
+    """Import the module at ``path`` in this process (the app the subprocess listed)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_routes_lists_status_tool_websocket_and_event_hooks_with_the_methods_they_answer(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "listed_app.py").write_text(LISTED_APP, encoding="utf-8")
+    result = cli("routes", "listed_app:app", "--app-dir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = {(hook["path"], hook["kind"]): hook for hook in json.loads(result.stdout)["hooks"]}
+    tool_paths = [f"/tools/{vendor}" for vendor in ("openai", "google", "ultravox", "elevenlabs", "deepgram")]
+    assert set(listed) == {
+        ("/incoming", "call"),
+        ("/incoming", "websocket"),
+        ("/menu", "action"),
+        ("/status", "status"),
+        ("verb:status", "event"),
+        *((path, "tool") for path in tool_paths),
+    }
+    assert listed["/tools/openai", "tool"]["handler"] == "order_status (openai)"
+    assert listed["verb:status", "event"]["handler"] == "listed_app.verb_status"
+    assert listed["/incoming", "websocket"]["methods"] == ["WS"]
+    # Each HTTP hook's METHODS are what the app really answers: the Allow header of its own 405,
+    # and no 405 for a method listed.
+    app = _load(tmp_path / "listed_app.py", "listed_app").app
+    with TestClient(app) as client:
+        for (path, kind), hook in listed.items():
+            if kind in ("websocket", "event"):
+                continue
+            refused = client.request("PATCH", path)
+            assert refused.status_code == 405, path
+            assert refused.headers["allow"] == ", ".join(hook["methods"]), path
+            for method in hook["methods"]:
+                assert client.request(method, path).status_code != 405, (path, method)
+
+
+class _Guard:
+    """Middleware a Mount wraps its app in: ``Mount.app`` is then not the JambonzApp."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.inner(scope, receive, send)
+
+
+class _OwnMount(Mount):
+    """A Mount without Starlette's private ``_base_app``: ``routes`` reads ``Mount.routes`` only."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app, middleware=[Middleware(_Guard)])
+        self.mounted = app
+        del self._base_app
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return list(getattr(self.mounted, "routes", []))
+
+
+def test_routes_lists_apps_behind_middleware_and_in_a_mount_of_its_own(tmp_path: Path) -> None:
+    module = textwrap.dedent(
+        """\
+        from starlette.applications import Starlette
+        from starlette.middleware import Middleware
+        from starlette.routing import Mount
+
+        from example_app.app import app as ivr
+        from tests.test_cli import _Guard, _OwnMount
+
+        app = Starlette(
+            routes=[
+                Mount("/guarded", app=ivr, middleware=[Middleware(_Guard)]),
+                _OwnMount("/own", ivr),
+            ]
+        )
+        """
+    )
+    (tmp_path / "wrapped_app.py").write_text(module, encoding="utf-8")
+    result = cli("routes", "wrapped_app:app", "--app-dir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    paths = {hook["path"] for hook in document["hooks"] if hook["kind"] == "action"}
+    assert paths == {"/guarded/menu", "/guarded/dial-result", "/own/menu", "/own/dial-result"}
+    references = {(ref["hook"], ref["target"]): ref["status"] for ref in document["references"]}
+    assert references[("/own/incoming", "/own/menu")] == "ok"
+    assert references[("/guarded/menu", "/guarded/dial-result")] == "ok"
+    # The mount of its own really has no _base_app: reading it would have failed.
+    assert not hasattr(_OwnMount("/x", JambonzApp(insecure=True)), "_base_app")
+
+
+def test_the_cli_package_reads_no_private_attribute_of_another_object() -> None:
+    """Only its own objects' (``self._...``): never Starlette's or the framework's private state."""
+    # obj._name, or getattr(obj, "_name", ...)
+    private = re.compile(r"(\w+)\._[a-z]\w*|(getattr)\([^,()]+,\s*[\"']_[a-z]\w*")
+    package = REPO_ROOT / "jambonz_webhooks" / "cli"
+    reads = [
+        f"{path.name}: {match.group(0)}"
+        for path in sorted(package.glob("*.py"))
+        for match in private.finditer(path.read_text(encoding="utf-8"))
+        if match.group(1) != "self" and match.group(0) != "os._exit"
+    ]
+    assert reads == []
+
+
+def test_routes_reads_the_source_for_a_branch_no_sample_takes(tmp_path: Path) -> None:
+    """Why the source is read besides the runs: a constant hook behind a branch no sample reaches."""
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            if call.from_ == "+442071234567":  # no sample call comes from London
+                return WebhookResponse().redirect(action_hook="/london-typo")
+            return WebhookResponse().say(text="Hello")
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    [reference] = json.loads(result.stdout)["references"]
+    assert (reference["target"], reference["status"], reference["found_by"]) == (
+        "/london-typo",
+        "unserved",
+        ["source"],
+    )
+
+
+def test_routes_fails_on_a_call_hook_that_never_answers_verbs(tmp_path: Path) -> None:
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse()
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    [problem] = json.loads(result.stdout)["problems"]
+    assert problem["message"] == (
+        "fails on every sample call: the call hook handler answered no verbs; jambonz would fail the call"
+    )
+
+
+def test_routes_gives_up_on_a_sync_handler_that_never_returns_and_exits(tmp_path: Path) -> None:
+    handlers = """
+        import time
+
+        @app.action_hook("/menu")
+        def menu(result: GatherResult) -> WebhookResponse:
+            time.sleep(3600)  # its thread cannot be stopped: the command must not wait for it
+            return WebhookResponse().hangup()
+        """
+    started = time.monotonic()
+    result = _routes_of(tmp_path, "GatherResult", handlers)
+    assert time.monotonic() - started < COMMAND_TIMEOUT / 2
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "could not build its answer: no answer in 5 s" in result.stdout
+    assert "0 problem(s), 1 warning(s)" in result.stdout
+
+
 # The matching and sample payloads behind routes, in process.
 
 
@@ -436,7 +643,7 @@ def _hook(app: JambonzApp, path: str) -> HookRoute:
     return next(route for route in app.hooks if route.path == path)
 
 
-def test_route_for_matches_as_starlettes_router_does() -> None:
+def test_find_route_asks_the_routes_as_starlettes_router_does() -> None:
     voice = JambonzApp(insecure=True)
 
     @voice.action_hook("/menu/{step:int}")
@@ -447,13 +654,15 @@ def test_route_for_matches_as_starlettes_router_does() -> None:
         return PlainTextResponse("ok")
 
     outer = Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/voice", voice)])
-    found = route_for(outer.routes, "/voice/menu/2", "POST")
-    assert found is not None and found[0] is _hook(voice, "/menu/{step:int}") and found[1] is Match.FULL
-    assert route_for(outer.routes, "/voice/menu/two", "POST") is None  # the convertor refuses it
-    assert route_for(outer.routes, "/menu/2", "POST") is None  # the prefix is part of the path
-    partial = route_for(outer.routes, "/health", "POST")
-    assert partial is not None and partial[1] is Match.PARTIAL  # jambonz POSTs; /health takes GET only
-    assert [(mounted.prefix, mounted.app) for mounted in find_jambonz_apps(outer)] == [("/voice", voice)]
+    assert find_route(outer.routes, "/voice/menu/2", "POST") == (_hook(voice, "/menu/{step:int}"), True)
+    # A hook takes the methods its pipeline answers, no other (OPTIONS is a call hook's only).
+    assert find_route(outer.routes, "/voice/menu/2", "OPTIONS") == (_hook(voice, "/menu/{step:int}"), False)
+    assert find_route(outer.routes, "/voice/menu/two", "POST") is None  # the convertor refuses it
+    assert find_route(outer.routes, "/menu/2", "POST") is None  # the prefix is part of the path
+    partial = find_route(outer.routes, "/health", "POST")
+    assert partial is not None and partial[1] is False  # jambonz POSTs; /health takes GET only
+    [mounted] = find_hooks(outer)
+    assert (mounted.prefix, mounted.settings, mounted.hooks) == ("/voice", voice.hook_settings, voice.hooks)
 
 
 def test_sample_payloads_vary_each_field_a_result_adds() -> None:
