@@ -731,10 +731,6 @@ def _holding(verb: Mapping[str, Any]) -> str:
     return f"app runs {name} (held)"
 
 
-# The earlier name, until the command line's simulate module imports the new one.
-Call = SimulatedCall
-
-
 class CallSimulator:
     """Plays jambonz for an app: sends a call's hooks the way jambonz sends them, and runs its verbs.
 

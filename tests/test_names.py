@@ -21,6 +21,7 @@ PUBLIC_MODULES = (
     "jambonz_webhooks.verbs",
     "jambonz_webhooks.events",
     "jambonz_webhooks.session",
+    "jambonz_webhooks.rest",
     "jambonz_webhooks.security",
     "jambonz_webhooks.testing",
 )

@@ -14,7 +14,7 @@ from ..security import ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, env_secrets
 from .console import EXIT_OK, EXIT_PROBLEMS, PROG, CliError, Subcommands, note
 
 if TYPE_CHECKING:
-    from ..testing import Call
+    from ..testing import SimulatedCall
 
 __all__ = ["Step", "add_parser", "command_simulate", "parse_step"]
 
@@ -128,7 +128,7 @@ def _credentials(value: str | None) -> tuple[str, str] | None:
 class _Simulation:
     """One call played against the app, its steps from a script or from the terminal."""
 
-    def __init__(self, call: Call, *, quiet: bool) -> None:
+    def __init__(self, call: SimulatedCall, *, quiet: bool) -> None:
         self.call = call
         self.shown = 0
         self.mark = 0
@@ -187,7 +187,7 @@ class _Simulation:
             self.call.hangup()
 
 
-def _prompt(call: Call) -> str:
+def _prompt(call: SimulatedCall) -> str:
     verb: dict[str, Any] = call.waiting_verb or {}
     if call.waiting_for == "gather":
         value = verb.get("input")
