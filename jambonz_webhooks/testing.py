@@ -332,25 +332,37 @@ class SimulatedCall:
                 self._hear_play(each)
             elif each["verb"] == "leave" and verb["verb"] == "enqueue":
                 self.log.append("app takes the caller out of the queue")
-                self._finish(verb, {"queue_result": "leave"})
+                # fs enqueue.js performAction: the queue's sid, the seconds waited, the result.
+                queue_sid = f"queue:{self._info.get('account_sid')}:{verb.get('name')}"
+                waited = fields.get("queue_time", 0)
+                self._finish(verb, {"queue_sid": queue_sid, "queue_time": waited, "queue_result": "leave"})
                 break
         return answer
 
-    def send_hook(self, hook: str | Mapping[str, Any], message: str = "verb:hook", **fields: Any) -> Self:
-        """Send ``hook`` now, as jambonz sends one apart from any verb's end (an AMD event, a ``dtmfHook``).
+    def send_hook(
+        self,
+        hook: str | Mapping[str, Any],
+        message: str = "verb:hook",
+        *,
+        replace: bool = True,
+        **fields: Any,
+    ) -> list[dict[str, Any]]:
+        """Send ``hook`` now, as jambonz sends one apart from any verb's end; return the answer.
 
-        The payload is the call's information and ``fields``; verbs answered replace the verbs
-        left, the one the call waits in too (as jambonz's performHook does), and run; an empty
-        answer changes nothing. ``call.send_hook("/amd", type="amd_machine_detected")``.
+        The payload is the call's information and ``fields``: ``call.send_hook("/amd",
+        type="amd_machine_detected")`` is an AMD event. Verbs answered replace the verbs left,
+        the one the call waits in too, and run (jambonz's performHook); an empty answer changes
+        nothing. ``replace=False`` is for a hook of another leg of the call (the dialed party's
+        leg, in a dial's ``confirmHook`` session): its answer runs there, not on this call, so
+        it is only returned.
         """
         self._sync()
-        answer = self._live("send a hook").hook("action", message, hook, {**self._info, **fields})
-        if self.ended or not answer:
-            return self
-        self._answered(answer)
-        self._pending, self._waiting = deque(answer), None
-        self._run()
-        return self
+        answer = self._live("send a hook").hook("action", message, hook, {**self._info, **fields}) or []
+        if replace and answer and not self.ended:
+            self._answered(answer)
+            self._pending, self._waiting = deque(answer), None
+            self._run()
+        return answer
 
     def llm_ended(self, completion_reason: str = "normal conversation end", **fields: Any) -> Self:
         """The conversation of the LLM verb the call waits on ends: its action hook gets the reason."""
@@ -555,6 +567,15 @@ class SimulatedCall:
         while self._pending and not self.ended:
             verb = self._pending.popleft()
             name = verb["verb"]
+            if name in self._simulator.holds:
+                # Held by the test's choice: what jambonz sends while it runs can be scripted.
+                if name == "say":
+                    self._hear_say(verb)
+                elif name == "play":
+                    self._hear_play(verb)
+                self.log.append(_holding(verb))
+                self._waiting = verb
+                return
             if name == "say":
                 self._hear_say(verb)
             elif name == "play":
@@ -585,7 +606,7 @@ class SimulatedCall:
                 self.log.append(f"app talks with an LLM ({name} {verb.get('vendor', '')})".replace(" )", ")"))
                 self._waiting = verb
                 return
-            elif name in _HOLDING_VERBS or name in self._simulator.holds:
+            elif name in _HOLDING_VERBS:
                 self.log.append(_holding(verb))
                 self._waiting = verb
                 return
@@ -728,6 +749,8 @@ def _holding(verb: Mapping[str, Any]) -> str:
         return f"app streams the call's audio to {_hook_url(verb.get('url'))}"
     if name == "pause":
         return f"app pauses {verb.get('length')}s (held)"
+    if name in ("say", "play"):
+        return f"the {name} plays on (held)"
     return f"app runs {name} (held)"
 
 
@@ -771,8 +794,8 @@ class CallSimulator:
         timeout: seconds to wait for an answer over HTTP, or for a socket to open.
         ack_timeout: seconds to wait for a WebSocket ack (jambonz's ``5``).
         holds: more verbs the call waits in until the test ends them (:meth:`SimulatedCall.verb_result`):
-            ``("pause",)`` holds a ``pause``, to send what jambonz sends while it runs
-            (:meth:`SimulatedCall.send_hook`, an AMD event for instance).
+            ``("pause",)`` holds a ``pause`` (a ``say`` or ``play`` is heard, then held), to send
+            what jambonz sends while it runs (:meth:`SimulatedCall.send_hook`, an AMD event).
         payload: keys to set in every call hook payload (a key set to None is left out).
 
     Status hooks: ``in-progress`` once the call hook answered, then ``completed`` when the call

@@ -3,12 +3,11 @@
 Each recipe runs in process over HTTP and over jambonz's WebSocket API; the queue also runs under
 a real uvicorn; REST requests go to the fake jambonz API over real HTTP.
 
-The call simulator runs ``say``, ``play``, ``gather``, ``dial`` and the LLM verbs, and goes
-straight past the verbs that hold a call in jambonz (``pause``, ``enqueue``, ``dequeue``,
-``conference``, ``sip:refer``), and it has no step for the hooks jambonz sends while such a verb
-runs (AMD events, ``waitHook``, a conference's ``statusHook``, ``confirmHook``). Until it has,
-:func:`hold_calls_in_their_verbs` makes it wait in them, and the helpers below send those hooks
-with the payloads jambonz-feature-server 0.9.8 builds (each cites where).
+The call waits in the verbs jambonz holds it in (``enqueue``, ``dequeue``, ``conference``,
+``sip:refer``, and the dialer's ``pause`` through ``holds=``); the tests send the hooks jambonz sends
+while they run with ``verb_hook`` (``waitHook``, ``statusHook``, ``confirmHook``) and ``send_hook``
+(AMD events, another leg's hooks), end them with ``verb_result``, and give the payloads
+jambonz-feature-server 0.9.8 builds (each cites where).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from jambonz_webhooks.pytest_plugin import SimulatorFactory
 from jambonz_webhooks.rest import AsyncJambonzClient
 from jambonz_webhooks.rest.access import ApiAccess
 from jambonz_webhooks.security import BasicCredentials, HookSecurity
-from jambonz_webhooks.testing import CallSimulator
+from jambonz_webhooks.testing import CallSimulator, SimulatedCall
 from tests import schemas
 from tests.conftest import (
     DEPLOYED_SECRET,
@@ -44,7 +43,6 @@ from tests.fake_jambonz_api import ACCOUNT_SID, API_KEY, LIVE_CALL_SID, FakeJamb
 jambonz_simulator = pytest_plugin.jambonz_simulator
 
 Transport = Literal["http", "websocket"]
-Call = Any  # testing.Call, being renamed testing.SimulatedCall: the tests need only its attributes
 
 RECIPES = ["dialer", "conference", "queue", "recording", "transfer"]
 APPS: dict[str, JambonzApp] = {
@@ -55,41 +53,6 @@ APPS: dict[str, JambonzApp] = {
     "transfer": transfer.app,
 }
 USER = BasicCredentials("jambonz", "cookbook-password")
-HELD_IN = frozenset({"pause", "enqueue", "dequeue", "conference", "sip:refer"})
-"""Verbs jambonz holds a call in, which the simulator runs past."""
-
-# --------------------------------------------------------------------------- the simulator's gaps
-
-
-@pytest.fixture(autouse=True)
-def hold_calls_in_their_verbs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the simulator wait in the HELD_IN verbs, as it waits in an LLM verb."""
-    monkeypatch.setattr(testing, "_LLM_VERBS", testing._LLM_VERBS | HELD_IN)
-
-
-def held_verb_ends(call: Call, **outcome: Any) -> None:
-    """The verb the call is held in ends: its actionHook gets ``outcome`` (Task.performAction)."""
-    verb = call.waiting_verb
-    assert verb is not None and verb["verb"] in HELD_IN, call
-    call._finish(verb, outcome)
-
-
-def interrupting_hook(call: Call, hook: Any, **fields: Any) -> None:
-    """A hook whose verbs replace the running ones (an AMD event: Task.performHook, task.js)."""
-    call._action(hook, {**call.info, **fields})
-    if call.last_answer:
-        call._waiting = None
-        call._run()
-
-
-def side_hook(
-    call: Call, hook: Any, payload: dict[str, Any], message: str = "verb:hook"
-) -> list[dict[str, Any]]:
-    """A hook sent beside the running verb (waitHook, statusHook, confirmHook); its answer, not run."""
-    answer: list[dict[str, Any]] | None = call._channel.hook("action", message, hook, payload)
-    return answer or []
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -119,7 +82,7 @@ def simulator(
     return factory(app, transport=transport, **options)
 
 
-def assert_valid(call: Call) -> None:
+def assert_valid(call: SimulatedCall) -> None:
     """Every verb the app answered passes jambonz's schema."""
     for verb in call.verbs:
         assert schemas.errors(f"verbs/{verb['verb'].replace(':', '-')}", verb) == [], verb
@@ -139,9 +102,11 @@ def place_call(origin: str) -> str:
     return asyncio.run(place())
 
 
-def answered_call(factory: SimulatorFactory, transport: Transport, call_sid: str = "CA-dialer") -> Call:
+def answered_call(
+    factory: SimulatorFactory, transport: Transport, call_sid: str = "CA-dialer"
+) -> SimulatedCall:
     """The outbound call answered: jambonz sends the call hook (rest_dial.js _onConnect)."""
-    sim = simulator(factory, dialer.app, transport, call_hook="/call")
+    sim = simulator(factory, dialer.app, transport, call_hook="/call", holds=["pause"])
     call = sim.start(call_sid=call_sid, direction="outbound", from_=dialer.CALLER_ID, to=NUMBER)
     config, pause = call.verbs
     assert config == {
@@ -175,7 +140,7 @@ def test_a_person_hears_the_reminder_and_confirms(
     call = answered_call(jambonz_simulator, transport)
     amd_hook = call.verbs[0]["amd"]["actionHook"]
     # amd-utils.js: a short final transcript is a person.
-    interrupting_hook(call, amd_hook, type="amd_human_detected", reason="short greeting", greeting="Hello?")
+    call.send_hook(amd_hook, type="amd_human_detected", reason="short greeting", greeting="Hello?")
     assert call.heard == [f"Hello! {dialer.REMINDER} Press 1 to confirm, or 2 to cancel."]
     assert call.waiting_for == "gather"
     call.press("1")
@@ -191,29 +156,32 @@ def test_a_machine_gets_the_message_once_its_greeting_is_over(
     call = answered_call(jambonz_simulator, transport)
     amd_hook = call.verbs[0]["amd"]["actionHook"]
     greeting = "Hi, you have reached Sam, I cannot take your call right now, please leave a message"
-    interrupting_hook(call, amd_hook, type="amd_machine_detected", reason="long greeting", greeting=greeting)
+    call.send_hook(amd_hook, type="amd_machine_detected", reason="long greeting", greeting=greeting)
     assert call.heard == []
     assert (call.waiting_for, call.last_answer) == ("pause", [{"verb": "pause", "length": 30}])
-    interrupting_hook(call, amd_hook, type="amd_machine_stopped_speaking")
+    call.send_hook(amd_hook, type="amd_machine_stopped_speaking")
     assert call.heard == [dialer.MESSAGE]
     assert call.ended and call.hung_up_by == "app"
     assert dialer.OUTCOMES == {"CA-dialer": "voicemail"}
 
 
 def test_the_beep_after_the_message_started_changes_nothing(jambonz_simulator: SimulatorFactory) -> None:
-    # No status hook: the call's state outlives the hangup, as it does while the message plays.
-    sim = jambonz_simulator(dialer.app, call_hook="/call", status_hook=None)
+    # The message is held while it plays: the second event comes then.
+    sim = jambonz_simulator(dialer.app, call_hook="/call", holds=["pause", "say"])
     call = sim.start(call_sid="CA-beep", direction="outbound")
-    interrupting_hook(call, "/amd", type="amd_tone_detected", frequency=1000, variance=10)
+    call.send_hook("/amd", type="amd_tone_detected", frequency=1000, variance=10)
+    assert call.heard == [dialer.MESSAGE] and call.waiting_for == "say"
+    assert call.send_hook("/amd", type="amd_machine_stopped_speaking") == []
     assert call.heard == [dialer.MESSAGE]
-    assert side_hook(call, "/amd", {**call.info, "type": "amd_machine_stopped_speaking"}) == []
+    call.verb_result()  # the message ends; the app's hangup runs
+    assert call.ended and call.hung_up_by == "app"
 
 
 def test_a_silent_callee_and_an_error_of_amd(jambonz_simulator: SimulatorFactory) -> None:
     call = answered_call(jambonz_simulator, "http", call_sid="CA-quiet")
-    interrupting_hook(call, "/amd", type="amd_error", reason="no speech credentials")
-    assert (call.last_answer, call.waiting_for) == ([], "pause")  # nothing changed
-    interrupting_hook(call, "/amd", type="amd_no_speech_detected")
+    assert call.send_hook("/amd", type="amd_error", reason="no speech credentials") == []
+    assert call.waiting_for == "pause"  # nothing changed
+    call.send_hook("/amd", type="amd_no_speech_detected")
     assert call.waiting_for == "gather"  # spoken to as a person who waits for us
     call.press("2")
     assert dialer.OUTCOMES == {"CA-quiet": "cancelled"}
@@ -222,7 +190,7 @@ def test_a_silent_callee_and_an_error_of_amd(jambonz_simulator: SimulatorFactory
 # --------------------------------------------------------------------------- the conference
 
 
-def status_event(call: Call, event: str, members: int) -> dict[str, Any]:
+def status_event(call: SimulatedCall, event: str, members: int) -> dict[str, Any]:
     """A conference status event as conference.js _notifyConferenceEvent sends it."""
     account = call.info["account_sid"]
     return {
@@ -251,7 +219,7 @@ def test_a_guest_waits_for_the_host_and_leaves_when_the_host_does(
 
     # Until the host is there, jambonz plays what the waitHook answers, again and again.
     for _ in range(2):
-        music = side_hook(guest, joined["waitHook"], guest.info)
+        music = guest.verb_hook("waitHook")
         assert music == [
             {"verb": "say", "text": "The host has not joined yet. Please hold."},
             {"verb": "play", "url": conference.HOLD_MUSIC},
@@ -265,18 +233,18 @@ def test_a_guest_waits_for_the_host_and_leaves_when_the_host_does(
     assert hosted["statusEvents"] == ["start", "end", "join", "leave"]
 
     # The host started it: jambonz keeps the host's statusHook for the conference's events.
-    status_hook = hosted["statusHook"]
+    assert hosted["statusHook"] == "/conference-event"
     for event, members in [("start", 1), ("join", 1), ("join", 2)]:
-        assert side_hook(host, status_hook, status_event(host, event, members)) == []
+        assert host.verb_hook("statusHook", **status_event(host, event, members)) == []
     assert conference.MEMBERS == {conference.ROOM: 2}
 
     # The host hangs up: their leg reports leave and end (before its session closes), and the
     # guest's conference verb ends.
-    side_hook(host, status_hook, status_event(host, "leave", 1))
-    side_hook(host, status_hook, status_event(host, "end", 1))
+    host.verb_hook("statusHook", **status_event(host, "leave", 1))
+    host.verb_hook("statusHook", **status_event(host, "end", 1))
     host.hangup()
     assert conference.MEMBERS == {}
-    held_verb_ends(guest)
+    guest.verb_result()
     assert guest.heard[-1] == "The conference has ended. Goodbye."
     assert guest.ended and guest.hung_up_by == "app"
     assert_valid(guest)
@@ -294,7 +262,7 @@ def test_a_wrong_pin_or_none_ends_the_call(jambonz_simulator: SimulatorFactory) 
 # --------------------------------------------------------------------------- the queue
 
 
-def queue_wait(call: Call, position: int, size: int, seconds: int) -> dict[str, Any]:
+def queue_wait(call: SimulatedCall, position: int, size: int, seconds: int) -> dict[str, Any]:
     """An enqueue waitHook payload: the queue's figures and the call's ids only (enqueue.js _playHook)."""
     account = call.info["account_sid"]
     return {
@@ -323,12 +291,12 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
     )
 
     # jambonz asks the waitHook what to play, plays it, and asks again.
-    hold = side_hook(caller, enqueued["waitHook"], queue_wait(caller, position=1, size=2, seconds=30))
+    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=1, size=2, seconds=30))
     assert hold == [
         {"verb": "say", "text": "You are number 2 in line."},
         {"verb": "play", "url": queue.HOLD_MUSIC},
     ]
-    hold = side_hook(caller, enqueued["waitHook"], queue_wait(caller, position=0, size=1, seconds=60))
+    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=0, size=1, seconds=60))
     assert hold[0] == {"verb": "say", "text": "You are next in line."}
 
     agent = agents.start(from_="+15550000100")
@@ -338,13 +306,13 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
     assert (dequeued["name"], dequeued["timeout"], dequeued["actionHook"]) == ("support", 5, "/agent-done")
 
     # Bridged; the conversation ends. Both verbs report how they went.
-    held_verb_ends(caller, queue_sid=f"queue:x:{queue.QUEUE}", queue_time=75, queue_result="bridged")
+    caller.verb_result(queue_sid=f"queue:x:{queue.QUEUE}", queue_time=75, queue_result="bridged")
     assert caller.last_answer == [{"verb": "hangup"}] and caller.ended
-    held_verb_ends(agent, dequeue_result="complete")
+    agent.verb_result(dequeue_result="complete")
     assert agent.heard[-1] == "The call has ended. Press 1 to take the next caller."
     agent.press("1")
     assert agent.waiting_for == "dequeue"
-    held_verb_ends(agent, dequeue_result="timeout")  # nobody left in the queue
+    agent.verb_result(dequeue_result="timeout")  # nobody left in the queue
     assert agent.heard[-1] == "No callers are waiting. Goodbye."
     assert agent.ended and agent.hung_up_by == "app"
     assert_valid(caller)
@@ -353,10 +321,11 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
 
 def test_a_caller_who_waited_too_long_is_offered_a_call_back(jambonz_simulator: SimulatorFactory) -> None:
     caller = jambonz_simulator(queue.app).start(from_="+15550000008")
-    hold = side_hook(caller, "/hold", queue_wait(caller, position=3, size=4, seconds=queue.MAX_WAIT))
+    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=3, size=4, seconds=queue.MAX_WAIT))
     # The waitHook may answer leave: the caller is out of the queue, and the actionHook says so.
     assert hold == [{"verb": "say", "text": "We are sorry for the wait."}, {"verb": "leave"}]
-    held_verb_ends(caller, queue_sid="queue:x:support", queue_time=queue.MAX_WAIT, queue_result="leave")
+    left = caller.requests[-2].payload  # the enqueue's actionHook, before the status hook
+    assert (left["queue_result"], left["queue_time"]) == ("leave", queue.MAX_WAIT)
     assert caller.heard[-1] == "We will call you back within the hour. Goodbye."
     assert caller.ended and queue.CALLBACKS == ["+15550000008"]
 
@@ -371,9 +340,9 @@ def test_the_queue_over_a_real_server(tmp_path: Path) -> None:
         with CallSimulator(server.origin, secret=DEPLOYED_SECRET, status_hook=None) as sim:
             caller = sim.start(from_="+15550000009")
             assert caller.waiting_for == "enqueue"
-            hold = side_hook(caller, "/hold", queue_wait(caller, position=0, size=1, seconds=5))
+            hold = caller.verb_hook("waitHook", **queue_wait(caller, position=0, size=1, seconds=5))
             assert hold[0] == {"verb": "say", "text": "You are next in line."}
-            held_verb_ends(caller, queue_sid="queue:x:support", queue_time=9, queue_result="error")
+            caller.verb_result(queue_sid="queue:x:support", queue_time=9, queue_result="error")
             assert caller.heard[-1] == "Sorry, something went wrong. Please call again."
             assert [request.status_code for request in caller.requests] == [200, 200, 200]
         with CallSimulator(server.origin, secret=False) as unsigned:
@@ -398,7 +367,7 @@ def recording_api(
     return fake_api
 
 
-def recorded_call(factory: SimulatorFactory, transport: Transport) -> Call:
+def recorded_call(factory: SimulatorFactory, transport: Transport) -> SimulatedCall:
     sim = simulator(factory, recording.app, transport, account_sid=ACCOUNT_SID)
     return sim.start(call_sid=LIVE_CALL_SID)
 
@@ -461,7 +430,7 @@ def test_a_blind_transfer_by_refer(jambonz_simulator: SimulatorFactory, transpor
     assert call.heard[-1] == "Transferring you to billing."
     assert refer == {"verb": "sip:refer", "referTo": transfer.BILLING_URI, "actionHook": "/refer-done"}
     # sip_refer.js: the REFER accepted (202), then the final NOTIFY says the new call was answered.
-    held_verb_ends(call, refer_status=202, final_referred_call_status=200)
+    call.verb_result(refer_status=202, final_referred_call_status=200)
     assert call.last_answer == []
     if transport == "http":
         assert call.ended  # no verbs left: jambonz's leg ends
@@ -477,7 +446,7 @@ def test_a_failed_refer_is_dialed_instead(
     jambonz_simulator: SimulatorFactory, outcome: dict[str, Any]
 ) -> None:
     call = jambonz_simulator(transfer.app).start().press("2")
-    held_verb_ends(call, **outcome)
+    call.verb_result(**outcome)
     assert call.dialed == [{"type": "phone", "number": transfer.BILLING_NUMBER}]
     call.dial_no_answer()
     assert call.heard[-1] == "Billing cannot take your call right now. Please try later."
@@ -497,10 +466,11 @@ def test_a_screened_transfer_the_agent_accepts(
     # place-outdial.js _executeApp: the agent answered; their leg runs the confirmHook's verbs.
     leg = {**call.info, "call_sid": "CA-agent-leg", "direction": "outbound", "from": "+15550000042"}
     leg |= {"to": transfer.SALES_AGENT, "caller_name": "Ada"}
-    (gather,) = side_hook(call, dial["confirmHook"], leg, message="dial:confirm")
+    (gather,) = call.verb_hook("confirmHook", "dial:confirm", **leg)
     assert gather["say"] == {"text": "Sales call from Ada. Press 1 to take it."}
     # The agent's gather ends on the leg: 1 leaves no verbs to run, so the leg is still up: accepted.
-    assert side_hook(call, gather["actionHook"], {**leg, "reason": "dtmfDetected", "digits": "1"}) == []
+    agent = {**leg, "reason": "dtmfDetected", "digits": "1"}
+    assert call.send_hook(gather["actionHook"], replace=False, **agent) == []
     call.dial_answered()
     assert call.ended and call.hung_up_by == "app"
     assert call.last_answer == [{"verb": "hangup"}]
@@ -510,7 +480,7 @@ def test_a_screened_transfer_the_agent_accepts(
 def test_a_screened_transfer_the_agent_declines_goes_to_billing(jambonz_simulator: SimulatorFactory) -> None:
     call = jambonz_simulator(transfer.app).start().press("1")
     leg = {**call.info, "call_sid": "CA-agent-leg", "direction": "outbound"}
-    declined = side_hook(call, "/screened", {**leg, "reason": "timeout"})
+    declined = call.send_hook("/screened", replace=False, **leg, reason="timeout")
     assert declined == [{"verb": "hangup"}]  # the leg hangs up: jambonz does not connect it
     call.dial_no_answer()
     assert call.heard[-1] == "No sales agent is free. Let me try billing for you."

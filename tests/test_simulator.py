@@ -758,9 +758,10 @@ def test_send_hook_answers_replace_the_waiting_verb(transport: str) -> None:
     with CallSimulator(holding_app(received), transport=transport, holds=["pause"]) as simulator:  # type: ignore[arg-type]
         call = simulator.start(to="+15550000002")
         assert call.waiting_for == "pause"
-        call.send_hook("/amd", type="amd_human_detected")
+        assert call.send_hook("/amd", type="amd_human_detected") == []
         assert call.waiting_for == "pause"  # no verbs answered: nothing changes
-        call.send_hook("/amd", type="amd_machine_detected")
+        answer = call.send_hook("/amd", type="amd_machine_detected")
+        assert [verb["verb"] for verb in answer] == ["say", "hangup"]
         assert [payload["type"] for payload in received["amd"]] == [
             "amd_human_detected",
             "amd_machine_detected",
@@ -768,6 +769,17 @@ def test_send_hook_answers_replace_the_waiting_verb(transport: str) -> None:
         assert received["amd"][0]["call_sid"] == call.sid
         assert call.heard == ["Please hold", "A message for the machine"]  # "Still there?" was replaced
         assert call.ended
+
+
+def test_a_hook_of_another_leg_is_answered_without_running_here() -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(holding_app(received), holds=["pause"]) as simulator:
+        call = simulator.start(to="+15550000002")
+        answer = call.send_hook("/amd", replace=False, type="amd_machine_detected", call_sid="CA-leg")
+        assert [verb["verb"] for verb in answer] == ["say", "hangup"]
+        assert received["amd"][0]["call_sid"] == "CA-leg"
+        assert call.waiting_for == "pause" and not call.ended
+        assert call.heard == ["Please hold"]
 
 
 def test_a_held_pause_runs_on_when_it_ends() -> None:
