@@ -216,14 +216,67 @@ async def test_create_call_with_a_hook_object(api: Api, fake_api: FakeJambonzAPI
 
     await api.calls.create(from_="+15551230000", to=PHONE, call_hook=hook)
     await api.calls.create(
-        from_="+15551230000", to=PHONE, call_hook=HookObject(url="/incoming", method="get")
+        from_="+15551230000",
+        to=PHONE,
+        call_hook=HookObject(url="https://ivr.example.com/incoming", method="get"),
     )
 
     fake_api.assert_clean()
     first, second = (request.body for request in fake_api.requests)
     # The spec's method enum is lower case: "POST" is written as "post".
     assert first["call_hook"] == {**hook, "method": "post"}
-    assert second["call_hook"] == {"url": "/incoming", "method": "get"}
+    assert second["call_hook"] == {"url": "https://ivr.example.com/incoming", "method": "get"}
+
+
+@pytest.mark.parametrize(
+    "hook",
+    ["/incoming", "incoming", {"url": "/incoming", "method": "GET"}, "ftp://ivr.example.com/x"],
+    ids=["path", "relative", "object-with-path", "not-http"],
+)
+@pytest.mark.parametrize("field", ["call_hook", "call_status_hook"])
+async def test_a_new_calls_hook_is_an_absolute_url(
+    api: Api, fake_api: FakeJambonzAPI, field: str, hook: Any
+) -> None:
+    # fs create-call.js makes the new call's HTTP client from the URL: a path has no address.
+    fields: dict[str, Any] = {"call_hook": "https://ivr.example.com/incoming", field: hook}
+    with pytest.raises(ValidationError, match=f"{field}: a new call's hook is an absolute URL"):
+        await api.calls.create(from_="+15551230000", to=PHONE, **fields)
+    assert fake_api.requests == []  # refused before anything was sent
+
+
+async def test_a_new_calls_hook_may_be_a_handler_only_inside_no_call(
+    api: Api, fake_api: FakeJambonzAPI
+) -> None:
+    async def incoming() -> None: ...
+
+    with pytest.raises(ValidationError, match="call_hook: a new call's hook is an absolute URL"):
+        await api.calls.create(from_="+15551230000", to=PHONE, call_hook=incoming)
+    assert fake_api.requests == []
+
+
+async def test_create_call_with_answering_machine_detection(api: Api, fake_api: FakeJambonzAPI) -> None:
+    # Read by the feature server from the create-call body (rest_dial.js), though not in the spec.
+    await api.calls.create(
+        from_="+15551230000",
+        to=PHONE,
+        call_hook="https://ivr.example.com/incoming",
+        amd={"actionHook": "/amd", "thresholdWordCount": 5},
+        caller_name="Acme Dental",
+        refer_hook="/refer",
+        dual_streams=True,
+    )
+    fake_api.assert_clean()
+    body = _only(fake_api).body
+    assert body["amd"] == {"actionHook": "/amd", "thresholdWordCount": 5}
+    assert (body["callerName"], body["referHook"], body["dual_streams"]) == (
+        "Acme Dental",
+        {"url": "/refer"},
+        True,
+    )
+    with pytest.raises(ValidationError, match="amd"):
+        await api.calls.create(
+            from_="+1", to=PHONE, call_hook="https://ivr.example.com/i", amd={"action_hok": "/amd"}
+        )
 
 
 async def test_create_call_running_verbs_given_now(api: Api, fake_api: FakeJambonzAPI) -> None:
@@ -423,7 +476,7 @@ async def test_get_call(api: Api, fake_api: FakeJambonzAPI) -> None:
 
 
 async def test_list_calls_with_filters(api: Api, fake_api: FakeJambonzAPI) -> None:
-    sid = await api.calls.create(from_="+15551230000", to=PHONE, call_hook="/incoming")
+    sid = await api.calls.create(from_="+15551230000", to=PHONE, call_hook="https://ivr.example.com/incoming")
 
     every = await api.calls.list()
     outbound = await api.calls.list(
@@ -450,7 +503,7 @@ async def test_list_calls_with_filters(api: Api, fake_api: FakeJambonzAPI) -> No
 
 
 async def test_delete_call(api: Api, fake_api: FakeJambonzAPI) -> None:
-    sid = await api.calls.create(from_="+15551230000", to=PHONE, call_hook="/incoming")
+    sid = await api.calls.create(from_="+15551230000", to=PHONE, call_hook="https://ivr.example.com/incoming")
 
     assert await api.calls.delete(sid) is None
     with pytest.raises(NotFoundError):
@@ -757,7 +810,11 @@ async def test_server_not_listening_is_a_connection_error(make_api: MakeApi) -> 
     ("method", "args", "kwargs"),
     [
         ("get", (LIVE_CALL_SID,), {}),
-        ("create", (), {"from_": "+15551230000", "to": PHONE, "call_hook": "/incoming"}),
+        (
+            "create",
+            (),
+            {"from_": "+15551230000", "to": PHONE, "call_hook": "https://ivr.example.com/incoming"},
+        ),
     ],
     ids=["get", "create"],
 )
@@ -848,7 +905,7 @@ async def test_create_answered_503_is_not_sent_again(make_api: MakeApi, fake_api
     api = make_api(max_retries=2)
 
     with pytest.raises(ServerError) as caught:
-        await api.calls.create(from_="+15551230000", to=PHONE, call_hook="/incoming")
+        await api.calls.create(from_="+15551230000", to=PHONE, call_hook="https://ivr.example.com/incoming")
 
     assert caught.value.status_code == 503
     fake_api.assert_clean()
@@ -866,7 +923,7 @@ async def test_dropped_connection(make_api: MakeApi, fake_api: FakeJambonzAPI) -
     fake_api.reset()
     fake_api.drop_next()
     with pytest.raises(APIConnectionError) as caught:
-        await api.calls.create(from_="+15551230000", to=PHONE, call_hook="/incoming")
+        await api.calls.create(from_="+15551230000", to=PHONE, call_hook="https://ivr.example.com/incoming")
     assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
     assert len(fake_api.requests) == 1  # a create whose answer was lost is not sent again
     fake_api.assert_clean()
@@ -1120,8 +1177,8 @@ def test_hooks_and_verbs_of_a_body_are_written_when_it_is_sent() -> None:
         {
             "from": "+15551230000",
             "to": PHONE,
-            "call_hook": _menu,
-            "call_status_hook": {"url": "/status", "method": "GET"},
+            "call_hook": "https://ivr.example.com/incoming",  # a new call's: a URL
+            "refer_hook": {"url": "/status", "method": "GET"},
             "app_json": Response().gather(action_hook=_menu).redirect(action_hook="https://x.example/y"),
         }
     )
@@ -1129,13 +1186,21 @@ def test_hooks_and_verbs_of_a_body_are_written_when_it_is_sent() -> None:
     assert _sent(body, mounted) == {
         "from": "+15551230000",
         "to": PHONE,
-        "call_hook": {"url": "/voice/menu"},
-        "call_status_hook": {"url": "/voice/status", "method": "get"},
+        "call_hook": {"url": "https://ivr.example.com/incoming"},
+        "referHook": {"url": "/voice/status", "method": "get"},
         "app_json": '[{"verb":"gather","actionHook":"/voice/menu"},'
         '{"verb":"redirect","actionHook":"https://x.example/y"}]',
     }
+    # A live call's hooks may be paths or handlers: resolved against the call's own hook.
+    update = UpdateCall.model_validate(
+        {"call_hook": _menu, "child_call_hook": {"url": "/s", "method": "GET"}}
+    )
+    assert _sent(update, mounted) == {
+        "call_hook": {"url": "/voice/menu"},
+        "child_call_hook": {"url": "/voice/s", "method": "get"},
+    }
     # The same body, sent while an app at the root answers.
-    assert _sent(body, HookContext("", {_menu: "/m"}))["call_hook"] == {"url": "/m"}
+    assert _sent(update, HookContext("", {_menu: "/m"}))["call_hook"] == {"url": "/m"}
     whisper = UpdateCall(whisper=Play(url="https://cdn.example.com/a.wav", action_hook="/played"))
     assert _sent(whisper, mounted) == {
         "whisper": {"verb": "play", "url": "https://cdn.example.com/a.wav", "actionHook": "/voice/played"}

@@ -39,7 +39,7 @@ from ..hooks import (
     validate_hook,
 )
 from ..response import WebhookResponse, collect_verbs, encode_verbs
-from ..verbs import Target, Verb
+from ..verbs import Amd, Target, Verb
 
 __all__ = [
     "CallRecord",
@@ -86,6 +86,10 @@ def _api_hook(value: Any) -> HookObject:
         # The API's hook object has no basicAuth: its credentials are username and password.
         raise ValueError("a REST API hook takes username and password, not basic_auth")
     return hook
+
+
+def _is_absolute(url: object) -> bool:
+    return isinstance(url, str) and url.split("://", 1)[0].lower() in ("http", "https", "ws", "wss")
 
 
 def _written_hook(hook: HookObject) -> dict[str, Any]:
@@ -172,11 +176,30 @@ class CreateCall(_Body):
     tag: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
     sip_request_within_dialog_hook: str | None = Field(default=None, alias="sipRequestWithinDialogHook")
+    # Beyond the published spec: the feature server reads these from the body it is given
+    # (lib/tasks/rest_dial.js, lib/http-routes/api/create-call.js; schema verbs/rest_dial).
+    amd: Amd | None = None
+    """Answering-machine detection from the answer on; its events go to ``amd.action_hook``."""
+    caller_name: str | None = Field(default=None, alias="callerName")
+    """The caller's display name on the outbound INVITE."""
+    refer_hook: ApiHook | None = Field(default=None, alias="referHook")
+    """Where a REFER the called party sends goes."""
+    dual_streams: bool | None = None
+    """Record or stream each leg's audio apart."""
 
     @model_validator(mode="after")
     def _runnable(self) -> Self:
         if self.call_hook is None and self.application_sid is None and self.app_json is None:
             raise ValueError("a call needs call_hook, application_sid or app_json")
+        for name in ("call_hook", "call_status_hook"):
+            hook: HookObject | None = getattr(self, name)
+            if hook is not None and not _is_absolute(hook.url):
+                # The feature server makes the new call's HTTP client from this URL
+                # (create-call.js); a path or a handler has no address to resolve against.
+                raise ValueError(
+                    f"{name}: a new call's hook is an absolute URL (https://... or wss://...), "
+                    "not a path or a handler: jambonz has no call yet to resolve it against"
+                )
         return self
 
 
@@ -196,6 +219,10 @@ class CreateCallFields(TypedDict, total=False):
     tag: Mapping[str, Any] | None
     headers: Mapping[str, str] | None
     sip_request_within_dialog_hook: str | None
+    amd: Amd | Mapping[str, Any] | None
+    caller_name: str | None
+    refer_hook: ApiHook | None
+    dual_streams: bool | None
 
 
 class SipRequestCommand(_Body):
