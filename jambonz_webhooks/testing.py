@@ -19,6 +19,8 @@ HTTP webhooks or jambonz's WebSocket API (the transport a parameter, the test th
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 import uuid
 from collections import deque
@@ -33,7 +35,8 @@ from starlette.types import ASGIApp
 
 from .app import JambonzApp
 from .payload import CallInfo
-from .security import SIGNATURE_HEADER
+from .routing import HookSettings
+from .security import SIGNATURE_HEADER, BasicCredentials, HookSecurity
 from .simulator_transport import (
     ACK_TIMEOUT,
     Channel,
@@ -787,7 +790,9 @@ class CallSimulator:
         transport: ``"http"`` or ``"websocket"``. None: from the URL's scheme (HTTP for an app).
         secret: the webhook secret to sign with. None: the app's own first secret when
             ``target`` is a :class:`~jambonz_webhooks.JambonzApp`, else no signature.
-            False: never sign.
+            False: never sign. An app with neither a secret nor basic auth, which would refuse
+            to start, is lent a secret and credentials of the simulator's while it is open (in
+            process there is no network to protect): its hooks run signed, as in production.
         basic_auth: ``(username, password)`` to send. None: the app's own when ``target`` is
             a :class:`~jambonz_webhooks.JambonzApp`. False: never send credentials.
         method: how hooks are called over HTTP (a hook object's own ``method`` wins).
@@ -853,6 +858,9 @@ class CallSimulator:
             raise ValueError(f"the transport is 'http' or 'websocket', not {transport!r}")
         self.transport: Transport = transport or "http"
         """``"http"`` or ``"websocket"``: how calls reach the app."""
+        self._lent: tuple[HookSettings, HookSecurity] | None = None
+        if isinstance(target, JambonzApp) and target.hook_settings.security.closed:
+            self._lend_credentials(target.hook_settings)
         security = target.hook_settings.security if isinstance(target, JambonzApp) else None
         if secret is None and security is not None and security.secrets:
             secret = security.secrets[0]
@@ -913,7 +921,10 @@ class CallSimulator:
         self.close()
 
     def close(self) -> None:
-        """Close the calls' sockets and the HTTP client (in process: run the app's lifespan shutdown)."""
+        """Close the calls' sockets and the HTTP client (in process: run the app's lifespan shutdown).
+
+        An app the simulator lent credentials to gets its own settings back.
+        """
         for call in self.calls:
             if call._channel is not None:
                 call._channel.close()
@@ -922,6 +933,24 @@ class CallSimulator:
             self.client.__exit__(None, None, None)
         else:
             self.client.close()
+        if self._lent is not None:
+            settings, security = self._lent
+            settings.security, self._lent = security, None
+
+    def _lend_credentials(self, settings: HookSettings) -> None:
+        """Give a closed app (neither secret nor basic auth) a secret and credentials of the simulator's.
+
+        Such an app refuses to start and answers 503 (it fails closed); in process there is no
+        network to protect, so while the simulator is open the app checks the simulator's
+        signature and credentials, as it would jambonz's in production.
+        """
+        security = settings.security
+        lent = dataclasses.replace(
+            security,
+            secrets=(secrets.token_urlsafe(24),),
+            basic_auth=BasicCredentials("simulator", secrets.token_urlsafe(24)),
+        )
+        self._lent, settings.security = (settings, security), lent
 
     # ----------------------------------------------------------------- calls
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -430,3 +433,23 @@ def test_the_index_links_every_page() -> None:
     index = (DOCS / "index.md").read_text(encoding="utf-8")
     linked = {target.partition("#")[0] for target in LINK.findall(index)}
     assert {page.name for page in doc_pages()} - {"index.md"} <= linked
+
+
+def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
+    """docs/quickstart.md's app and its "try it" script, saved and run as a newcomer would."""
+    app_code, try_code = PYTHON_BLOCK.findall((DOCS / "quickstart.md").read_text(encoding="utf-8"))[:2]
+    (tmp_path / "app.py").write_text(app_code, encoding="utf-8")
+    (tmp_path / "sim.py").write_text(try_code, encoding="utf-8")
+    # A newcomer's environment: no secret, no credentials, not opened.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAMBONZ_")}
+    result = subprocess.run(
+        [sys.executable, "sim.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    # The printed lines are those the script's comments show.
+    shown = re.findall(r"^    # (\[.*\])$|print\(call\.dialed\)  # (\[.*\])$", try_code, re.MULTILINE)
+    expected = [heard or dialed for heard, dialed in shown]
+    assert len(expected) == 2
+    lines = result.stdout.splitlines()
+    assert lines[-2:] == expected
+    assert lines[0].endswith(" in-progress")  # the status hook's print

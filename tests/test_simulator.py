@@ -798,3 +798,32 @@ def test_a_pause_runs_through_unless_held() -> None:
         assert call.ended
         with pytest.raises(SimulatorError, match="the call is over"):
             call.verb_result()
+
+
+# --------------------------------------------------------------------------- an app with no credentials
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_an_app_with_no_credentials_is_lent_the_simulators_while_it_is_open(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    for name in ("JAMBONZ_WEBHOOK_SECRET", "JAMBONZ_WEBHOOK_USERNAME", "JAMBONZ_WEBHOOK_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("JAMBONZ_WEBHOOK_INSECURE", raising=False)
+    app = JambonzApp(state=MemoryStore())  # as in the quickstart: it would refuse to start
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text=f"Hello {call.from_}").hangup()
+
+    assert app.hook_settings.security.closed
+    with CallSimulator(app, transport=transport) as simulator:  # type: ignore[arg-type]
+        call = simulator.start(from_="+15551234567")
+        assert call.heard == ["Hello +15551234567"]
+        lent = app.hook_settings.security
+        assert lent.signed and lent.basic_auth is not None  # checked on every hook, as in production
+        if transport == "http":
+            assert call.requests[0].headers["Jambonz-Signature"].startswith("t=")
+            unsigned = simulator.client.post("/incoming", json=json.loads(jambonz_json(call.session)))
+            assert unsigned.status_code == 401
+    assert app.hook_settings.security.closed  # given back when the simulator closes
