@@ -48,6 +48,7 @@ from uvicorn.server import Server, ServerState
 from .deadline import deadlines
 from .draining import begin_draining
 from .draining import state as drain_state
+from .logs import configure_logging
 
 __all__ = [
     "BoundedHttpToolsProtocol",
@@ -511,6 +512,7 @@ class ServingConfig(Config):
         *,
         limits: Limits | None = None,
         shutdown: Shutdown | None = None,
+        app_logging: bool = True,
         **options: Any,
     ) -> None:
         limits = limits or Limits()
@@ -527,6 +529,20 @@ class ServingConfig(Config):
         super().__init__(app, **options)
         self.limits = limits
         self.shutdown = shutdown
+        self.app_logging = app_logging
+        """Whether loading the app also sends its logs somewhere, when it did not itself."""
+
+    def load_app(self) -> Any:
+        """Import the app; then, unless the app set up logging itself, send its logs to stderr.
+
+        uvicorn configures its own loggers only: the app's and the framework's (the access line
+        per hook) would reach no handler and be lost. :func:`~jambonz_webhooks.logs.configure_logging`
+        does nothing when the root logger has a handler already (the app's own setup).
+        """
+        app = super().load_app()
+        if self.app_logging:
+            configure_logging()
+        return app
 
 
 class DrainingServer(Server):

@@ -541,3 +541,37 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     finally:
         run.process.send_signal(signal.SIGTERM)
         assert run.process.wait(timeout=15) == 0
+
+
+def test_run_writes_the_access_line_of_an_app_that_set_up_no_logging(tmp_path: Path) -> None:
+    # uvicorn configures its own loggers only; the app's line per hook must not be lost.
+    port = _free_port()
+    stderr_path = tmp_path / "plain.stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jambonz_webhooks", "run", "tests.apps.plain:app", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env={**_inherited_env(), "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 20.0
+        while f"Uvicorn running on http://{HOST}:{port}" not in stderr_path.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
+            time.sleep(0.05)
+        body = jambonz_json(payloads.session_new())
+        with socket.create_connection((HOST, port), timeout=5) as connection:
+            request = (
+                f"POST /incoming HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode() + body
+            connection.sendall(request)
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+        line = "call hook POST /incoming -> 200"
+        while line not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stderr_path.read_text().count(line) == 1
+    finally:
+        _stop(process)
