@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic_core
 
-from .errors import CallEndedError, CommandUnavailable
+from .errors import CallEndedError, CommandUnavailable, within_app_code
 from .hooks import HookContext, current_context, write_hook
 from .response import WebhookResponse, collect_verbs, encode_verbs
 from .tokens import TokenFlow
@@ -669,7 +669,7 @@ class CallControl:
 
 async def _with_link(link: CallLink, work: Coroutine[Any, Any, Any]) -> Any:
     current_link.set(link)  # the task's own context: commands from it find the call
-    return await work
+    return await within_app_code(work)
 
 
 def _live_calls(context: HookContext) -> LiveCalls:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import http
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import pydantic_core
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
+    "AppExit",
     "CallEndedError",
     "CommandUnavailable",
     "HookError",
@@ -26,7 +27,32 @@ __all__ = [
     "server_error_handler",
     "too_large_message",
     "validation_error",
+    "within_app_code",
 ]
+
+T = TypeVar("T")
+
+
+class AppExit(Exception):
+    """The app's code raised SystemExit or KeyboardInterrupt: a failure of that code, not a stop.
+
+    Raised in their place where the framework runs a handler, a tool or a call's task, so that
+    they fail like any other exception (logged with the call_sid; a hook answers its fallback)
+    instead of ending the event loop, as asyncio lets them do from a task.
+    """
+
+    @classmethod
+    def of(cls, exc: BaseException) -> AppExit:
+        """The failure that stands for ``exc``."""
+        return cls(f"the app's code raised {type(exc).__name__}")
+
+
+async def within_app_code(awaitable: Awaitable[T]) -> T:
+    """Await the app's code, with SystemExit and KeyboardInterrupt raised as :class:`AppExit`."""
+    try:
+        return await awaitable
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise AppExit.of(exc) from exc
 
 
 class HookError(Exception):

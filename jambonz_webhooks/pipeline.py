@@ -35,7 +35,7 @@ from .control import LiveCalls
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
 from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
-from .errors import HookError, error_body, http_error, too_large_message
+from .errors import AppExit, HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES, LlmToolCall
 from .hooks import HookContext, RetryPolicy, current_context
 from .injection import HandlerPlan, HookKind, build_arguments, env_values, kept_session, plan_handler
@@ -496,7 +496,10 @@ class HookPipeline:
             self.plan, decoded, path_params, settings.state, request, continuation, env, kept
         )
         # An async handler is awaited here rather than through _call: one coroutine fewer a request.
-        result = await (self.handler(**arguments) if self.plan.is_async else self._call(arguments))
+        try:
+            result = await (self.handler(**arguments) if self.plan.is_async else self._call(arguments))
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise AppExit.of(exc) from exc
         if type(result) is EncodedVerbs:
             return result.data, []
         verbs = collect_verbs(result)
@@ -586,12 +589,15 @@ class HookPipeline:
         return await kept_session(call, self.settings.state)
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
-        if self.plan.is_async:
-            return await self.handler(**arguments)
-        # A thread cannot be stopped: at the deadline it is abandoned (its result dropped).
-        return await anyio.to_thread.run_sync(
-            functools.partial(self.handler, **arguments), abandon_on_cancel=True
-        )
+        try:
+            if self.plan.is_async:
+                return await self.handler(**arguments)
+            # A thread cannot be stopped: at the deadline it is abandoned (its result dropped).
+            return await anyio.to_thread.run_sync(
+                functools.partial(self.handler, **arguments), abandon_on_cancel=True
+            )
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise AppExit.of(exc) from exc
 
     async def _status(
         self,

@@ -53,7 +53,7 @@ from starlette.types import Receive, Scope, Send
 
 from .asgi import CLOSE, JSON_HEADERS, RequestHeaders, read_body, send_answer
 from .decoding import check_media_type
-from .errors import HookError, error_body, too_large_message
+from .errors import HookError, error_body, too_large_message, within_app_code
 from .logs import access_log
 
 if TYPE_CHECKING:
@@ -251,10 +251,10 @@ class Tool:
         limit = self.timeout or timeout
         if self.is_async:
             async with asyncio.timeout(limit):
-                return await self.function(**kwargs)
+                return await within_app_code(self.function(**kwargs))
         with anyio.fail_after(limit):
-            return await anyio.to_thread.run_sync(
-                functools.partial(self.function, **kwargs), abandon_on_cancel=True
+            return await within_app_code(
+                anyio.to_thread.run_sync(functools.partial(self.function, **kwargs), abandon_on_cancel=True)
             )
 
 

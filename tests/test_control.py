@@ -535,13 +535,17 @@ def test_an_http_call_keeps_its_tasks_until_its_final_status(
         assert len(app.hook_settings.calls) == 0
 
 
+@pytest.mark.parametrize("raised", [LookupError("no such order"), SystemExit(2)], ids=["error", "exit"])
 def test_a_failing_task_is_logged_with_the_call_sid(
-    socket_of: Callable[[JambonzApp], WebSocketTestSession], caplog: pytest.LogCaptureFixture
+    socket_of: Callable[[JambonzApp], WebSocketTestSession],
+    caplog: pytest.LogCaptureFixture,
+    raised: BaseException,
 ) -> None:
+    # SystemExit from a task would end asyncio's event loop: here it is the task's failure.
     app = _app()
 
     async def broken() -> None:
-        raise LookupError("no such order")
+        raise raised
 
     @app.call_hook("/incoming")
     async def incoming(call: CallSession, control: CallControl) -> Response:

@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jambonz_webhooks import (
+    Background,
     CallInfo,
     CallSession,
     CallState,
@@ -229,6 +230,45 @@ def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogC
         response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
     assert response.status_code == 200 and response.json() == FALLBACK
     assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "raised", [SystemExit(3), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"]
+)
+@pytest.mark.parametrize("runs", ["async", "sync", "in the background"])
+def test_a_handler_raising_system_exit_fails_like_any_other_and_the_app_serves_on(
+    raised: BaseException, runs: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Raised from a task, these two would end asyncio's event loop: the whole server.
+    app = JambonzApp(webhook_secret=[], insecure=True)
+    options: dict[str, Any] = {"background": Background(after=5)} if runs == "in the background" else {}
+
+    if runs == "sync":
+
+        @app.action_hook("/menu")
+        def sync_menu(call: CallInfo) -> Response:
+            raise raised
+
+    else:
+
+        @app.action_hook("/menu", **options)
+        async def menu(call: CallInfo) -> Response:
+            raise raised
+
+    @app.action_hook("/next")
+    async def after(call: CallInfo) -> Response:
+        return Response().hangup()
+
+    info = payloads.call_info()
+    with caplog.at_level(logging.ERROR), TestClient(app) as client:
+        response = client.post("/menu", content=body(info), headers=JSON)
+        assert client.post("/next", content=body(payloads.call_info()), headers=JSON).json() == [
+            {"verb": "hangup"}
+        ]
+    assert response.status_code == 200 and response.json() == FALLBACK
+    (failure,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"call_sid={info['call_sid']}" in failure.getMessage()
+    assert type(raised).__name__ in failure.getMessage() or type(raised).__name__ in (failure.exc_text or "")
 
 
 @pytest.mark.parametrize(

@@ -221,6 +221,18 @@ async def broken(secret_word: str) -> str:
 
 
 @box.tool
+def exits(code: int) -> str:
+    """Exits, as a careless script would (in a worker thread)."""
+    raise SystemExit(code)
+
+
+@box.tool
+async def interrupts() -> str:
+    """Raises KeyboardInterrupt."""
+    raise KeyboardInterrupt
+
+
+@box.tool
 async def too_slow() -> str:
     """Never answers in time."""
     await asyncio.sleep(10)
@@ -313,6 +325,19 @@ async def test_a_raising_tool_answers_an_error_and_is_logged(caplog: pytest.LogC
     (failure,) = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert failure.exc_info is not None and "call_sid=CA-2" in failure.getMessage()
     assert "xyzzy" not in caplog.text
+
+
+@pytest.mark.parametrize(("name", "args"), [("exits", {"code": 3}), ("interrupts", {})])
+async def test_a_tool_raising_system_exit_answers_an_error_and_the_loop_goes_on(
+    name: str, args: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    hook = box.hook("openai")
+    with caplog.at_level(logging.ERROR):
+        _, output = await hook.answer({"tool_call_id": "c1", "name": name, "args": args}, "CA-9")
+    assert _output(output) == {"error": f"the tool {name} failed"}
+    (failure,) = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert "call_sid=CA-9" in failure.getMessage()
+    await asyncio.sleep(0)  # this test's event loop still runs
 
 
 @pytest.mark.slow
