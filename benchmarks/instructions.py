@@ -48,7 +48,6 @@ from pathlib import Path
 
 from load import (
     ENV_DROPPED,
-    ENV_SECRET,
     OUT_DIR,
     PATH,
     RESULTS,
@@ -66,6 +65,8 @@ from load import (
 )
 from pair import app_spec
 from payload import body as make_body
+
+from jambonz_webhooks.security import ENV_SECRET
 
 LAST_LEVEL = "524288,8,64"  # bytes, ways, line: what of a core's L2 a request keeps (see above)
 EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")

@@ -61,6 +61,8 @@ from typing import IO, Any, TypeVar
 
 from payload import write_body
 
+from jambonz_webhooks.security import ENV_SECRET
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
@@ -68,7 +70,6 @@ LUA_SCRIPT = BENCH_DIR / "post.lua"
 RESULTS = BENCH_DIR / "RESULTS.md"
 PATH = "/incoming"
 
-ENV_SECRET = "JAMBONZ_WEBHOOK_SECRET"
 # Left out of the servers' environment: credentials would add a check the bare app does not make,
 # and a Redis URL would move the framework's call state out of the process.
 ENV_DROPPED = ("JAMBONZ_WEBHOOK_USERNAME", "JAMBONZ_WEBHOOK_PASSWORD", "JAMBONZ_REDIS_URL")

@@ -36,7 +36,6 @@ from pathlib import Path
 from load import (
     APPS,
     ENV_DROPPED,
-    ENV_SECRET,
     EXTRA_APPS,
     OUT_DIR,
     ROOT,
@@ -54,6 +53,8 @@ from load import (
     wrk_command,
 )
 from payload import write_body
+
+from jambonz_webhooks.security import ENV_SECRET
 
 
 def app_spec(name: str, base: Path | None) -> AppSpec:

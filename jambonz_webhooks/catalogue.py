@@ -6,7 +6,7 @@ When jambonz publishes new schemas, run::
 
 It lists every schema without a model, every model whose schema is gone, and, for each pair,
 the properties one has and the other lacks, required fields, enum values and JSON types that
-differ, and verbs without a builder method on :class:`~jambonz_webhooks.Response`. It exits 1
+differ, and verbs without a builder method on :class:`~jambonz_webhooks.WebhookResponse`. It exits 1
 when it finds a difference, so it can gate an upgrade.
 
 Deliberate differences are not reported: payload models require the call fields jambonz always

@@ -45,16 +45,16 @@ from .state import RedisStore, StateStore, StateStoreError
 __all__ = [
     "DEFAULT_LEASE",
     "LEASE_MARGIN",
-    "Answer",
     "DeliveryCache",
     "RedisDeliveries",
     "Replayable",
+    "StoredAnswer",
     "delivery_key",
 ]
 
 logger = logging.getLogger("jambonz_webhooks")
 
-Answer: TypeAlias = tuple[int, Sequence[tuple[bytes, bytes]], bytes]
+StoredAnswer: TypeAlias = tuple[int, Sequence[tuple[bytes, bytes]], bytes]
 """An HTTP answer as it is sent: status, headers, body."""
 
 DEFAULT_LEASE = 10.0
@@ -161,7 +161,7 @@ class DeliveryCache:
         key: bytes,
         compute: Callable[[], Awaitable[R]],
         *,
-        rebuild: Callable[[Answer], R],
+        rebuild: Callable[[StoredAnswer], R],
         lease: float = DEFAULT_LEASE,
     ) -> R:
         """The answer to the delivery ``key``: computed if it is the first, else the first's again.
@@ -179,7 +179,7 @@ class DeliveryCache:
             first = entry[1]
             try:
                 # Shielded: a repeat whose client goes away must not cancel the first's work.
-                kept: Answer = await asyncio.shield(first)
+                kept: StoredAnswer = await asyncio.shield(first)
             except asyncio.CancelledError:
                 if not first.cancelled():
                     raise  # this request itself was cancelled
@@ -211,7 +211,11 @@ class DeliveryCache:
         return result
 
     async def _first(
-        self, key: bytes, compute: Callable[[], Awaitable[R]], rebuild: Callable[[Answer], R], lease: float
+        self,
+        key: bytes,
+        compute: Callable[[], Awaitable[R]],
+        rebuild: Callable[[StoredAnswer], R],
+        lease: float,
     ) -> R:
         """The first delivery in this process, shared with the other workers through the records."""
         shared = self.shared
@@ -236,7 +240,9 @@ class DeliveryCache:
         await self._settle(shared, key, claim, _answer_of(result) if result.status < 500 else None)
         return result
 
-    async def _settle(self, shared: RedisDeliveries, key: bytes, claim: bytes, answer: Answer | None) -> None:
+    async def _settle(
+        self, shared: RedisDeliveries, key: bytes, claim: bytes, answer: StoredAnswer | None
+    ) -> None:
         try:
             await shared.settle(key, claim, answer, self.ttl)
         except StateStoreError as exc:
@@ -258,7 +264,7 @@ class DeliveryCache:
             del entries[key]
 
 
-def _answer_of(result: Replayable) -> Answer:
+def _answer_of(result: Replayable) -> StoredAnswer:
     return result.status, result.headers, result.body
 
 
@@ -316,7 +322,7 @@ class RedisDeliveries:
     def __repr__(self) -> str:
         return f"RedisDeliveries({self.store!r}, prefix={self.prefix!r})"
 
-    async def claim(self, key: bytes, lease: float) -> bytes | Answer | None:
+    async def claim(self, key: bytes, lease: float) -> bytes | StoredAnswer | None:
         """Claim the delivery ``key`` for ``lease`` seconds, or wait for the answer of whoever has.
 
         Returns the claim (to :meth:`settle` once the answer is known), the answer published
@@ -351,7 +357,7 @@ class RedisDeliveries:
             if loop.time() >= end:
                 return None
 
-    async def settle(self, key: bytes, claim: bytes, answer: Answer | None, ttl: float) -> None:
+    async def settle(self, key: bytes, claim: bytes, answer: StoredAnswer | None, ttl: float) -> None:
         """Publish ``answer`` to the delivery ``key`` for ``ttl`` seconds, or (None) drop the claim.
 
         Nothing changes when the claim is no longer this worker's (its lease ran out).
@@ -373,7 +379,7 @@ class RedisDeliveries:
             raise StateStoreError(f"Redis failed to {what}: {reason}") from exc
 
 
-def _encode(answer: Answer) -> bytes:
+def _encode(answer: StoredAnswer) -> bytes:
     status, headers, body = answer
     # Header names and values are latin-1 on the wire: they go through JSON text as such.
     head = [status, [[name.decode("latin-1"), value.decode("latin-1")] for name, value in headers]]
@@ -381,7 +387,7 @@ def _encode(answer: Answer) -> bytes:
     return _ANSWER + json.dumps(head, separators=(",", ":")).encode() + b"\n" + body
 
 
-def _decode(value: bytes) -> Answer:
+def _decode(value: bytes) -> StoredAnswer:
     head, sep, body = value[1:].partition(b"\n")
     try:
         status, headers = json.loads(head)

@@ -34,7 +34,7 @@ from .continuation import RESUME_PATH, ContinuationError, ContinuationFailed, Co
 from .control import LiveCalls
 from .deadline import deadlines
 from .decoding import Decoded, PayloadReader, check_media_type
-from .deliveries import LEASE_MARGIN, Answer, DeliveryCache, delivery_key
+from .deliveries import LEASE_MARGIN, DeliveryCache, StoredAnswer, delivery_key
 from .errors import AppExit, HookError, error_body, http_error, too_large_message
 from .events import FINAL_CALL_STATUSES, LlmToolCall
 from .hooks import HookContext, RetryPolicy, current_context
@@ -773,7 +773,7 @@ async def _ready(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _repeated(answer: Answer) -> Outcome:
+def _repeated(answer: StoredAnswer) -> Outcome:
     """The outcome of a repeated delivery: the first one's answer again."""
     return Outcome(*answer, how="repeat")
 

@@ -1,10 +1,10 @@
 """pytest fixtures for jambonz-webhooks apps: ``jambonz_simulator``, a factory of call simulators.
 
-Load it in a project's root ``conftest.py``::
-
-    pytest_plugins = ["jambonz_webhooks.pytest_plugin"]
-
-then::
+Installing the package registers it with pytest (its ``pytest11`` entry point): nothing to
+load, and naming it again in ``pytest_plugins`` makes pytest refuse it as registered twice.
+Where the entry point is not read (the package not installed, only on ``sys.path``), load it
+in the project's root ``conftest.py`` with ``pytest_plugins = ["jambonz_webhooks.pytest_plugin"]``.
+Then::
 
     def test_support_is_closed(jambonz_simulator):
         call = jambonz_simulator(app).start()

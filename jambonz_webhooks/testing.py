@@ -42,6 +42,7 @@ from .simulator_transport import (
     Channel,
     Command,
     HttpTransport,
+    RequestKind,
     SentRequest,
     SimulatorError,
     WebSocketChannel,
@@ -57,6 +58,7 @@ from .simulator_transport import (
 __all__ = [
     "CallSimulator",
     "Command",
+    "RequestKind",
     "SentRequest",
     "SimulatedCall",
     "SimulatorError",

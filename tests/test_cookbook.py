@@ -177,12 +177,13 @@ def test_the_beep_after_the_message_started_changes_nothing(jambonz_simulator: S
     assert call.ended and call.hung_up_by == "app"
 
 
-def test_a_silent_callee_and_an_error_of_amd(jambonz_simulator: SimulatorFactory) -> None:
+def test_a_silent_callee_and_the_end_of_detection(jambonz_simulator: SimulatorFactory) -> None:
     call = answered_call(jambonz_simulator, "http", call_sid="CA-quiet")
-    assert call.send_hook("/amd", type="amd_error", reason="no speech credentials") == []
-    assert call.waiting_for == "pause"  # nothing changed
     call.send_hook("/amd", type="amd_no_speech_detected")
     assert call.waiting_for == "gather"  # spoken to as a person who waits for us
+    # amd-utils.js stopAmd: detection over, it says so; nothing changes.
+    assert call.send_hook("/amd", type="amd_stopped") == []
+    assert call.waiting_for == "gather"
     call.press("2")
     assert dialer.OUTCOMES == {"CA-quiet": "cancelled"}
 

@@ -40,7 +40,7 @@ from jambonz_webhooks import (
     RedisStore,
     Response,
 )
-from jambonz_webhooks.deliveries import LEASE_MARGIN, Answer, RedisDeliveries, delivery_key
+from jambonz_webhooks.deliveries import LEASE_MARGIN, RedisDeliveries, StoredAnswer, delivery_key
 from jambonz_webhooks.security import compute_signature
 from jambonz_webhooks.testing import CallSimulator, sign, signed_headers
 from tests import payloads
@@ -86,7 +86,7 @@ class Reply:
     how: str = "handler"
 
 
-def repeated(answer: Answer) -> Reply:
+def repeated(answer: StoredAnswer) -> Reply:
     return Reply(*answer, how="repeat")
 
 

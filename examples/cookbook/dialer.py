@@ -67,13 +67,13 @@ async def amd_event(event: AmdEvent, state: CallState) -> WebhookResponse | None
     if event.type == "amd_machine_detected":
         return WebhookResponse().pause(length=30)  # let the greeting play out
     if event.type in ("amd_machine_stopped_speaking", "amd_tone_detected"):
-        # Both may come (the greeting ends, then the beep): leave the message once.
+        # Both may come (a beep, then the greeting ends a second later): leave the message once.
         if await state.get("message_left", False):
             return None
         await state.set("message_left", True)
         OUTCOMES[event.call_sid] = "voicemail"
         return WebhookResponse().say(text=MESSAGE).hangup()
-    return None  # amd_error, amd_stopped: nothing to change
+    return None  # amd_stopped (detection is over): nothing to change
 
 
 @app.action_hook("/reply")

@@ -1,6 +1,6 @@
 """Validating a verb's fields straight into the dict jambonz receives (its wire form).
 
-A verb built with :class:`~jambonz_webhooks.Response` is validated and then only ever written
+A verb built with :class:`~jambonz_webhooks.WebhookResponse` is validated and then only ever written
 out, so making a model instance and serializing it field by field is work the answer does not
 need. From each verb model's public description (``model_fields``: annotation, alias, default,
 metadata; ``model_config``) this module derives a ``TypedDict`` with the same field types, keyed
