@@ -23,7 +23,7 @@ from jambonz_webhooks import (
     GatherResult,
     HookRouter,
     JambonzApp,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.app import DEFAULT_FALLBACK
 from jambonz_webhooks.verbs import Say
@@ -54,32 +54,32 @@ def app() -> JambonzApp:
     app.state.seen = seen
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         seen.append(result)
         if result.digits == "1":
-            return Response().say(text="Sales").dial(target=[{"type": "phone", "number": "+15550001"}])
-        return Response().redirect(action_hook=incoming)
+            return WebhookResponse().say(text="Sales").dial(target=[{"type": "phone", "number": "+15550001"}])
+        return WebhookResponse().redirect(action_hook=incoming)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         seen.append(call)
         return (
-            Response()
+            WebhookResponse()
             .say(text=f"Hello {call.caller_name}")
             .gather(input=["digits"], num_digits=1, action_hook=menu, say={"text": "Press 1 for sales"})
         )
 
     @app.status_hook("/status")
-    async def status(event: CallStatus) -> Response:
+    async def status(event: CallStatus) -> WebhookResponse:
         seen.append(event)
-        return Response().say(text="ignored")  # a status hook's answer is never sent
+        return WebhookResponse().say(text="ignored")  # a status hook's answer is never sent
 
     @app.call_hook("/boom")
-    async def boom(call: CallSession) -> Response:
+    async def boom(call: CallSession) -> WebhookResponse:
         raise RuntimeError("secret-detail: database password is hunter2")
 
     @app.action_hook("/boom-action")
-    async def boom_action(result: GatherResult) -> Response:
+    async def boom_action(result: GatherResult) -> WebhookResponse:
         raise KeyError("secret-detail")
 
     @app.status_hook("/boom-status")
@@ -138,7 +138,9 @@ def test_status_hook_answers_204_without_content_type(app: JambonzApp, client: T
 # --- handlers that answer nothing, the wrong thing, or raise ----------------------------------------
 
 
-@pytest.mark.parametrize("answer", [None, Response(), []], ids=["None", "empty-Response", "empty-list"])
+@pytest.mark.parametrize(
+    "answer", [None, WebhookResponse(), []], ids=["None", "empty-Response", "empty-list"]
+)
 def test_call_hook_answering_no_verbs_gets_fallback(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
     app = JambonzApp(insecure=True)
 
@@ -155,7 +157,9 @@ def test_call_hook_answering_no_verbs_gets_fallback(answer: Any, caplog: pytest.
     assert "/incoming" in record.getMessage()
 
 
-@pytest.mark.parametrize("answer", [None, Response(), []], ids=["None", "empty-Response", "empty-list"])
+@pytest.mark.parametrize(
+    "answer", [None, WebhookResponse(), []], ids=["None", "empty-Response", "empty-list"]
+)
 def test_action_hook_answering_no_verbs_gets_empty_array(
     answer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,11 +202,11 @@ def test_fallback_none_answers_plain_500(caplog: pytest.LogCaptureFixture) -> No
     app = JambonzApp(fallback=None, insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise RuntimeError("secret-detail")
 
     @app.action_hook("/menu")
-    def menu(result: GatherResult) -> Response:
+    def menu(result: GatherResult) -> WebhookResponse:
         raise ValueError("secret-detail")
 
     client = TestClient(app)
@@ -221,10 +225,10 @@ def test_fallback_none_answers_plain_500(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_custom_fallback_response() -> None:
-    app = JambonzApp(fallback=Response().say(text="x").hangup(), insecure=True)
+    app = JambonzApp(fallback=WebhookResponse().say(text="x").hangup(), insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         raise RuntimeError("boom")
 
     r = post(TestClient(app), "/menu", payloads.call_info())
@@ -238,13 +242,13 @@ def test_custom_fallback_list_of_dicts() -> None:
     )
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise RuntimeError("boom")
 
     r = post(TestClient(app), "/incoming", payloads.session_new())
     assert r.status_code == 200
     assert r.json() == [{"verb": "say", "text": "Sorry"}, {"verb": "redirect", "actionHook": "/retry"}]
-    assert isinstance(app.fallback, Response)
+    assert isinstance(app.fallback, WebhookResponse)
 
 
 def test_a_bad_fallback_fails_at_construction() -> None:
@@ -290,7 +294,7 @@ def test_wrong_return_type_gets_fallback(answer: Any, kind: str, caplog: pytest.
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (Response().say(text="a").hangup(), [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
+        (WebhookResponse().say(text="a").hangup(), [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
         ([Say(text="a"), {"verb": "hangup"}], [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
         ((Say(text="a"),), [{"verb": "say", "text": "a"}]),
         (Say(text="a"), [{"verb": "say", "text": "a"}]),
@@ -327,9 +331,9 @@ def test_hook_references_written_by_the_app() -> None:
         return None
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         return (
-            Response()
+            WebhookResponse()
             .gather(action_hook="/menu")
             .gather(action_hook="https://x/y")
             .gather(action_hook={"url": "/menu", "method": "GET", "username": "u", "password": "p"})
@@ -354,8 +358,8 @@ def test_unregistered_handler_reference_fails_the_hook(kind: str, caplog: pytest
     async def nowhere(result: GatherResult) -> None:
         return None
 
-    async def handler(call: CallSession) -> Response:
-        return Response().gather(action_hook=nowhere)
+    async def handler(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(action_hook=nowhere)
 
     (app.call_hook if kind == "call" else app.action_hook)("/hook")(handler)
     with caplog.at_level(logging.ERROR, logger=LOGGER):
@@ -377,8 +381,8 @@ def test_handler_registered_at_two_paths_is_referred_to_by_the_first() -> None:
     app.action_hook("/menu-again")(menu)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().gather(action_hook=menu)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(action_hook=menu)
 
     client = TestClient(app)
     assert post(client, "/incoming", payloads.session_new()).json() == [
@@ -418,24 +422,24 @@ def _bad_body_app() -> JambonzApp:
     app.state.called = called
 
     @app.call_hook("/session")
-    async def session(call: CallSession) -> Response:
+    async def session(call: CallSession) -> WebhookResponse:
         called.append("session")
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.action_hook("/nothing")
-    async def nothing() -> Response:
+    async def nothing() -> WebhookResponse:
         called.append("nothing")
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.action_hook("/raw")
-    async def raw(payload: dict[str, Any]) -> Response:
+    async def raw(payload: dict[str, Any]) -> WebhookResponse:
         called.append("raw")
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.action_hook("/two")
-    async def two(call: CallSession, result: GatherResult) -> Response:
+    async def two(call: CallSession, result: GatherResult) -> WebhookResponse:
         called.append("two")
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -578,21 +582,21 @@ def test_sync_handlers() -> None:
     threads: list[int] = []
 
     @app.action_hook("/menu")
-    def menu(result: GatherResult) -> Response:
+    def menu(result: GatherResult) -> WebhookResponse:
         threads.append(threading.get_ident())
-        return Response().say(text=f"You pressed {result.digits}")
+        return WebhookResponse().say(text=f"You pressed {result.digits}")
 
     @app.call_hook("/incoming")
-    def incoming(call: CallSession) -> Response:
+    def incoming(call: CallSession) -> WebhookResponse:
         threads.append(threading.get_ident())
-        return Response().gather(action_hook=menu, num_digits=1)
+        return WebhookResponse().gather(action_hook=menu, num_digits=1)
 
     @app.status_hook("/status")
     def status(event: CallStatus) -> None:
         threads.append(threading.get_ident())
 
     @app.action_hook("/broken")
-    def broken(result: GatherResult) -> Response:
+    def broken(result: GatherResult) -> WebhookResponse:
         raise RuntimeError("boom")
 
     client = TestClient(app)
@@ -661,26 +665,26 @@ def test_hook_router_and_handler_refs_across_routers() -> None:
     billing = HookRouter(prefix="/billing")
 
     @tier2.action_hook("/entry")
-    async def tier2_entry(result: GatherResult) -> Response:
-        return Response().say(text="tier 2").redirect(action_hook=billing_incoming)
+    async def tier2_entry(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text="tier 2").redirect(action_hook=billing_incoming)
 
     support.include_router(tier2, prefix="/x")
 
     @support.call_hook("/incoming")
-    async def support_incoming(call: CallSession) -> Response:
-        return Response().gather(action_hook=tier2_entry, say=Say(text="Support"))
+    async def support_incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(action_hook=tier2_entry, say=Say(text="Support"))
 
     @billing.action_hook("/menu")
-    async def billing_menu(result: GatherResult) -> Response:
-        return Response().redirect(action_hook=support_incoming)
+    async def billing_menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().redirect(action_hook=support_incoming)
 
     @billing.call_hook("/incoming")
-    async def billing_incoming(call: CallSession) -> Response:
-        return Response().gather(action_hook=billing_menu, input=["speech"])
+    async def billing_incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(action_hook=billing_menu, input=["speech"])
 
     @billing.status_hook("/status")
-    async def billing_status(event: CallStatus) -> Response:
-        return Response().hangup()
+    async def billing_status(event: CallStatus) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     app.include_router(billing)
     app.include_router(support, prefix="/v1")
@@ -748,8 +752,8 @@ def test_lifespan_runs_startup_and_shutdown() -> None:
     app = JambonzApp(lifespan=lifespan, insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, request: Request) -> Response:
-        return Response().say(text=request.state.greeting)
+    async def incoming(call: CallSession, request: Request) -> WebhookResponse:
+        return WebhookResponse().say(text=request.state.greeting)
 
     assert events == []
     with TestClient(app) as client:
@@ -772,8 +776,8 @@ def test_plain_starlette_routes() -> None:
     app.add_route("/health", health, methods=["GET"])
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     client = TestClient(app)
     r = client.get("/health")
@@ -789,7 +793,7 @@ def test_http_exception_raised_by_a_handler_is_its_answer() -> None:
     app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise HTTPException(403, "Unknown caller +15083084809")
 
     client = TestClient(app)

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import Background, CallStatus, Continuation, GatherResult, JambonzApp, Response
+from jambonz_webhooks import Background, CallStatus, Continuation, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.continuation import RESUME_PATH
 from tests import payloads
 from tests.conftest import REPO_ROOT, LiveServer, _free_port, _inherited_env, _port_answers, _stop
@@ -51,25 +51,25 @@ def new_app(**settings: Any) -> JambonzApp:
     app = JambonzApp(webhook_secret=[], insecure=True, background=Background(after=0.3, limit=5), **settings)
 
     @app.action_hook("/ask", background=True)
-    async def ask(result: GatherResult) -> Response:
+    async def ask(result: GatherResult) -> WebhookResponse:
         await asyncio.sleep(float(result.get("delay", 1.0)))
-        return Response().say(text=f"the answer for {result.digits}").hangup()
+        return WebhookResponse().say(text=f"the answer for {result.digits}").hangup()
 
     @app.action_hook("/maybe")
-    async def maybe(result: GatherResult, later: Continuation) -> Response:
+    async def maybe(result: GatherResult, later: Continuation) -> WebhookResponse:
         if result.digits == "1":
-            later.allow(filler=Response().say(text="Let me check."))
+            later.allow(filler=WebhookResponse().say(text="Let me check."))
         await asyncio.sleep(0.8)
-        return Response().say(text="done").hangup()
+        return WebhookResponse().say(text="done").hangup()
 
     @app.action_hook("/fail", background=True)
-    async def fail(result: GatherResult) -> Response:
+    async def fail(result: GatherResult) -> WebhookResponse:
         await asyncio.sleep(0.5)
         raise RuntimeError("the model is down")
 
     @app.action_hook("/fast", background=True)
-    async def fast(result: GatherResult) -> Response:
-        return Response().hangup()
+    async def fast(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     return app
 
@@ -130,9 +130,9 @@ def test_not_allowed_and_past_the_deadline_is_the_fallback() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.5)
 
     @app.action_hook("/maybe")
-    async def maybe(result: GatherResult, later: Continuation) -> Response:
+    async def maybe(result: GatherResult, later: Continuation) -> WebhookResponse:
         await asyncio.sleep(3)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with TestClient(app) as client:
         started = time.monotonic()
@@ -180,8 +180,8 @@ def test_an_app_without_background_hooks_serves_no_resume_hook() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
-        return Response().hangup()
+    async def menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     assert [route.path for route in app.hooks] == ["/menu"]
     response = TestClient(app).post(RESUME_PREFIX + "x" * 43, content=gather("abc"), headers=JSON)
@@ -194,13 +194,13 @@ def test_a_final_call_status_cancels_the_work_still_continuing() -> None:
     events: list[str] = []
 
     @app.action_hook("/think", background=True)
-    async def think(result: GatherResult) -> Response:
+    async def think(result: GatherResult) -> WebhookResponse:
         try:
             await asyncio.sleep(20)
         except asyncio.CancelledError:
             events.append("cancelled")
             raise
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:

@@ -28,8 +28,8 @@ from jambonz_webhooks import (
     JambonzApp,
     LlmToolCall,
     MemoryStore,
-    Response,
     StateStoreError,
+    WebhookResponse,
 )
 from jambonz_webhooks.injection import kept_session
 from tests.payloads import post_as_jambonz as post
@@ -139,39 +139,39 @@ def make_app(store: Any = None) -> tuple[JambonzApp, Seen]:
     seen = Seen()
 
     @app.call_hook("/outdial")
-    async def outdial(call: CallSession) -> Response:
+    async def outdial(call: CallSession) -> WebhookResponse:
         seen.add("/outdial", call)
-        return Response().say(text="Hello, this is a reminder.")
+        return WebhookResponse().say(text="Hello, this is a reminder.")
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         seen.add("/incoming", call)
-        return Response().say(text="Hello").redirect(action_hook="/sales")
+        return WebhookResponse().say(text="Hello").redirect(action_hook="/sales")
 
     @app.call_hook("/incoming/adulting")
-    async def adulting(call: CallSession) -> Response:
+    async def adulting(call: CallSession) -> WebhookResponse:
         seen.add("/incoming/adulting", call)
-        return Response().say(text="You are on your own now")
+        return WebhookResponse().say(text="You are on your own now")
 
     @app.call_hook("/adulting")
-    async def adulting_http(call: CallSession) -> Response:
+    async def adulting_http(call: CallSession) -> WebhookResponse:
         seen.add("/adulting", call)
-        return Response().say(text="You are on your own now")
+        return WebhookResponse().say(text="You are on your own now")
 
     @app.action_hook("/screen")
-    async def screen(call: CallSession) -> Response:
+    async def screen(call: CallSession) -> WebhookResponse:
         seen.add("/screen", call)
-        return Response().say(text="Press 1 to accept the call")
+        return WebhookResponse().say(text="Press 1 to accept the call")
 
     @app.call_hook("/sales")
-    async def sales(call: CallSession) -> Response:
+    async def sales(call: CallSession) -> WebhookResponse:
         seen.add("/sales", call)
-        return Response().say(text="Sales, how can we help?")
+        return WebhookResponse().say(text="Sales, how can we help?")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, call: CallSession) -> Response:
+    async def menu(result: GatherResult, call: CallSession) -> WebhookResponse:
         seen.add("/menu", call)
-        return Response().say(text=f"You pressed {result.digits}")
+        return WebhookResponse().say(text=f"You pressed {result.digits}")
 
     @app.status_hook("/status")
     async def status(event: CallStatus, call: CallSession) -> None:
@@ -398,19 +398,19 @@ def test_the_call_hook_is_kept_only_when_a_later_hook_asks_for_it() -> None:
     app = JambonzApp(insecure=True, state=MemoryStore())
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="hi")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="hi")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
-        return Response().hangup()
+    async def menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     settings = app.hook_settings
     assert settings.uses_state is False
 
     @app.action_hook("/later")
-    async def later(call: CallSession) -> Response:
-        return Response().hangup()
+    async def later(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     assert settings.uses_state is True
 
@@ -458,13 +458,13 @@ def test_a_hook_carrying_little_of_the_call_gets_the_kept_session() -> None:
     seen: list[CallSession] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().enqueue(name="support", wait_hook="/wait")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().enqueue(name="support", wait_hook="/wait")
 
     @app.action_hook("/wait")
-    async def wait(event: EnqueueWait, call: CallSession) -> Response:
+    async def wait(event: EnqueueWait, call: CallSession) -> WebhookResponse:
         seen.append(call)
-        return Response().say(text=f"You are number {event.queue_position}")
+        return WebhookResponse().say(text=f"You are number {event.queue_position}")
 
     first = session_new(call_sid=REDIRECTED["call_sid"])
     with TestClient(app) as client:
@@ -484,8 +484,8 @@ def test_a_hook_carrying_little_of_the_call_gets_the_kept_session() -> None:
 def test_a_hook_handler_cannot_take_a_tool_call_it_would_answer_with_verbs() -> None:
     app = JambonzApp(insecure=True, state=MemoryStore())
 
-    async def tool(call: LlmToolCall) -> Response:
-        return Response()
+    async def tool(call: LlmToolCall) -> WebhookResponse:
+        return WebhookResponse()
 
     with pytest.raises(TypeError, match=r"app\.tool_hook"):
         app.action_hook("/tools")(tool)

@@ -3,7 +3,7 @@
 - every verb, component and callback schema has a model, every verb a builder method, and the
   properties, required fields, enums and types agree (``jambonz_webhooks.catalogue``);
 - hypothesis draws many valid instances of each verb and component model: their JSON must pass
-  the official schema, and building the same verb through ``Response`` must give the same JSON;
+  the official schema, and building the same verb through ``WebhookResponse`` must give the same JSON;
 - schema-shaped invalid input (an unknown field, a wrong type, a value outside an enum or a
   bound, a required field left out) must be rejected by the model.
 """
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from jambonz_webhooks import Response
+from jambonz_webhooks import WebhookResponse
 from jambonz_webhooks.catalogue import compare, models_by_schema_id
 from jambonz_webhooks.response import builder_name
 from jambonz_webhooks.verbs import Component, Verb
@@ -78,7 +78,7 @@ def test_every_schema_has_a_model(schema_id: str) -> None:
 def test_every_verb_has_a_builder_method(schema_id: str) -> None:
     model = MODELS[schema_id]
     assert issubclass(model, Verb)
-    method = getattr(Response, builder_name(model.verb_name), None)
+    method = getattr(WebhookResponse, builder_name(model.verb_name), None)
     assert method is not None, f"Response has no method {builder_name(model.verb_name)}"
     assert method.verb_model is model
 
@@ -169,7 +169,7 @@ def test_builder_method_writes_what_the_model_writes(schema_id: str) -> None:
         except ValidationError:
             reject()
         fields = {key: value for key, value in data.items() if key != "verb"}
-        response = getattr(Response(), builder_name(model.verb_name))(**fields)
+        response = getattr(WebhookResponse(), builder_name(model.verb_name))(**fields)
         assert response.to_list() == [dump(built)]
 
     check()

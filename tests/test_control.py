@@ -34,11 +34,11 @@ from jambonz_webhooks import (
     JambonzError,
     LlmToolCall,
     MemoryStore,
-    Response,
     TokensRefused,
     ToolError,
     TtsStreamingEvent,
     VerbStatus,
+    WebhookResponse,
 )
 from jambonz_webhooks.control import RECONNECT_WAIT
 from jambonz_webhooks.verbs import Room, Say
@@ -228,7 +228,7 @@ WIRE: list[tuple[str, Command, dict[str, Any], dict[str, Any] | None]] = [
     ),
     (
         "redirect to verbs",
-        lambda c: c.redirect(Response().say(text="Moved").hangup()),
+        lambda c: c.redirect(WebhookResponse().say(text="Moved").hangup()),
         _command("redirect", [{"verb": "say", "text": "Moved"}, {"verb": "hangup"}]),
         None,
     ),
@@ -274,10 +274,10 @@ def test_each_command_over_websocket(
     app = _app()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         assert control.transport == "websocket"
         await send(control)
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     @app.action_hook("/next")
     async def next_hook(call: CallSession) -> None:
@@ -306,13 +306,13 @@ def test_each_command_over_http(
     failures: list[Exception] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         assert control.transport == "http"
         try:
             await send(control)
         except CommandUnavailable as exc:
             failures.append(exc)
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     @app.action_hook("/next")
     async def next_hook(call: CallSession) -> None:
@@ -340,7 +340,7 @@ def test_bad_commands_are_refused_before_anything_is_sent(
     errors: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         bad_commands: list[Callable[[], Awaitable[None]]] = [
             lambda: control.dtmf("12x"),
             lambda: control.dtmf(""),
@@ -353,7 +353,7 @@ def test_bad_commands_are_refused_before_anything_is_sent(
                 await bad()
             except (ValueError, TypeError, CommandUnavailable) as exc:
                 errors.append(type(exc).__name__)
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-bad"), call_sid="c-bad")
@@ -380,14 +380,14 @@ def test_a_background_task_sends_commands_after_the_ack_until_the_call_ends(
             raise
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(later(control))
-        return Response().say(text="Please hold").gather(action_hook="/menu")
+        return WebhookResponse().say(text="Please hold").gather(action_hook="/menu")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         go.set()
-        return Response().say(text="Still holding")
+        return WebhookResponse().say(text="Still holding")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-bg"), call_sid="c-bg")
@@ -422,9 +422,9 @@ def test_commands_wait_for_a_dropped_socket_and_go_over_the_new_one() -> None:
         sent.append("mute")
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(later(control))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     @app.action_hook("/go")
     async def release(call: CallSession) -> None:
@@ -458,9 +458,9 @@ def test_a_socket_closed_normally_ends_the_call_and_its_commands_fail() -> None:
             results.append("ended")
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(later(control))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     with TestClient(app) as client:
         with client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket:
@@ -484,9 +484,9 @@ def test_a_command_for_a_call_whose_socket_never_returns_raises(monkeypatch: pyt
             outcome.append(str(exc))
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(later(control))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     with TestClient(app) as client:
         with client.websocket_connect("/incoming", subprotocols=[SUBPROTOCOL]) as socket:
@@ -515,9 +515,9 @@ def test_an_http_call_keeps_its_tasks_until_its_final_status(
             raise
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         call.client.start(later(call.client))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -548,9 +548,9 @@ def test_a_failing_task_is_logged_with_the_call_sid(
         raise raised
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(broken())
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-fail"), call_sid="c-fail")
@@ -566,8 +566,8 @@ def test_socket_events_reach_their_handlers(socket_of: Callable[[JambonzApp], We
     seen: list[Any] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().config(notify_events=True).say(text="Hello", id="greeting")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().config(notify_events=True).say(text="Hello", id="greeting")
 
     @app.on("verb:status")
     async def verb_status(event: VerbStatus, control: CallControl) -> None:
@@ -625,9 +625,9 @@ def test_streamed_text_waits_while_jambonz_is_full(
         done.append("spoken")
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(speak(control))
-        return Response().say(stream=True)
+        return WebhookResponse().say(stream=True)
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-tts"), call_sid="c-tts")
@@ -675,9 +675,9 @@ def test_streamed_text_refused_for_another_reason_raises(
             failures.append(str(exc))
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(speak(control))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-no"), call_sid="c-no")
@@ -742,8 +742,8 @@ def test_the_final_status_handler_finishes_though_jambonz_closes_at_once() -> No
     seen: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="Hello")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="Hello")
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -779,8 +779,10 @@ def test_a_tool_call_over_the_socket_is_answered_with_llm_tool_output() -> None:
         return "done"
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().llm(vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().llm(
+            vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools
+        )
 
     with (
         TestClient(app) as client,
@@ -834,12 +836,12 @@ def test_a_command_jambonz_would_drop_the_socket_for_is_refused(
     errors: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         try:
             await control.update_llm({"instructions": "x" * 30_000})
         except ValueError as exc:
             errors.append(str(exc))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-big"), call_sid="c-big")
@@ -858,8 +860,10 @@ def test_a_tool_output_too_large_for_jambonz_answers_an_error_result() -> None:
         return "y" * 40_000
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().llm(vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().llm(
+            vendor="openai", model="gpt-4o-realtime-preview", llm_options={}, tools=tools
+        )
 
     with (
         TestClient(app) as client,
@@ -901,14 +905,16 @@ def test_a_dialed_legs_final_status_does_not_end_the_parent_call() -> None:
     go = asyncio.Event()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(_mute_when(go, control, went))
-        return Response().dial(target=[{"type": "phone", "number": "+15550001111"}], action_hook="/dialed")
+        return WebhookResponse().dial(
+            target=[{"type": "phone", "number": "+15550001111"}], action_hook="/dialed"
+        )
 
     @app.action_hook("/dialed")
-    async def dialed(call: CallSession) -> Response:
+    async def dialed(call: CallSession) -> WebhookResponse:
         go.set()
-        return Response().say(text="They are busy")
+        return WebhookResponse().say(text="They are busy")
 
     for socket in _call(app, "c-parent"):
         # fs sends the child leg's statuses on the parent's socket.
@@ -936,12 +942,12 @@ def test_a_hook_named_by_url_or_with_a_retry_policy_reaches_its_handler(hook: st
     app = _app()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().redirect(action_hook=hook)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().redirect(action_hook=hook)
 
     @app.action_hook("/next")
-    async def next_hook(call: CallSession) -> Response:
-        return Response().say(text="Redirected")
+    async def next_hook(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="Redirected")
 
     for socket in _call(app, "c-url"):
         _message(socket, "session:redirect", call_info(call_sid="c-url"), msgid="m2", hook=hook)
@@ -953,8 +959,8 @@ def test_a_status_hook_a_verb_names_runs_without_verbs_in_its_ack() -> None:
     seen: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().conference(name="room", status_hook="/conf-status", status_events=["join"])
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().conference(name="room", status_hook="/conf-status", status_events=["join"])
 
     @app.status_hook("/conf-status")
     async def conference_status(event: ConferenceStatus) -> None:
@@ -972,9 +978,9 @@ def test_over_websocket_a_continuing_hook_answers_within_jambonzs_wait() -> None
     app = _app()
 
     @app.call_hook("/incoming", background=Background(after=6.0, limit=30.0))
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         await asyncio.sleep(7)
-        return Response().say(text="Finally")
+        return WebhookResponse().say(text="Finally")
 
     with (
         TestClient(app) as client,
@@ -995,8 +1001,8 @@ def test_verbs_over_jambonzs_frame_limit_are_answered_with_the_fallback(
     app = _app()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="x" * 30_000)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="x" * 30_000)
 
     with (
         TestClient(app) as client,
@@ -1016,11 +1022,11 @@ def test_a_second_session_new_for_a_live_call_does_not_take_it_over() -> None:
     went: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         if not went and not go.is_set() and control.transport == "websocket":
             went.append("started")
             control.start(_mute_when(go, control, went))
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     with (
         TestClient(app) as client,
@@ -1041,8 +1047,8 @@ def test_a_tool_call_no_toolbox_serves_goes_to_the_apps_handler() -> None:
     app = _app()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="Hello")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="Hello")
 
     answered: list[str] = []
 
@@ -1065,9 +1071,9 @@ def test_dtmf_digits_go_one_command_each(socket_of: Callable[[JambonzApp], WebSo
     app = _app()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         await control.dtmf("12#", duration=100)
-        return Response().say(text="Hello")
+        return WebhookResponse().say(text="Hello")
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-dtmf"), call_sid="c-dtmf")
@@ -1092,9 +1098,9 @@ def test_a_barge_in_drops_the_text_being_streamed(
         outcome.append(await control.stream_tokens(words()))
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         control.start(speak(control))
-        return Response().say(stream=True)
+        return WebhookResponse().say(stream=True)
 
     socket = socket_of(app)
     _message(socket, "session:new", session_new(call_sid="c-barge"), call_sid="c-barge")
@@ -1117,15 +1123,15 @@ def test_over_websocket_the_rest_client_is_the_calls_account(
     seen: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
-        return Response().say(text="Hello").gather(action_hook="/menu")
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
+        return WebhookResponse().say(text="Hello").gather(action_hook="/menu")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, control: CallControl) -> Response:
+    async def menu(result: GatherResult, control: CallControl) -> WebhookResponse:
         # A REST operation with no socket command: read the call from the API.
         seen.append(control.client.account_sid)
         await control.client.calls.update(control.call_sid, tag={"menu": "seen"})
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with (
         TestClient(app) as client,
@@ -1146,13 +1152,13 @@ def test_verbs_in_commands_are_checked_against_the_apps_target() -> None:
     refused: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, control: CallControl) -> Response:
+    async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
         try:
             await control.redirect([Room(name="standup")])
         except ValueError as exc:
             refused.append(str(exc))
-        await control.redirect(Response().say(text="Moved"))  # 0.9.8 has say
-        return Response().say(text="Hello")
+        await control.redirect(WebhookResponse().say(text="Moved"))  # 0.9.8 has say
+        return WebhookResponse().say(text="Hello")
 
     for commands in _call_commands(app, "c-target"):
         assert commands == [_command("redirect", [{"verb": "say", "text": "Moved"}])]

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.decoding import MAX_DEPTH, DecodeError, expand_json_values, json_shape, parse_query
 from tests.payloads import session_new
 
@@ -290,14 +290,14 @@ def app_client() -> Iterator[tuple[TestClient, list[Any]]]:
     received: list[Any] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         received.append(call)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     @app.action_hook("/raw")
-    async def raw(payload: dict[str, Any]) -> Response:
+    async def raw(payload: dict[str, Any]) -> WebhookResponse:
         received.append(payload)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, received

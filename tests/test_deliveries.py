@@ -38,7 +38,7 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     RedisStore,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.deliveries import LEASE_MARGIN, RedisDeliveries, StoredAnswer, delivery_key
 from jambonz_webhooks.security import compute_signature
@@ -234,19 +234,19 @@ def build_app(**options: Any) -> tuple[JambonzApp, list[str]]:
     runs: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         runs.append("incoming")
-        return Response().say(text=f"run {len(runs)}")
+        return WebhookResponse().say(text=f"run {len(runs)}")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         runs.append(f"menu:{result.digits}")
-        return Response().say(text=f"run {len(runs)}")
+        return WebhookResponse().say(text=f"run {len(runs)}")
 
     @app.action_hook("/step/{number:int}")
-    async def step(call: CallInfo, number: int) -> Response:
+    async def step(call: CallInfo, number: int) -> WebhookResponse:
         runs.append(f"step:{number}")
-        return Response().say(text=f"run {len(runs)}")
+        return WebhookResponse().say(text=f"run {len(runs)}")
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -371,11 +371,11 @@ def test_a_server_error_is_not_repeated() -> None:
     runs: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         runs.append("incoming")
         if len(runs) == 1:
             raise RuntimeError("the database is down")
-        return Response().say(text="hello")
+        return WebhookResponse().say(text="hello")
 
     headers = signed_headers(SESSION, SECRET)
     with TestClient(app) as client:
@@ -485,17 +485,17 @@ def menu_app() -> tuple[JambonzApp, list[int]]:
     app = JambonzApp(webhook_secret=SECRET, deduplicate=True)
     attempts: list[int] = []
 
-    def ask(attempt: int) -> Response:
-        return Response().gather(
+    def ask(attempt: int) -> WebhookResponse:
+        return WebhookResponse().gather(
             input=["digits"], num_digits=1, action_hook=menu, say={"text": f"attempt {attempt}"}
         )
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         return ask(1)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         attempts.append(len(attempts) + 2)
         return ask(attempts[-1])
 

@@ -19,7 +19,7 @@ from jambonz_webhooks import (
     GatherResult,
     JambonzApp,
     MemoryStore,
-    Response,
+    WebhookResponse,
 )
 from tests import payloads
 
@@ -70,8 +70,8 @@ def test_an_envvars_class_is_declared_to_the_portal_in_its_shape() -> None:
     app = JambonzApp(env_vars=Settings, webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     answer = discovered(app)
     jsonschema.validate(answer, DISCOVERY_SHAPE)
@@ -105,9 +105,9 @@ def test_an_obscure_variables_default_is_never_served_but_still_used() -> None:
     seen: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, env: Secrets) -> Response:
+    async def incoming(call: CallSession, env: Secrets) -> WebhookResponse:
         seen.append(env.API_TOKEN)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     client = TestClient(app)
     response = client.options("/incoming", headers={"accept": "application/json"})
@@ -134,8 +134,8 @@ def test_declarations_by_name_are_declared_as_given() -> None:
     )
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     answer = discovered(app)
     jsonschema.validate(answer, DISCOVERY_SHAPE)
@@ -214,16 +214,18 @@ def _app(seen: list[Settings]) -> JambonzApp:
     app = JambonzApp(env_vars=Settings, webhook_secret=[], insecure=True, state=MemoryStore())
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, env: Settings) -> Response:
+    async def incoming(call: CallSession, env: Settings) -> WebhookResponse:
         seen.append(env)
         return (
-            Response().say(text=f"Welcome to {env.COMPANY_NAME}").gather(input=["digits"], action_hook=menu)
+            WebhookResponse()
+            .say(text=f"Welcome to {env.COMPANY_NAME}")
+            .gather(input=["digits"], action_hook=menu)
         )
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, env: Settings) -> Response:
+    async def menu(result: GatherResult, env: Settings) -> WebhookResponse:
         seen.append(env)
-        return Response().say(text=f"{env.COMPANY_NAME} allows {env.MAX_RETRIES} tries")
+        return WebhookResponse().say(text=f"{env.COMPANY_NAME} allows {env.MAX_RETRIES} tries")
 
     return app
 

@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import JambonzApp, Response
+from jambonz_webhooks import JambonzApp, WebhookResponse
 from jambonz_webhooks.events import (
     CALLBACK_MODELS,
     FINAL_CALL_STATUSES,
@@ -458,11 +458,11 @@ class Served:
         self.seen: list[CallInfo] = []
         app = JambonzApp(fallback=None, insecure=True)
 
-        async def handler(event: CallInfo) -> Response:
+        async def handler(event: CallInfo) -> WebhookResponse:
             self.seen.append(event)
-            return Response().hangup()
+            return WebhookResponse().hangup()
 
-        handler.__annotations__ = {"event": self.model, "return": Response}
+        handler.__annotations__ = {"event": self.model, "return": WebhookResponse}
         kind = HOOK_KIND.get(schema_id, "action")
         {"call": app.call_hook, "action": app.action_hook, "status": app.status_hook}[kind]("/hook")(handler)
         self.client = TestClient(app)

@@ -27,9 +27,9 @@ from jambonz_webhooks import (
     JambonzApp,
     LlmToolCall,
     MemoryStore,
-    Response,
     SipRequestWithinDialog,
     Toolbox,
+    WebhookResponse,
 )
 from jambonz_webhooks.events import forwarded_tool_output
 from jambonz_webhooks.payload import SipReason, jambonz_key, parse_sip_reason, sip_header
@@ -143,15 +143,15 @@ def make_app() -> tuple[JambonzApp, Seen]:
     seen = Seen()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="hi")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="hi")
 
     @app.action_hook("/sip-in-dialog")
-    async def in_dialog(request: SipRequestWithinDialog) -> Response:
+    async def in_dialog(request: SipRequestWithinDialog) -> WebhookResponse:
         seen.items.append(request)
         if request.sip_method == "INFO":
-            return Response().say(text=f"You sent {request.header('Content-Type')}")
-        return Response()
+            return WebhookResponse().say(text=f"You sent {request.header('Content-Type')}")
+        return WebhookResponse()
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:

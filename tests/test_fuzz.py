@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.events import CALLBACK_MODELS
 from jambonz_webhooks.payload import CallInfo
 from tests import payloads
@@ -75,12 +75,12 @@ def _app() -> JambonzApp:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text=call.call_sid).hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text=call.call_sid).hangup()
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, call: CallSession) -> Response:
-        return Response().say(text=result.digits or "none")
+    async def menu(result: GatherResult, call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text=result.digits or "none")
 
     return app
 

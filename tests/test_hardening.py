@@ -28,7 +28,7 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     RedisStore,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.asgi import RequestHeaders, read_body
 from jambonz_webhooks.errors import HookError
@@ -99,13 +99,13 @@ def test_a_1_mib_call_hook_keeps_at_most_the_cap_and_later_hooks_still_have_its_
     seen: list[Any] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().gather(input=["digits"], action_hook=menu)
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(input=["digits"], action_hook=menu)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, state: CallState) -> Response:
+    async def menu(result: GatherResult, state: CallState) -> WebhookResponse:
         seen.append(await state.env_vars())
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with TestClient(app) as client:
         for index in range(40):
@@ -127,8 +127,8 @@ def test_the_cap_is_the_apps_to_choose() -> None:
     app = JambonzApp(insecure=True, state=store, max_session_size=1024)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, state: CallState) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     with TestClient(app) as client:
         assert client.post("/incoming", json=payloads.session_new(call_sid="CA-x")).status_code == 200
@@ -320,7 +320,7 @@ def test_a_huge_signature_header_is_refused_as_too_long_at_once() -> None:
     app = JambonzApp(webhook_secret=SECRET)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise AssertionError("never reached")
 
     body = compact(payloads.session_new())
@@ -367,11 +367,11 @@ def test_a_request_refused_before_its_body_closes_the_connection(unsigned_refusa
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: Response().pause(length=float("nan")),
-        lambda: Response().tag(data={"score": float("nan")}),
-        lambda: Response().tag(data={"nested": [{"x": float("inf")}]}),
-        lambda: Response().config(record={"tries": float("-inf")}),
-        lambda: Response([{"verb": "tag", "data": {"x": float("nan")}}]),
+        lambda: WebhookResponse().pause(length=float("nan")),
+        lambda: WebhookResponse().tag(data={"score": float("nan")}),
+        lambda: WebhookResponse().tag(data={"nested": [{"x": float("inf")}]}),
+        lambda: WebhookResponse().config(record={"tries": float("-inf")}),
+        lambda: WebhookResponse([{"verb": "tag", "data": {"x": float("nan")}}]),
     ],
     ids=["typed-number", "free-form", "deep", "nested-component", "raw-dict"],
 )
@@ -381,8 +381,8 @@ def test_a_handler_answering_nan_gets_the_fallback_never_invalid_json(build: Any
     app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        answer: Response = build()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        answer: WebhookResponse = build()
         return answer
 
     with TestClient(app) as client:
@@ -440,9 +440,9 @@ def test_secrets_are_in_no_repr_and_no_log_line(
     )
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, state: CallState) -> Response:
+    async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
         await state.get("x")  # fails: the store is unreachable
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     shown = " ".join(
         repr(thing)

@@ -27,7 +27,7 @@ from jambonz_webhooks import (
     GatherResult,
     HookRouter,
     JambonzApp,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.injection import HandlerWarning, HookKind
 from tests.payloads import call_info, session_new
@@ -59,9 +59,9 @@ def test_call_session_parameter() -> None:
     got: list[object] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         got.append(call)
-        return Response().say(text=f"{call.from_} -> {call.to}")
+        return WebhookResponse().say(text=f"{call.from_} -> {call.to}")
 
     with TestClient(app) as client:
         assert said(client.post("/incoming", json=session_new())) == "+15083084809 -> +15083728299"
@@ -78,9 +78,9 @@ def test_gather_result_parameter() -> None:
     got: list[GatherResult] = []
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         got.append(result)
-        return Response().say(text=f"{result.reason}:{result.digits}")
+        return WebhookResponse().say(text=f"{result.reason}:{result.digits}")
 
     with TestClient(app) as client:
         assert said(client.post("/menu", json=GATHER)) == "dtmfDetected:42"
@@ -93,9 +93,9 @@ def test_dial_result_parameter() -> None:
     got: list[DialResult] = []
 
     @app.action_hook("/dialed")
-    async def dialed(result: DialResult) -> Response:
+    async def dialed(result: DialResult) -> WebhookResponse:
         got.append(result)
-        return Response().say(text=f"{result.dial_call_status}:{result.dial_sip_status}")
+        return WebhookResponse().say(text=f"{result.dial_call_status}:{result.dial_sip_status}")
 
     with TestClient(app) as client:
         assert said(client.post("/dialed", json=DIAL)) == "busy:486"
@@ -125,9 +125,9 @@ def test_call_info_parameter_accepts_any_hook_payload() -> None:
     got: list[CallInfo] = []
 
     @app.action_hook("/any")
-    async def anything(info: CallInfo) -> Response:
+    async def anything(info: CallInfo) -> WebhookResponse:
         got.append(info)
-        return Response().say(text=info.call_sid)
+        return WebhookResponse().say(text=info.call_sid)
 
     with TestClient(app) as client:
         assert said(client.post("/any", json=DIAL)) == DIAL["call_sid"]
@@ -144,9 +144,9 @@ def test_optional_model_is_none_on_a_get_without_payload() -> None:
     got: list[CallSession | None] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession | None) -> Response:
+    async def incoming(call: CallSession | None) -> WebhookResponse:
         got.append(call)
-        return Response().say(text="no payload" if call is None else call.call_sid)
+        return WebhookResponse().say(text="no payload" if call is None else call.call_sid)
 
     with TestClient(app) as client:
         assert said(client.get("/incoming")) == "no payload"
@@ -164,9 +164,9 @@ def test_optional_action_model_is_none_on_a_get_without_payload() -> None:
     got: list[GatherResult | None] = []
 
     @app.action_hook("/menu")
-    def menu(result: None | GatherResult) -> Response:  # noqa: RUF036 (None first on purpose)
+    def menu(result: None | GatherResult) -> WebhookResponse:  # noqa: RUF036 (None first on purpose)
         got.append(result)
-        return Response().say(text=repr(result))
+        return WebhookResponse().say(text=repr(result))
 
     with TestClient(app) as client:
         assert said(client.get("/menu")) == "None"
@@ -178,9 +178,9 @@ def test_optional_model_still_validates_a_payload() -> None:
     got: list[CallSession | None] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession | None) -> Response:
+    async def incoming(call: CallSession | None) -> WebhookResponse:
         got.append(call)
-        return Response().say(text="called")
+        return WebhookResponse().say(text="called")
 
     payload = session_new()
     del payload["to"]
@@ -196,9 +196,9 @@ def test_required_model_without_payload_is_422(method: str) -> None:
     got: list[CallSession] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         got.append(call)
-        return Response().say(text="called")
+        return WebhookResponse().say(text="called")
 
     with TestClient(app) as client:
         response = client.request(method, "/incoming", headers={"content-type": "application/json"})
@@ -219,14 +219,14 @@ def test_request_parameter_can_read_the_body_again() -> None:
     seen: dict[str, Any] = {}
 
     @app.call_hook("/incoming")
-    async def incoming(request: Request, call: CallSession) -> Response:
+    async def incoming(request: Request, call: CallSession) -> WebhookResponse:
         seen["body"] = await request.body()
         seen["json"] = await request.json()
         seen["method"] = request.method
         seen["header"] = request.headers["x-test"]
         seen["path"] = request.url.path
         seen["call_sid"] = call.call_sid
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     payload = session_new()
     body = json.dumps(payload, indent=2, ensure_ascii=False).encode()  # not jambonz's compact form
@@ -250,10 +250,10 @@ def test_request_alone_on_get_sees_the_query() -> None:
     seen: dict[str, Any] = {}
 
     @app.action_hook("/menu")
-    async def menu(request: Request) -> Response:
+    async def menu(request: Request) -> WebhookResponse:
         seen["query"] = dict(request.query_params)
         seen["body"] = await request.body()
-        return Response().say(text=request.method)
+        return WebhookResponse().say(text=request.method)
 
     with TestClient(app) as client:
         assert said(client.get("/menu?step=2&lang=fr")) == "GET"
@@ -265,10 +265,10 @@ def test_request_alone_on_post_reads_the_body() -> None:
     seen: list[Any] = []
 
     @app.action_hook("/menu")
-    async def menu(request: Request) -> Response:
+    async def menu(request: Request) -> WebhookResponse:
         seen.append(await request.json())
         seen.append(await request.body())
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     body = json.dumps(GATHER, separators=(",", ":")).encode()
     with TestClient(app) as client:
@@ -281,17 +281,17 @@ def test_raw_payload_parameter(kind: str) -> None:
     app = new_app()
     got: list[Any] = []
 
-    async def plain(payload: dict) -> Response:  # type: ignore[type-arg]
+    async def plain(payload: dict) -> WebhookResponse:  # type: ignore[type-arg]
         got.append(payload)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
-    async def typed(payload: dict[str, Any]) -> Response:
+    async def typed(payload: dict[str, Any]) -> WebhookResponse:
         got.append(payload)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
-    async def mapping(payload: Mapping[str, Any]) -> Response:
+    async def mapping(payload: Mapping[str, Any]) -> WebhookResponse:
         got.append(payload)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     handler = {"dict": plain, "dict[str, Any]": typed, "Mapping[str, Any]": mapping}[kind]
     app.call_hook("/incoming")(handler)
@@ -312,9 +312,9 @@ def test_raw_payload_with_bad_body() -> None:
     got: list[dict[str, Any]] = []
 
     @app.action_hook("/raw")
-    async def raw(payload: dict[str, Any]) -> Response:
+    async def raw(payload: dict[str, Any]) -> WebhookResponse:
         got.append(payload)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     with TestClient(app) as client:
         not_json = client.post("/raw", content=b"{nope", headers={"content-type": "application/json"})
@@ -333,8 +333,8 @@ def test_path_parameter_annotated() -> None:
     app = new_app()
 
     @app.action_hook("/menu/{step}")
-    async def menu(step: str, result: GatherResult) -> Response:
-        return Response().say(text=f"{step}:{result.digits}")
+    async def menu(step: str, result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text=f"{step}:{result.digits}")
 
     with TestClient(app) as client:
         assert said(client.post("/menu/billing", json=GATHER)) == "billing:42"
@@ -347,9 +347,9 @@ def test_path_parameter_unannotated_and_converted() -> None:
     got: list[Any] = []
 
     @app.action_hook("/queue/{position:int}/{name}")
-    async def queue(position, name, request: Request) -> Response:  # type: ignore[no-untyped-def]
+    async def queue(position, name, request: Request) -> WebhookResponse:  # type: ignore[no-untyped-def]
         got.append((position, name, dict(request.path_params)))
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     with TestClient(app) as client:
         assert said(client.post("/queue/3/sales", json=GATHER)) == "ok"
@@ -361,8 +361,8 @@ def test_path_parameter_on_a_router() -> None:
     router = HookRouter(prefix="/ivr")
 
     @router.action_hook("/menu/{step}")
-    async def menu(step: str, result: GatherResult) -> Response:
-        return Response().say(text=f"{step}:{result.digits}")
+    async def menu(step: str, result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text=f"{step}:{result.digits}")
 
     app = new_app()
     app.include_router(router)
@@ -380,9 +380,9 @@ def test_call_session_and_gather_result_together() -> None:
     got: list[tuple[CallSession, GatherResult]] = []
 
     @app.action_hook("/menu")
-    async def menu(call: CallSession, result: GatherResult) -> Response:
+    async def menu(call: CallSession, result: GatherResult) -> WebhookResponse:
         got.append((call, result))
-        return Response().say(text=f"{call.caller_name}:{result.digits}")
+        return WebhookResponse().say(text=f"{call.caller_name}:{result.digits}")
 
     payload = session_new(reason="dtmfDetected", digits="7")
     with TestClient(app) as client:
@@ -409,9 +409,9 @@ def test_several_models_are_strict_on_json() -> None:
     got: list[object] = []
 
     @app.action_hook("/menu")
-    async def menu(call: CallSession, result: GatherResult) -> Response:
+    async def menu(call: CallSession, result: GatherResult) -> WebhookResponse:
         got.append(call)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     with TestClient(app) as client:
         wrong_type = client.post("/menu", json=session_new(sip_status="200", digits="1"))
@@ -428,9 +428,9 @@ def test_one_of_several_models_optional_on_get_without_payload() -> None:
     got: list[object] = []
 
     @app.action_hook("/menu")
-    async def menu(call: CallSession, result: GatherResult | None) -> Response:
+    async def menu(call: CallSession, result: GatherResult | None) -> WebhookResponse:
         got.append(call)
-        return Response().say(text="ok")
+        return WebhookResponse().say(text="ok")
 
     with TestClient(app) as client:
         response = client.get("/menu")
@@ -451,7 +451,7 @@ def test_everything_at_once() -> None:
         payload: dict[str, Any],
         request: Request,
         status: CallInfo | None,
-    ) -> Response:
+    ) -> WebhookResponse:
         seen.update(
             step=step,
             same=call is again,
@@ -460,7 +460,7 @@ def test_everything_at_once() -> None:
             body=await request.body(),
             status=status,
         )
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     payload = session_new(reason="dtmfDetected", digits="9")
     body = json.dumps(payload).encode()
@@ -481,9 +481,9 @@ def test_variadic_parameters_are_ignored() -> None:
     got: list[Any] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, *args: Any, **kwargs: Any) -> Response:
+    async def incoming(call: CallSession, *args: Any, **kwargs: Any) -> WebhookResponse:
         got.append((args, kwargs))
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     with TestClient(app) as client:
         assert said(client.post("/incoming", json=session_new())) == session_new()["call_sid"]
@@ -494,8 +494,8 @@ def test_handler_asking_for_nothing() -> None:
     app = new_app()
 
     @app.call_hook("/incoming")
-    def incoming() -> Response:
-        return Response().say(text="hello")
+    def incoming() -> WebhookResponse:
+        return WebhookResponse().say(text="hello")
 
     with TestClient(app) as client:
         assert said(client.post("/incoming", json=session_new())) == "hello"
@@ -521,16 +521,16 @@ def test_sync_handler_runs_in_a_worker_thread() -> None:
     seen: dict[str, Any] = {}
 
     @app.call_hook("/sync")
-    def sync_handler(call: CallSession, request: Request) -> Response:
+    def sync_handler(call: CallSession, request: Request) -> WebhookResponse:
         seen["sync_thread"] = threading.get_ident()
         seen["sync_loop"] = _loop_is_running()
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     @app.call_hook("/async")
-    async def async_handler(call: CallSession) -> Response:
+    async def async_handler(call: CallSession) -> WebhookResponse:
         seen["async_thread"] = threading.get_ident()
         seen["async_loop"] = _loop_is_running()
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     with TestClient(app) as client:
         assert said(client.post("/sync", json=session_new())) == session_new()["call_sid"]
@@ -547,9 +547,9 @@ async def test_sync_handlers_do_not_block_the_loop() -> None:
     barrier = threading.Barrier(2, timeout=5)
 
     @app.call_hook("/sync")
-    def sync_handler(call: CallSession) -> Response:
+    def sync_handler(call: CallSession) -> WebhookResponse:
         barrier.wait()
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://jambonz.test") as client:
@@ -561,21 +561,21 @@ async def test_sync_handlers_do_not_block_the_loop() -> None:
 
 
 class AsyncCallable:
-    async def __call__(self, call: CallSession) -> Response:
-        return Response().say(text=f"object:{call.call_sid}")
+    async def __call__(self, call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text=f"object:{call.call_sid}")
 
 
 class SyncCallable:
-    def __call__(self, call: CallSession) -> Response:
-        return Response().say(text=f"sync-object:{_loop_is_running()}")
+    def __call__(self, call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text=f"sync-object:{_loop_is_running()}")
 
 
-async def _greeting(greeting: str, call: CallSession) -> Response:
-    return Response().say(text=f"{greeting}:{call.call_sid}")
+async def _greeting(greeting: str, call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text=f"{greeting}:{call.call_sid}")
 
 
-def _sync_greeting(greeting: str, call: CallSession) -> Response:
-    return Response().say(text=f"{greeting}:{_loop_is_running()}")
+def _sync_greeting(greeting: str, call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text=f"{greeting}:{_loop_is_running()}")
 
 
 @pytest.mark.parametrize(
@@ -597,8 +597,8 @@ def test_callable_objects_and_partials_as_handlers(handler: Callable[..., Any], 
 def test_positional_only_parameter_is_served_or_refused_at_registration() -> None:
     app = new_app()
 
-    async def incoming(call: CallSession, /) -> Response:
-        return Response().say(text=call.call_sid)
+    async def incoming(call: CallSession, /) -> WebhookResponse:
+        return WebhookResponse().say(text=call.call_sid)
 
     try:
         app.call_hook("/incoming")(incoming)
@@ -618,48 +618,48 @@ class NotAPayload(BaseModel):
     x: int
 
 
-async def unannotated(call) -> Response:  # type: ignore[no-untyped-def]
-    return Response()
+async def unannotated(call) -> WebhookResponse:  # type: ignore[no-untyped-def]
+    return WebhookResponse()
 
 
-async def takes_int(count: int) -> Response:
-    return Response()
+async def takes_int(count: int) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_str(name: str) -> Response:
-    return Response()
+async def takes_str(name: str) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_any(thing: Any) -> Response:
-    return Response()
+async def takes_any(thing: Any) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_list(calls: list[CallSession]) -> Response:
-    return Response()
+async def takes_list(calls: list[CallSession]) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_union(event: CallSession | GatherResult) -> Response:
-    return Response()
+async def takes_union(event: CallSession | GatherResult) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_optional_int(count: int | None) -> Response:
-    return Response()
+async def takes_optional_int(count: int | None) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_plain_model(data: NotAPayload) -> Response:
-    return Response()
+async def takes_plain_model(data: NotAPayload) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def takes_object(data: object) -> Response:
-    return Response()
+async def takes_object(data: object) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def good_then_bad(call: CallSession, retries: int = 3) -> Response:
-    return Response()
+async def good_then_bad(call: CallSession, retries: int = 3) -> WebhookResponse:
+    return WebhookResponse()
 
 
-async def unresolvable(call: NoSuchType) -> Response:  # type: ignore[name-defined]  # noqa: F821
-    return Response()
+async def unresolvable(call: NoSuchType) -> WebhookResponse:  # type: ignore[name-defined]  # noqa: F821
+    return WebhookResponse()
 
 
 BAD_HANDLERS = [
@@ -714,14 +714,14 @@ def test_failed_registration_registers_nothing() -> None:
     with pytest.raises(TypeError):
 
         @app.call_hook("/incoming")
-        async def broken(call: CallSession, count: int) -> Response:
-            return Response()
+        async def broken(call: CallSession, count: int) -> WebhookResponse:
+            return WebhookResponse()
 
     assert app.hooks == []
 
     @app.call_hook("/incoming")
-    async def fixed(call: CallSession) -> Response:
-        return Response().say(text="fixed")
+    async def fixed(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="fixed")
 
     with TestClient(app) as client:
         assert said(client.post("/incoming", json=session_new())) == "fixed"
@@ -732,8 +732,8 @@ def test_parameter_named_like_no_path_parameter_fails_at_registration() -> None:
     with pytest.raises(TypeError, match=r"'step'.*handler .*menu"):
 
         @app.action_hook("/menu/{stage}")
-        async def menu(step: str) -> Response:
-            return Response()
+        async def menu(step: str) -> WebhookResponse:
+            return WebhookResponse()
 
 
 def test_router_refuses_a_bad_handler_at_decoration_time() -> None:
@@ -750,8 +750,8 @@ def _registered(kind: HookKind, annotation: Any) -> tuple[list[warnings.WarningM
     """Register a handler asking for ``annotation`` on a ``kind`` hook: the warnings, and its line."""
     app = new_app()
 
-    async def handler(payload: Any) -> Response:
-        return Response()
+    async def handler(payload: Any) -> WebhookResponse:
+        return WebhookResponse()
 
     handler.__annotations__["payload"] = annotation
     with warnings.catch_warnings(record=True) as caught:
@@ -802,8 +802,8 @@ def test_a_payload_model_the_hook_kind_gets_is_not_warned(kind: HookKind, model:
 def test_a_handler_is_warned_once_however_often_it_is_registered() -> None:
     app = new_app()
 
-    async def status_as_action(status: CallStatus) -> Response:
-        return Response()
+    async def status_as_action(status: CallStatus) -> WebhookResponse:
+        return WebhookResponse()
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -825,8 +825,8 @@ def test_env_vars_the_app_does_not_declare_are_warned() -> None:
         warnings.simplefilter("always")
 
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession, env: _Settings) -> Response:
-            return Response()
+        async def incoming(call: CallSession, env: _Settings) -> WebhookResponse:
+            return WebhookResponse()
 
     [warning] = caught
     assert issubclass(warning.category, HandlerWarning)
@@ -845,8 +845,8 @@ def test_env_vars_the_app_declares_are_not_warned() -> None:
         warnings.simplefilter("always")
 
         @app.call_hook("/incoming")
-        async def incoming(call: CallSession, env: _Settings) -> Response:
-            return Response()
+        async def incoming(call: CallSession, env: _Settings) -> WebhookResponse:
+            return WebhookResponse()
 
     assert caught == []
     with TestClient(app) as client:

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, CallStatus, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, CallStatus, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.logs import ACCESS_LOGGER, JsonFormatter, configure_logging
 from tests import payloads
 from tests.conftest import LiveServer
@@ -22,11 +22,11 @@ def _app() -> JambonzApp:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="hi").gather(input=["digits"], action_hook=menu).hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="hi").gather(input=["digits"], action_hook=menu).hangup()
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         raise RuntimeError("boom")
 
     @app.status_hook("/status")

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
-from jambonz_webhooks import CallSession, CallStatus, GatherResult, HookRouter, JambonzApp, Response
+from jambonz_webhooks import CallSession, CallStatus, GatherResult, HookRouter, JambonzApp, WebhookResponse
 
 from . import payloads
 
@@ -29,25 +29,25 @@ def post(client: TestClient, path: str, payload: Any) -> Any:
     return client.post(path, content=json.dumps(payload), headers={"content-type": "application/json"})
 
 
-def voice_app(fallback: Response | None = None) -> JambonzApp:
+def voice_app(fallback: WebhookResponse | None = None) -> JambonzApp:
     app = JambonzApp(fallback=fallback, insecure=True) if fallback is not None else JambonzApp(insecure=True)
     app.state.statuses = []
     sub = HookRouter(prefix="/sales")
 
     @sub.action_hook("/queue")
-    async def sales_queue(result: GatherResult) -> Response:
-        return Response().redirect(action_hook=incoming)
+    async def sales_queue(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().redirect(action_hook=incoming)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         if result.digits == "1":
-            return Response().redirect(action_hook=sales_queue)
-        return Response().say(text=f"You pressed {result.digits}").hangup()
+            return WebhookResponse().redirect(action_hook=sales_queue)
+        return WebhookResponse().say(text=f"You pressed {result.digits}").hangup()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         return (
-            Response()
+            WebhookResponse()
             .gather(action_hook=menu, num_digits=1, say={"text": "Press 1"})
             .gather(action_hook="/menu", partial_result_hook="/partial")
             .gather(action_hook="https://hooks.example/menu")
@@ -63,12 +63,12 @@ def voice_app(fallback: Response | None = None) -> JambonzApp:
         )
 
     @app.status_hook("/status")
-    async def status(event: CallStatus) -> Response:
+    async def status(event: CallStatus) -> WebhookResponse:
         app.state.statuses.append(event.call_status)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.action_hook("/boom")
-    async def boom(result: GatherResult) -> Response:
+    async def boom(result: GatherResult) -> WebhookResponse:
         raise RuntimeError("boom")
 
     app.include_router(sub)
@@ -185,7 +185,7 @@ def test_mounted_app_errors_are_its_own_json() -> None:
 
 
 def test_mounted_fallback_carries_the_prefix(caplog: pytest.LogCaptureFixture) -> None:
-    app = voice_app(fallback=Response().say(text="Sorry").redirect(action_hook="/incoming"))
+    app = voice_app(fallback=WebhookResponse().say(text="Sorry").redirect(action_hook="/incoming"))
     client = TestClient(Starlette(routes=[Mount("/voice", app)]))
     with caplog.at_level(logging.ERROR, logger="jambonz_webhooks"):
         r = post(client, "/voice/boom", payloads.call_info())

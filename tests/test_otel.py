@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
 from tests import payloads
 
 JAMBONZ_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -23,8 +23,8 @@ def test_each_hook_request_is_a_span_under_jambonzs_trace() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, opentelemetry=provider)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     session = payloads.session_new(trace_id=JAMBONZ_TRACE)
     headers = {"content-type": "application/json", "traceparent": f"00-{JAMBONZ_TRACE}-{JAMBONZ_SPAN}-01"}

@@ -34,7 +34,7 @@ from jambonz_webhooks import (
     GatherResult,
     HookRouter,
     JambonzApp,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.events import VerbStatus
 from jambonz_webhooks.logs import ACCESS_LOGGER, TEXT_FORMAT, BufferedStreamHandler
@@ -133,9 +133,9 @@ def test_the_deadline_is_logged_with_the_call_sid(caplog: pytest.LogCaptureFixtu
     app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.1)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         await asyncio.sleep(2)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     sid = new_sid()
     with caplog.at_level(logging.INFO), TestClient(app) as client:
@@ -179,9 +179,9 @@ def test_state_store_work_shares_the_hooks_budget() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, deadline=0.5, state=SlowStore())
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, state: CallState) -> Response:
+    async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
         await state.get("a")  # 0.3 s, after the 0.3 s the session took to keep
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     started = time.monotonic()
     with TestClient(app) as client:
@@ -206,9 +206,9 @@ def test_the_environment_sets_the_apps_deadline(monkeypatch: pytest.MonkeyPatch)
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(call: CallInfo) -> Response:
+    async def menu(call: CallInfo) -> WebhookResponse:
         await asyncio.sleep(1)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     started = time.monotonic()
     response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
@@ -223,7 +223,7 @@ def test_a_handler_raising_cancelled_error_gets_the_fallback(caplog: pytest.LogC
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(call: CallInfo) -> Response:
+    async def menu(call: CallInfo) -> WebhookResponse:
         raise asyncio.CancelledError()
 
     with caplog.at_level(logging.ERROR):
@@ -246,18 +246,18 @@ def test_a_handler_raising_system_exit_fails_like_any_other_and_the_app_serves_o
     if runs == "sync":
 
         @app.action_hook("/menu")
-        def sync_menu(call: CallInfo) -> Response:
+        def sync_menu(call: CallInfo) -> WebhookResponse:
             raise raised
 
     else:
 
         @app.action_hook("/menu", **options)
-        async def menu(call: CallInfo) -> Response:
+        async def menu(call: CallInfo) -> WebhookResponse:
             raise raised
 
     @app.action_hook("/next")
-    async def after(call: CallInfo) -> Response:
-        return Response().hangup()
+    async def after(call: CallInfo) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     info = payloads.call_info()
     with caplog.at_level(logging.ERROR), TestClient(app) as client:
@@ -274,19 +274,19 @@ def test_a_handler_raising_system_exit_fails_like_any_other_and_the_app_serves_o
 @pytest.mark.parametrize(
     "answer",
     [
-        lambda: Response().pause(length=float("nan")),  # a typed field: refused when built
-        lambda: Response().pause(length=float("inf")),
-        lambda: Response([{"verb": "pause", "length": float("-inf")}]),
-        lambda: Response().gather(say={"text": "hi", "loop": float("nan")}),  # nested
+        lambda: WebhookResponse().pause(length=float("nan")),  # a typed field: refused when built
+        lambda: WebhookResponse().pause(length=float("inf")),
+        lambda: WebhookResponse([{"verb": "pause", "length": float("-inf")}]),
+        lambda: WebhookResponse().gather(say={"text": "hi", "loop": float("nan")}),  # nested
     ],
 )
 def test_nan_or_an_infinity_in_the_answer_gets_the_fallback(
-    answer: Callable[[], Response], caplog: pytest.LogCaptureFixture
+    answer: Callable[[], WebhookResponse], caplog: pytest.LogCaptureFixture
 ) -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(call: CallInfo) -> Response:
+    async def menu(call: CallInfo) -> WebhookResponse:
         return answer()
 
     with caplog.at_level(logging.ERROR):
@@ -301,8 +301,8 @@ def test_nan_and_infinity_as_text_are_answered_as_they_are() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(call: CallInfo) -> Response:
-        return Response().say(text="NaN, Infinity and -Infinity").tag(data={"NaN": "Infinity"})
+    async def menu(call: CallInfo) -> WebhookResponse:
+        return WebhookResponse().say(text="NaN, Infinity and -Infinity").tag(data={"NaN": "Infinity"})
 
     response = TestClient(app).post("/menu", content=body(payloads.call_info()), headers=JSON)
     assert response.json() == [
@@ -317,7 +317,7 @@ def test_a_handler_raising_timeout_error_is_a_failure_not_a_deadline(
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(call: CallInfo) -> Response:
+    async def menu(call: CallInfo) -> WebhookResponse:
         raise TimeoutError("the upstream did not answer")
 
     with caplog.at_level(logging.INFO), TestClient(app) as client:
@@ -334,7 +334,7 @@ def test_an_http_exception_from_a_handler_is_answered_and_logged_with_its_status
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise HTTPException(status, "not for you", headers={"X-Reason": "blocked"})
 
     with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER), TestClient(app) as client:
@@ -353,7 +353,7 @@ def test_an_apps_own_http_exception_handler_still_answers() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True, exception_handlers={HTTPException: teapot})
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         raise HTTPException(403)
 
     response = TestClient(app).post("/incoming", content=body(payloads.session_new()), headers=JSON)
@@ -367,8 +367,8 @@ def test_an_unverified_call_sid_is_never_logged(caplog: pytest.LogCaptureFixture
     app = JambonzApp(webhook_secret=["s3cret"])
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     forged = body(payloads.session_new(call_sid="abc\n2026-12-02 INFO forged line"))
     with caplog.at_level(logging.INFO), TestClient(app) as client:
@@ -386,8 +386,8 @@ def test_a_signed_request_logs_its_validated_call_sid(caplog: pytest.LogCaptureF
     app = JambonzApp(webhook_secret=["s3cret"])
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     sid = new_sid()
     payload = body(payloads.session_new(call_sid=sid))
@@ -401,8 +401,8 @@ def test_a_payload_that_fails_validation_logs_no_call_sid(caplog: pytest.LogCapt
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     payload = body(payloads.session_new(call_sid="logged-if-wrong", sip_status="not a number"))
     with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER), TestClient(app) as client:
@@ -419,15 +419,15 @@ def test_a_decorator_without_parentheses_is_refused_naming_the_fix() -> None:
     with pytest.raises(TypeError, match=r'@app\.call_hook\("/incoming"\)'):
 
         @app.call_hook  # type: ignore[arg-type]
-        async def incoming(call: CallSession) -> Response:
-            return Response().hangup()
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().hangup()
 
     router = HookRouter()
     with pytest.raises(TypeError, match=r"action_hook takes the hook's path"):
 
         @router.action_hook  # type: ignore[arg-type]
-        async def menu(call: CallInfo) -> Response:
-            return Response().hangup()
+        async def menu(call: CallInfo) -> WebhookResponse:
+            return WebhookResponse().hangup()
 
     assert app.hooks == [] and router.hooks == []
 
@@ -455,8 +455,8 @@ def test_state_with_a_payload_that_carries_the_call_is_accepted() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, state: CallState) -> Response:
-        return Response().hangup()
+    async def menu(result: GatherResult, state: CallState) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     assert [route.path for route in app.hooks] == ["/menu"]
 
@@ -466,14 +466,14 @@ def test_a_path_parameter_is_converted_to_its_annotation() -> None:
     seen: list[Any] = []
 
     @app.action_hook("/step/{n}")
-    async def step(call: CallInfo, n: int) -> Response:
+    async def step(call: CallInfo, n: int) -> WebhookResponse:
         seen.append(n)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     @app.action_hook("/typed/{n:int}")
-    async def typed(call: CallInfo, n: int) -> Response:
+    async def typed(call: CallInfo, n: int) -> WebhookResponse:
         seen.append(n)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     client = TestClient(app)
     assert client.post("/step/42", content=body(payloads.call_info()), headers=JSON).status_code == 200
@@ -490,8 +490,8 @@ def test_a_path_parameter_of_an_impossible_type_is_refused_at_registration() -> 
     with pytest.raises(TypeError, match="path parameter 'n'"):
 
         @app.action_hook("/step/{n}")
-        async def step(call: CallInfo, n: asyncio.Lock) -> Response:
-            return Response().hangup()
+        async def step(call: CallInfo, n: asyncio.Lock) -> WebhookResponse:
+            return WebhookResponse().hangup()
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -519,12 +519,12 @@ def test_hooks_are_served_with_and_without_user_middleware(middleware: bool) -> 
     )
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     @app.action_hook("/step/{n:int}")
-    async def step(call: CallInfo, n: int) -> Response:
-        return Response().say(text=str(n))
+    async def step(call: CallInfo, n: int) -> WebhookResponse:
+        return WebhookResponse().say(text=str(n))
 
     client = TestClient(app)
     answer = client.post("/incoming", content=body(payloads.session_new()), headers=JSON)
@@ -541,8 +541,8 @@ def test_the_last_of_200_hooks_is_found() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     def make(index: int) -> Any:
-        async def handler(call: CallInfo) -> Response:
-            return Response().say(text=str(index))
+        async def handler(call: CallInfo) -> WebhookResponse:
+            return WebhookResponse().say(text=str(index))
 
         handler.__name__ = f"hook{index}"
         return handler
@@ -651,8 +651,8 @@ def test_access_lines_are_buffered_then_written_at_shutdown() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     sid = new_sid()
     with buffered_access_log() as log:
@@ -668,8 +668,8 @@ def test_a_newline_in_a_validated_call_sid_stays_on_one_line() -> None:
     app = JambonzApp(webhook_secret=["s3cret"])
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     signed = body(payloads.session_new(call_sid="abc\n2026-12-02 INFO jambonz_webhooks.access: forged"))
     unsigned = body(payloads.session_new(call_sid="xyz\nforged-unsigned"))
@@ -720,8 +720,8 @@ def test_what_start_up_built_is_kept_out_of_the_collectors_sweeps() -> None:
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
@@ -759,9 +759,9 @@ def test_a_handler_failing_on_caller_data_logs_the_field_not_the_data(
     app = JambonzApp(webhook_secret=[], insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         fields: dict[str, Any] = {"length": call.caller_name}  # the mistake tested: text for a number
-        return Response().pause(**fields)
+        return WebhookResponse().pause(**fields)
 
     session = {**payloads.session_new(), "caller_name": "Alice Example"}
     with caplog.at_level(logging.DEBUG):

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ConfigDict, Field, ValidationError
 
-from jambonz_webhooks import HookContext, Response
+from jambonz_webhooks import HookContext, WebhookResponse
 from jambonz_webhooks.hooks import HookObject
 from jambonz_webhooks.response import _VALIDATORS, encode_verbs
 from jambonz_webhooks.verbs import VERB_MODELS, SayPrompt, Verb
@@ -180,7 +180,7 @@ def test_the_example_answer_never_reaches_the_wire_validator(monkeypatch: pytest
         # Shapes other tests built (hypothesis tries many) may have filled the builder's room.
         validator.builds.clear()
     greeting = (
-        Response()
+        WebhookResponse()
         .say(text="Hello, and thank you for calling Acme.")
         .gather(
             input=["digits", "speech"],
@@ -200,9 +200,11 @@ def test_the_example_answer_never_reaches_the_wire_validator(monkeypatch: pytest
     )
     # dial's target is a list of components with rules of their own: the wire form takes it.
     monkeypatch.undo()
-    assert Response().dial(target=[{"type": "phone", "number": "+15551230001"}], action_hook=menu).to_json(
-        CONTEXT
-    ) == (b'[{"verb":"dial","target":[{"type":"phone","number":"+15551230001"}],"actionHook":"/ivr/menu"}]')
+    assert WebhookResponse().dial(
+        target=[{"type": "phone", "number": "+15551230001"}], action_hook=menu
+    ).to_json(CONTEXT) == (
+        b'[{"verb":"dial","target":[{"type":"phone","number":"+15551230001"}],"actionHook":"/ivr/menu"}]'
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,7 +228,7 @@ def test_a_nested_component_it_cannot_vouch_for_leaves_the_whole_verb_to_the_wir
         with pytest.raises(Unsure):
             gather.quick({"say": say})
     # ...and the builder still answers it, as before.
-    built = Response().gather(say={"text": "hi", "verb": "say"})
+    built = WebhookResponse().gather(say={"text": "hi", "verb": "say"})
     assert built.to_json() == b'[{"verb":"gather","say":{"text":"hi"}}]'
 
 
@@ -247,7 +249,7 @@ def test_a_required_field_left_out_is_the_wire_validators_to_name() -> None:
     with pytest.raises(Unsure):
         tag.quick({})
     with pytest.raises(ValidationError, match="data"):
-        Response().tag({})
+        WebhookResponse().tag({})
 
 
 def test_plans_are_kept_for_a_bounded_number_of_shapes() -> None:

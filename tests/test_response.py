@@ -1,4 +1,4 @@
-"""The Response builder, the verb models and how hook references are written (no HTTP here)."""
+"""The WebhookResponse builder, the verb models and how hook references are written (no HTTP here)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jambonz_webhooks import HookContext, HookObject, Response, UnroutedHandlerError
+from jambonz_webhooks import HookContext, HookObject, UnroutedHandlerError, WebhookResponse
 from jambonz_webhooks.app import DEFAULT_FALLBACK
 from jambonz_webhooks.hooks import NO_CONTEXT, PendingHook, write_hook
 from jambonz_webhooks.response import _VALIDATORS, collect_verbs, encode_verbs, prepare_verbs, to_verb
@@ -26,8 +26,8 @@ def other() -> None:
     """A handler no context knows about."""
 
 
-def as_list(verbs: Response | list[Any]) -> list[dict[str, Any]]:
-    if isinstance(verbs, Response):
+def as_list(verbs: WebhookResponse | list[Any]) -> list[dict[str, Any]]:
+    if isinstance(verbs, WebhookResponse):
         return verbs.to_list()
     data: list[dict[str, Any]] = json.loads(encode_verbs(verbs))
     return data
@@ -37,7 +37,7 @@ def as_list(verbs: Response | list[Any]) -> list[dict[str, Any]]:
 
 
 def test_say_exact_bytes() -> None:
-    response = Response().say(text="Hello there", early_media=True, disable_tts_cache=False)
+    response = WebhookResponse().say(text="Hello there", early_media=True, disable_tts_cache=False)
     assert (
         response.to_json()
         == b'[{"verb":"say","text":"Hello there","earlyMedia":true,"disableTtsCache":false}]'
@@ -45,7 +45,7 @@ def test_say_exact_bytes() -> None:
 
 
 def test_say_with_synthesizer_and_list_text() -> None:
-    response = Response().say(
+    response = WebhookResponse().say(
         text=["one", "two"],
         loop=2,
         synthesizer={
@@ -73,7 +73,7 @@ def test_say_with_synthesizer_and_list_text() -> None:
 
 
 def test_play() -> None:
-    response = Response().play(
+    response = WebhookResponse().play(
         url="https://media.example/hold.wav",
         timeout_secs=5,
         seek_offset=100,
@@ -93,7 +93,7 @@ def test_play() -> None:
 
 
 def test_gather_camel_case_names() -> None:
-    response = Response().gather(
+    response = WebhookResponse().gather(
         input=["digits", "speech"],
         action_hook="/menu",
         num_digits=1,
@@ -147,7 +147,7 @@ def test_gather_camel_case_names() -> None:
 
 
 def test_dial_targets_and_special_names() -> None:
-    response = Response().dial(
+    response = WebhookResponse().dial(
         target=[
             {"type": "phone", "number": "+15083728299", "trunk": "carrier-east"},
             Target(
@@ -208,7 +208,7 @@ def test_dial_targets_and_special_names() -> None:
 
 def test_hangup_pause_redirect_tag() -> None:
     response = (
-        Response()
+        WebhookResponse()
         .pause(length=1.5)
         .redirect(action_hook="/next", status_hook="https://status.example/s")
         .tag(data={"crm_id": "CRM-9", "nestedValue": {"snake_case": 1}})
@@ -223,7 +223,7 @@ def test_hangup_pause_redirect_tag() -> None:
 
 
 def test_config() -> None:
-    response = Response().config(
+    response = WebhookResponse().config(
         synthesizer={"vendor": "elevenlabs", "voice": "Rachel", "options": {"stability": 0.5}},
         recognizer={"vendor": "google", "language": "en-GB", "alt_languages": ["fr-FR"]},
         barge_in={"enable": True, "action_hook": "/barge", "input": ["speech"], "min_bargein_word_count": 1},
@@ -260,7 +260,7 @@ def test_config() -> None:
 
 
 def test_builder_returns_the_same_response_and_keeps_order() -> None:
-    response = Response()
+    response = WebhookResponse()
     assert response.say(text="a") is response
     response.pause(length=1).hangup()
     assert len(response) == 3
@@ -274,7 +274,7 @@ def test_builder_returns_the_same_response_and_keeps_order() -> None:
 
 
 def test_response_from_models_and_dicts_and_add() -> None:
-    response = Response([Say(text="a"), {"verb": "pause", "length": 1}, {"hangup": {}}])
+    response = WebhookResponse([Say(text="a"), {"verb": "pause", "length": 1}, {"hangup": {}}])
     response.add(Play(url="https://x/a.wav"), {"say": {"text": "b"}})
     assert response.to_json() == (
         b'[{"verb":"say","text":"a"},{"verb":"pause","length":1},{"verb":"hangup"},'
@@ -293,12 +293,12 @@ def test_snake_and_camel_case_give_the_same_verb() -> None:
         {"numDigits": 1, "actionHook": "/menu", "finishOnKey": "#", "listenDuringPrompt": True}
     )
     camel_fields: dict[str, Any] = {"numDigits": 1, "actionHook": "/menu", "finishOnKey": "#"}
-    camel_kwargs = Response().gather(**camel_fields)
+    camel_kwargs = WebhookResponse().gather(**camel_fields)
     assert snake == camel
     assert camel_kwargs.to_list() == [
         {"verb": "gather", "actionHook": "/menu", "finishOnKey": "#", "numDigits": 1}
     ]
-    mixed = Response(
+    mixed = WebhookResponse(
         [{"verb": "dial", "target": [{"type": "sip", "sipUri": "sip:a@b"}], "forward_pai": True}]
     )
     mixed.add({"verb": "dial", "target": [{"type": "sip", "sip_uri": "sip:a@b"}], "forwardPAI": True})
@@ -323,7 +323,11 @@ def test_python_names_are_snake_case() -> None:
 
 def test_unset_and_none_fields_are_omitted() -> None:
     response = (
-        Response().say().gather(num_digits=None).dial(target=[{"type": "phone", "number": "1"}]).hangup()
+        WebhookResponse()
+        .say()
+        .gather(num_digits=None)
+        .dial(target=[{"type": "phone", "number": "1"}])
+        .hangup()
     )
     response.config().play(url="u").redirect(action_hook="/r").tag(data={}).pause(length=0)
     assert response.to_json() == (
@@ -351,9 +355,9 @@ def test_unset_and_none_fields_are_omitted() -> None:
     ],
 )
 def test_verb_key_comes_first(verb: dict[str, Any]) -> None:
-    (data,) = Response([verb]).to_list()
+    (data,) = WebhookResponse([verb]).to_list()
     assert next(iter(data)) == "verb"
-    raw = Response([verb]).to_json()
+    raw = WebhookResponse([verb]).to_json()
     assert raw.startswith(b'[{"verb":')
 
 
@@ -380,7 +384,7 @@ def test_verb_key_comes_first(verb: dict[str, Any]) -> None:
     ],
 )
 def test_unknown_fields_are_rejected_when_building(method: str, fields: dict[str, Any]) -> None:
-    response = Response()
+    response = WebhookResponse()
     with pytest.raises(ValidationError):
         getattr(response, method)(**fields)
     assert len(response) == 0  # nothing half-built was appended
@@ -398,9 +402,9 @@ def test_unknown_fields_are_rejected_when_building(method: str, fields: dict[str
 )
 def test_bad_dicts_are_rejected(verb: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        Response([verb])
+        WebhookResponse([verb])
     with pytest.raises(ValidationError):
-        Response().add(verb)
+        WebhookResponse().add(verb)
 
 
 @pytest.mark.parametrize(
@@ -432,11 +436,13 @@ def test_bad_dicts_are_rejected(verb: dict[str, Any]) -> None:
 )
 def test_enums_bounds_and_required_fields(method: str, fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        getattr(Response(), method)(**fields)
+        getattr(WebhookResponse(), method)(**fields)
 
 
 def test_bounds_accept_their_limits() -> None:
-    response = Response().config(vad={"threshold": 1, "mode": 3}).config(vad={"threshold": 0, "mode": 0})
+    response = (
+        WebhookResponse().config(vad={"threshold": 1, "mode": 3}).config(vad={"threshold": 0, "mode": 0})
+    )
     assert response.to_list() == [
         {"verb": "config", "vad": {"mode": 3, "threshold": 1}},
         {"verb": "config", "vad": {"mode": 0, "threshold": 0}},
@@ -450,9 +456,9 @@ def test_a_verb_model_checks_its_own_verb_name() -> None:
 
 def test_a_dict_without_verb_is_refused() -> None:
     with pytest.raises(ValueError, match="not a verb"):
-        Response([{"text": "hi", "loop": 2}])
+        WebhookResponse([{"text": "hi", "loop": 2}])
     with pytest.raises(TypeError):
-        Response(["say hi"])  # type: ignore[list-item]
+        WebhookResponse(["say hi"])  # type: ignore[list-item]
 
 
 # --- nested verbs: no "verb" key inside gather -----------------------------------------------------
@@ -468,7 +474,7 @@ def test_a_dict_without_verb_is_refused() -> None:
     ids=["dict", "dict-with-verb", "model"],
 )
 def test_nested_say_has_no_verb_key(say: Say | dict[str, Any]) -> None:
-    response = Response().gather(input=["digits"], num_digits=1, action_hook="/menu", say=say)
+    response = WebhookResponse().gather(input=["digits"], num_digits=1, action_hook="/menu", say=say)
     assert response.to_json() == (
         b'[{"verb":"gather","actionHook":"/menu","input":["digits"],"numDigits":1,'
         b'"say":{"text":"Press one","earlyMedia":true}}]'
@@ -481,11 +487,13 @@ def test_nested_say_has_no_verb_key(say: Say | dict[str, Any]) -> None:
     ids=["dict", "dict-with-verb", "model"],
 )
 def test_nested_play_has_no_verb_key(play: Play | dict[str, Any]) -> None:
-    assert Response().gather(play=play).to_list() == [{"verb": "gather", "play": {"url": "https://x/p.wav"}}]
+    assert WebhookResponse().gather(play=play).to_list() == [
+        {"verb": "gather", "play": {"url": "https://x/p.wav"}}
+    ]
 
 
 def test_nested_verbs_in_gather_given_as_dicts() -> None:
-    response = Response(
+    response = WebhookResponse(
         [
             {"verb": "gather", "say": {"verb": "say", "text": "a"}},
             {"gather": {"say": {"text": "b", "synthesizer": {"vendor": "google"}}}},
@@ -501,7 +509,7 @@ def test_nested_verbs_in_gather_given_as_dicts() -> None:
 
 def test_a_say_model_used_nested_and_top_level() -> None:
     say = Say(text="hello")
-    response = Response().add(say).gather(say=say).add(say)
+    response = WebhookResponse().add(say).gather(say=say).add(say)
     assert response.to_list() == [
         {"verb": "say", "text": "hello"},
         {"verb": "gather", "say": {"text": "hello"}},
@@ -512,16 +520,16 @@ def test_a_say_model_used_nested_and_top_level() -> None:
 
 def test_nested_verb_must_be_the_right_verb() -> None:
     with pytest.raises(ValidationError):
-        Response().gather(say={"verb": "play", "url": "u"})
+        WebhookResponse().gather(say={"verb": "play", "url": "u"})
     with pytest.raises(ValidationError):
-        Response().gather(say=Play(url="u"))  # type: ignore[call-overload]
+        WebhookResponse().gather(say=Play(url="u"))  # type: ignore[call-overload]
 
 
 # --- what a handler may return ---------------------------------------------------------------------
 
 
 def test_collect_response_is_its_verbs() -> None:
-    response = Response().say(text="x")
+    response = WebhookResponse().say(text="x")
     assert collect_verbs(response) is response.verbs
 
 
@@ -530,8 +538,8 @@ def test_collect_response_is_its_verbs() -> None:
     [
         (None, []),
         ([], []),
-        (Response(), []),
-        (Response().say(text="a").hangup(), [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
+        (WebhookResponse(), []),
+        (WebhookResponse().say(text="a").hangup(), [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
         ([Say(text="a"), {"verb": "hangup"}], [{"verb": "say", "text": "a"}, {"verb": "hangup"}]),
         (
             (Pause(length=1), {"pause": {"length": 2}}),
@@ -622,7 +630,7 @@ ROOT = HookContext(prefix="", paths={menu: "/menu"})
     ],
 )
 def test_hook_reference(hook: Any, context: HookContext | None, expected: Any) -> None:
-    response = Response().gather(action_hook=hook).redirect(action_hook=hook)
+    response = WebhookResponse().gather(action_hook=hook).redirect(action_hook=hook)
     assert response.to_list(context) == [
         {"verb": "gather", "actionHook": expected},
         {"verb": "redirect", "actionHook": expected},
@@ -631,7 +639,7 @@ def test_hook_reference(hook: Any, context: HookContext | None, expected: Any) -
 
 def test_every_hook_field_gets_the_prefix() -> None:
     response = (
-        Response()
+        WebhookResponse()
         .play(url="u", action_hook="/played")
         .gather(action_hook=menu, partial_result_hook="/partial")
         .dial(
@@ -676,7 +684,7 @@ def test_every_hook_field_gets_the_prefix() -> None:
 
 
 def test_the_same_response_written_under_two_prefixes() -> None:
-    response = Response().gather(action_hook=menu, say={"text": "hi"})
+    response = WebhookResponse().gather(action_hook=menu, say={"text": "hi"})
     assert response.to_json(VOICE) == b'[{"verb":"gather","actionHook":"/voice/menu","say":{"text":"hi"}}]'
     assert response.to_json(ROOT) == b'[{"verb":"gather","actionHook":"/menu","say":{"text":"hi"}}]'
     assert response.to_json(HookContext("/a/b", {menu: "/m/x"})) == (
@@ -713,7 +721,7 @@ def test_a_pending_hook_is_written_by_the_encoders_fallback_too() -> None:
 def test_a_response_built_at_module_level_is_written_for_each_mount() -> None:
     # As the app's fallback is: built once, outside any request, answered under any prefix.
     assert DEFAULT_FALLBACK.to_json(VOICE) == DEFAULT_FALLBACK.to_json(ROOT)
-    answer = Response().redirect(action_hook=menu)
+    answer = WebhookResponse().redirect(action_hook=menu)
     assert answer.to_list(VOICE) == [{"verb": "redirect", "actionHook": "/voice/menu"}]
     assert answer.to_list(HookContext("/other", {menu: "/m"})) == [
         {"verb": "redirect", "actionHook": "/other/m"}
@@ -731,14 +739,14 @@ def test_hook_context_resolve() -> None:
 def test_unrouted_handler_raises_unrouted_handler_error() -> None:
     """The package exports UnroutedHandlerError for this case: it is what callers catch."""
     with pytest.raises(UnroutedHandlerError):
-        Response().redirect(action_hook=other).to_json(ROOT)
+        WebhookResponse().redirect(action_hook=other).to_json(ROOT)
     with pytest.raises(UnroutedHandlerError):
-        Response().redirect(action_hook=menu).to_json()  # no context: no handler is routed
+        WebhookResponse().redirect(action_hook=menu).to_json()  # no context: no handler is routed
 
 
 def test_unrouted_handler_fails_to_encode() -> None:
     with pytest.raises(Exception, match="no route of this app serves it"):
-        Response().gather(action_hook={"url": other}).to_json(VOICE)
+        WebhookResponse().gather(action_hook={"url": other}).to_json(VOICE)
 
 
 def test_hook_object_rejects_unknown_keys_and_methods() -> None:
@@ -756,7 +764,7 @@ def test_default_fallback() -> None:
 
 
 def test_non_ascii_is_written_as_raw_utf8() -> None:
-    response = Response().say(text="Grüße ☎ 日本").tag(data={"name": "Zoë"})
+    response = WebhookResponse().say(text="Grüße ☎ 日本").tag(data={"name": "Zoë"})
     assert (
         response.to_json()
         == '[{"verb":"say","text":"Grüße ☎ 日本"},{"verb":"tag","data":{"name":"Zoë"}}]'.encode()
@@ -767,10 +775,10 @@ def test_non_ascii_is_written_as_raw_utf8() -> None:
 
 
 def test_builder_method_takes_fields_model_or_dict_alike() -> None:
-    by_fields = Response().say(text="Hi", early_media=True)
-    by_model = Response().say(Say(text="Hi", early_media=True))
-    by_dict = Response().say({"text": "Hi", "earlyMedia": True})
-    by_dict_with_verb = Response().say({"verb": "say", "text": "Hi", "early_media": True})
+    by_fields = WebhookResponse().say(text="Hi", early_media=True)
+    by_model = WebhookResponse().say(Say(text="Hi", early_media=True))
+    by_dict = WebhookResponse().say({"text": "Hi", "earlyMedia": True})
+    by_dict_with_verb = WebhookResponse().say({"verb": "say", "text": "Hi", "early_media": True})
     expected = [{"verb": "say", "text": "Hi", "earlyMedia": True}]
     assert (
         by_fields.to_list()
@@ -783,29 +791,29 @@ def test_builder_method_takes_fields_model_or_dict_alike() -> None:
 
 def test_builder_method_keeps_the_model_it_is_given() -> None:
     say = Say(text="Hi")
-    assert Response().say(say).verbs == [say]
+    assert WebhookResponse().say(say).verbs == [say]
 
 
 def test_builder_method_refuses_another_verb_or_a_mix() -> None:
     with pytest.raises(TypeError, match="say\\(\\) takes a Say"):
-        Response().say(Play(url="https://example.com/a.mp3"))  # type: ignore[call-overload]
+        WebhookResponse().say(Play(url="https://example.com/a.mp3"))  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="not both"):
-        Response().say({"text": "a"}, text="b")  # type: ignore[call-overload]
+        WebhookResponse().say({"text": "a"}, text="b")  # type: ignore[call-overload]
     with pytest.raises(ValidationError):
-        Response().say({"verb": "play", "url": "x"})
+        WebhookResponse().say({"verb": "play", "url": "x"})
     with pytest.raises(ValidationError):
-        Response().say({"txt": "typo"})
+        WebhookResponse().say({"txt": "typo"})
 
 
 def test_unknown_verb_is_refused_when_the_answer_is_built() -> None:
     with pytest.raises(ValueError, match="unknown verb 'sya'"):
-        Response([{"verb": "sya", "text": "typo in the verb name"}])
+        WebhookResponse([{"verb": "sya", "text": "typo in the verb name"}])
     with pytest.raises(ValueError, match="unknown verb 'teleport'"):
-        Response().add({"teleport": {"to": "mars"}})
+        WebhookResponse().add({"teleport": {"to": "mars"}})
 
 
 def test_server_synonyms_without_a_schema_pass_unchecked() -> None:
-    answer = Response([{"voiceagent_s2s": {"vendor": "voiceagent", "llmOptions": {"x": 1}}}])
+    answer = WebhookResponse([{"voiceagent_s2s": {"vendor": "voiceagent", "llmOptions": {"x": 1}}}])
     assert answer.to_list() == [{"verb": "voiceagent_s2s", "vendor": "voiceagent", "llmOptions": {"x": 1}}]
 
 
@@ -843,7 +851,7 @@ def test_importing_the_package_builds_no_verb_or_payload_model() -> None:
         print(models, validators)
         """
     )
-    # The default fallback (say, hangup) is a Response built when app.py is imported.
+    # The default fallback (say, hangup) is a WebhookResponse built when app.py is imported.
     assert built == "[] ['hangup', 'say']"
 
 
@@ -851,13 +859,13 @@ def test_importing_the_package_builds_no_verb_or_payload_model() -> None:
 def test_a_verb_validator_is_built_on_first_use_or_when_prepared() -> None:
     printed = _run(
         """
-        from jambonz_webhooks import Response
+        from jambonz_webhooks import WebhookResponse
         from jambonz_webhooks.response import _VALIDATORS, prepare_verbs
 
         def built():
             return sorted(name for name, v in _VALIDATORS.items() if v.built)
 
-        Response().gather(input=["digits"])
+        WebhookResponse().gather(input=["digits"])
         prepare_verbs("dial", "sip_decline")
         print(built())
         """
@@ -877,4 +885,4 @@ def test_prepare_verbs_refuses_an_unknown_verb() -> None:
     prepare_verbs("config")  # model rules of its own: validated by its model
     assert not _VALIDATORS["config"].mirrored
     with pytest.raises(ValidationError, match="Config"):
-        Response().config(synthesizer=1)  # type: ignore[call-overload]
+        WebhookResponse().config(synthesizer=1)  # type: ignore[call-overload]

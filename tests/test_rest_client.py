@@ -32,9 +32,9 @@ from jambonz_webhooks import (
     HookObject,
     JambonzApp,
     MemoryStore,
-    Response,
     RetryPolicy,
     UnroutedHandlerError,
+    WebhookResponse,
     hook,
 )
 from jambonz_webhooks.hooks import current_context, reraise_unrouted
@@ -280,7 +280,7 @@ async def test_create_call_with_answering_machine_detection(api: Api, fake_api: 
 
 
 async def test_create_call_running_verbs_given_now(api: Api, fake_api: FakeJambonzAPI) -> None:
-    verbs = Response().say(text="Your appointment is tomorrow at 10 — à demain").hangup()
+    verbs = WebhookResponse().say(text="Your appointment is tomorrow at 10 — à demain").hangup()
     target = {
         "type": "sip",
         "sip_uri": "sip:alice@pbx.example.com",
@@ -1030,18 +1030,18 @@ def _ivr(seen: list[Any], **options: Any) -> JambonzApp:
     app = JambonzApp(state=MemoryStore(), **options)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         control = call.client
         seen.append(control)
         await control.redirect("/next")
         await control.whisper(Say(text="Hello from the hook"))
         await control.redirect(next_step)
         await control.redirect({"url": "https://ivr.example.com/abs", "method": "GET"})
-        return Response().say(text="Connecting you")
+        return WebhookResponse().say(text="Connecting you")
 
     @app.action_hook("/next")
-    async def next_step(call: CallSession) -> Response:
-        return Response().hangup()
+    async def next_step(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     return app
 
@@ -1085,12 +1085,12 @@ def test_call_client_without_an_api_key(fake_api: FakeJambonzAPI, origin: str) -
     app = JambonzApp(insecure=True, state=MemoryStore(), api_base_url=origin)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         try:
             call.client  # noqa: B018 - the property builds the client
         except ValueError as exc:
             errors.append(str(exc))
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with TestClient(app) as client:
         assert client.post("/incoming", json=_payload(origin)).status_code == 200
@@ -1110,13 +1110,13 @@ def _mounted(origin: str, monkeypatch: pytest.MonkeyPatch, hook: str) -> dict[st
     app = JambonzApp(insecure=True, state=MemoryStore(), api_base_url=origin)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         await call.client.redirect(next_step if hook == "handler" else hook)
-        return Response().redirect(action_hook=hook if hook != "handler" else next_step)
+        return WebhookResponse().redirect(action_hook=hook if hook != "handler" else next_step)
 
     @app.action_hook("/next")
-    async def next_step(call: CallSession) -> Response:
-        return Response().hangup()
+    async def next_step(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     with TestClient(Starlette(routes=[Mount("/voice", app)])) as client:
         answer = client.post("/voice/incoming", json=_payload(origin))
@@ -1148,7 +1148,7 @@ def test_mounted_app_redirects_to_a_path_with_its_prefix(
 
 
 def test_app_json_as_json_text_is_a_validation_error() -> None:
-    # Verbs are given as a Response or a list, which our models check; JSON text would not be.
+    # Verbs are given as a WebhookResponse or a list, which our models check; JSON text would not be.
     with pytest.raises(ValidationError, match="not JSON text"):
         CreateCall.model_validate({"from": "+1", "to": {"type": "phone", "number": "+2"}, "app_json": "[]"})
 
@@ -1179,7 +1179,9 @@ def test_hooks_and_verbs_of_a_body_are_written_when_it_is_sent() -> None:
             "to": PHONE,
             "call_hook": "https://ivr.example.com/incoming",  # a new call's: a URL
             "refer_hook": {"url": "/status", "method": "GET"},
-            "app_json": Response().gather(action_hook=_menu).redirect(action_hook="https://x.example/y"),
+            "app_json": WebhookResponse()
+            .gather(action_hook=_menu)
+            .redirect(action_hook="https://x.example/y"),
         }
     )
     mounted = HookContext("/voice", {_menu: "/menu"})

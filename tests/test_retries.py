@@ -33,9 +33,9 @@ from jambonz_webhooks import (
     GatherResult,
     HookObject,
     JambonzApp,
-    Response,
     RetryPolicy,
     RetryPolicyWarning,
+    WebhookResponse,
     hook,
 )
 from jambonz_webhooks import hooks as hooks_module
@@ -52,12 +52,12 @@ SECRET = retries_app.SECRET
 pytestmark = pytest.mark.filterwarnings("ignore::jambonz_webhooks.RetryPolicyWarning")
 
 
-async def menu(result: GatherResult) -> Response:
-    return Response().say(text=f"You pressed {result.digits}").hangup()
+async def menu(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().say(text=f"You pressed {result.digits}").hangup()
 
 
-async def other() -> Response:
-    return Response().hangup()
+async def other() -> WebhookResponse:
+    return WebhookResponse().hangup()
 
 
 ROOT = HookContext("", {menu: "/menu", other: "/other"})
@@ -66,7 +66,7 @@ VOICE = HookContext("/voice", {menu: "/menu", other: "/other"})
 
 def written_hook(value: Any, context: HookContext = ROOT) -> Any:
     """The ``actionHook`` a gather built with ``value`` is written with."""
-    verbs = Response().gather(input=["digits"], action_hook=value).to_list(context)
+    verbs = WebhookResponse().gather(input=["digits"], action_hook=value).to_list(context)
     return verbs[0]["actionHook"]
 
 
@@ -151,16 +151,16 @@ def test_an_app_writes_its_default_policy_in_its_answers() -> None:
     app = JambonzApp(insecure=True, retries=RetryPolicy(2, on={"connect", "5xx"}))
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         return (
-            Response()
+            WebhookResponse()
             .gather(input=["digits"], action_hook=ask, say={"text": "Press 1"})
             .redirect(action_hook=hook(ask, retries=1, retry_on="all"))
         )
 
     @app.action_hook("/ask")
-    async def ask(result: GatherResult) -> Response:
-        return Response().hangup()
+    async def ask(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     outer = Starlette(routes=[Mount("/voice", app=app)])
     with TestClient(outer) as client:
@@ -430,12 +430,12 @@ def echo_app(**options: Any) -> JambonzApp:
     app = JambonzApp(insecure=True, allow_unsigned_get=True, **options)
 
     @app.action_hook("/menu")
-    async def echo_menu(payload: dict[str, Any] | None) -> Response:
-        return Response().say(text=json.dumps(payload))
+    async def echo_menu(payload: dict[str, Any] | None) -> WebhookResponse:
+        return WebhookResponse().say(text=json.dumps(payload))
 
     @app.action_hook("/item/{name}")
-    async def item(name: str) -> Response:
-        return Response().say(text=name)
+    async def item(name: str) -> WebhookResponse:
+        return WebhookResponse().say(text=name)
 
     return app
 
@@ -494,18 +494,18 @@ def test_a_hook_with_a_policy_reaches_its_handler_over_websocket() -> None:
     app = JambonzApp(insecure=True, retries=1)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().gather(
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().gather(
             input=["digits"], action_hook=hook(ws_menu, retries=2, retry_on="5xx"), say={"text": "Press"}
         )
 
     @app.action_hook("/menu")
-    async def ws_menu(result: GatherResult) -> Response:
-        return Response().say(text=f"You pressed {result.digits}").redirect(action_hook=ws_bye)
+    async def ws_menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text=f"You pressed {result.digits}").redirect(action_hook=ws_bye)
 
     @app.action_hook("/bye")
-    async def ws_bye() -> Response:
-        return Response().say(text="Goodbye").hangup()
+    async def ws_bye() -> WebhookResponse:
+        return WebhookResponse().say(text="Goodbye").hangup()
 
     with CallSimulator(app, transport="websocket", status_hook=None) as sim:
         call = sim.start().press("7")

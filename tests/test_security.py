@@ -29,7 +29,7 @@ from jambonz_webhooks import (
     InsecureAppError,
     JambonzApp,
     MemoryStore,
-    Response,
+    WebhookResponse,
 )
 from jambonz_webhooks.decoding import DecodeError, parse_query
 from jambonz_webhooks.security import (
@@ -660,14 +660,14 @@ def build_app(**options: Any) -> tuple[JambonzApp, list[str]]:
     calls: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         calls.append("incoming")
-        return Response().say(text="hello")
+        return WebhookResponse().say(text="hello")
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         calls.append(f"menu:{result.digits}")
-        return Response().say(text="hello")
+        return WebhookResponse().say(text="hello")
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -1166,8 +1166,8 @@ def test_a_status_hook_of_a_closed_app_cannot_drop_a_calls_state(monkeypatch: py
     app = JambonzApp(state=store)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, state: CallState) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:

@@ -20,7 +20,7 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.session import RecognizerDefaults, SessionDefaults, SipInvite, SynthesizerDefaults
 from tests.payloads import SDP, call_info, session_new
 
@@ -134,9 +134,9 @@ def make_echo_app() -> tuple[JambonzApp, list[CallSession]]:
     calls: list[CallSession] = []
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         calls.append(call)
-        return Response().say(text=call.call_sid)
+        return WebhookResponse().say(text=call.call_sid)
 
     return app, calls
 
@@ -568,9 +568,9 @@ def models() -> Iterator[Models]:
     statuses: list[CallStatus] = []
 
     @app.action_hook("/gather")
-    async def gathered(result: GatherResult) -> Response:
+    async def gathered(result: GatherResult) -> WebhookResponse:
         gathers.append(result)
-        return Response().say(text=result.transcript or result.digits or str(result.reason))
+        return WebhookResponse().say(text=result.transcript or result.digits or str(result.reason))
 
     @app.action_hook("/dial")
     def dialed(result: DialResult) -> list[dict[str, Any]]:

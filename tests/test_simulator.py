@@ -25,7 +25,6 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     PlayResult,
-    Response,
     WebhookResponse,
     pytest_plugin,
 )
@@ -70,13 +69,13 @@ class Recorder:
 def menu_app(recorder: Recorder, **options: Any) -> JambonzApp:
     """Greets, gathers on /menu (which answers what ``menu_answer`` holds), records every request."""
     app = new_app(**options)
-    app.state.menu_answer = Response().say(text="menu answered").hangup()
+    app.state.menu_answer = WebhookResponse().say(text="menu answered").hangup()
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, request: Request) -> Response:
+    async def incoming(call: CallSession, request: Request) -> WebhookResponse:
         await recorder.keep("incoming", request)
         return (
-            Response()
+            WebhookResponse()
             .say(text="hello")
             .gather(input=["digits", "speech"], num_digits=2, finish_on_key="#", action_hook="/menu")
             .say(text="after the gather")
@@ -84,9 +83,9 @@ def menu_app(recorder: Recorder, **options: Any) -> JambonzApp:
         )
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, request: Request) -> Response:
+    async def menu(result: GatherResult, request: Request) -> WebhookResponse:
         await recorder.keep("menu", request)
-        answer: Response = app.state.menu_answer
+        answer: WebhookResponse = app.state.menu_answer
         return answer
 
     @app.status_hook("/status")
@@ -250,7 +249,7 @@ def test_any_other_gather_outcome(jambonz_simulator: SimulatorFactory) -> None:
 
 def test_an_empty_action_answer_lets_the_remaining_verbs_run(jambonz_simulator: SimulatorFactory) -> None:
     app = menu_app(Recorder())
-    app.state.menu_answer = Response()
+    app.state.menu_answer = WebhookResponse()
     call = jambonz_simulator(app).start().silence()
     assert call.heard == ["hello", "after the gather"]
     assert call.last_answer == []
@@ -269,18 +268,29 @@ def test_redirect_is_followed_and_replaces_the_rest(jambonz_simulator: Simulator
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().say(text="before").pause(length=2).redirect(action_hook="/next").say(text="never")
+    async def incoming() -> WebhookResponse:
+        return (
+            WebhookResponse()
+            .say(text="before")
+            .pause(length=2)
+            .redirect(action_hook="/next")
+            .say(text="never")
+        )
 
     @app.action_hook("/next")
-    async def next_step(request: Request) -> Response:
+    async def next_step(request: Request) -> WebhookResponse:
         await recorder.keep("next", request)
-        return Response().tag(data={"step": 2}).say(text="after the redirect").redirect(action_hook="/last")
+        return (
+            WebhookResponse()
+            .tag(data={"step": 2})
+            .say(text="after the redirect")
+            .redirect(action_hook="/last")
+        )
 
     @app.action_hook("/last")
-    async def last(request: Request) -> Response:
+    async def last(request: Request) -> WebhookResponse:
         await recorder.keep("last", request)
-        return Response().play(url="https://example.com/bye.mp3").hangup()
+        return WebhookResponse().play(url="https://example.com/bye.mp3").hangup()
 
     call = jambonz_simulator(app, status_hook=None).start()
     assert call.heard == ["before", "after the redirect", "https://example.com/bye.mp3"]
@@ -296,8 +306,8 @@ def test_running_out_of_verbs_ends_the_call(jambonz_simulator: SimulatorFactory)
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().say(text="only this").config(notify_events=True)
+    async def incoming() -> WebhookResponse:
+        return WebhookResponse().say(text="only this").config(notify_events=True)
 
     call = jambonz_simulator(app, status_hook=None).start()
     assert call.heard == ["only this"]
@@ -322,17 +332,17 @@ def test_dial_outcomes_reach_the_dials_action_hook(
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
+    async def incoming() -> WebhookResponse:
         return (
-            Response()
+            WebhookResponse()
             .dial(target=[PHONE, {"type": "user", "name": "bob@example.com"}], action_hook="/dialed")
             .say(text="not heard")
         )
 
     @app.action_hook("/dialed")
-    async def dialed(result: DialResult) -> Response:
+    async def dialed(result: DialResult) -> WebhookResponse:
         results.append(result)
-        return Response().say(text=f"dial {result.dial_call_status}").hangup()
+        return WebhookResponse().say(text=f"dial {result.dial_call_status}").hangup()
 
     call = jambonz_simulator(app, status_hook=None).start()
     assert call.dialed == [
@@ -351,8 +361,8 @@ def test_play_action_hook_gets_play_completed(jambonz_simulator: SimulatorFactor
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().play(
+    async def incoming() -> WebhookResponse:
+        return WebhookResponse().play(
             url=["https://a.example/1.wav", "https://a.example/2.wav"], action_hook="/played"
         )
 
@@ -370,14 +380,14 @@ def test_hook_object_with_its_own_method_and_credentials(jambonz_simulator: Simu
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
+    async def incoming() -> WebhookResponse:
         hook = {"url": "/menu", "method": "get", "username": "u", "password": "p"}
-        return Response().gather(input=["speech"], action_hook=hook)
+        return WebhookResponse().gather(input=["speech"], action_hook=hook)
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult, request: Request) -> Response:
+    async def menu(result: GatherResult, request: Request) -> WebhookResponse:
         await recorder.keep("menu", request)
-        return Response().say(text=f"heard {result.transcript}").hangup()
+        return WebhookResponse().say(text=f"heard {result.transcript}").hangup()
 
     call = jambonz_simulator(app, status_hook=None).start().speak("bonjour à tous", language="fr-FR")
     assert recorder.methods["menu"] == ["GET"]
@@ -444,8 +454,8 @@ def test_a_failing_status_hook_is_answered_and_logged(
     seen: list[str] = []
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().hangup()
+    async def incoming() -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     @app.status_hook("/status")
     async def status(event: CallStatus) -> None:
@@ -463,12 +473,12 @@ def _greeter() -> JambonzApp:
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().gather(input=["digits"], num_digits=1, action_hook="/menu").hangup()
+    async def incoming() -> WebhookResponse:
+        return WebhookResponse().gather(input=["digits"], num_digits=1, action_hook="/menu").hangup()
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
-        return Response().say(text=f"you pressed {result.digits}").hangup()
+    async def menu(result: GatherResult) -> WebhookResponse:
+        return WebhookResponse().say(text=f"you pressed {result.digits}").hangup()
 
     return app
 
@@ -536,12 +546,12 @@ def test_scripting_what_cannot_happen_raises(jambonz_simulator: SimulatorFactory
     app = new_app()
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
-        return Response().gather(input=["speech"], action_hook="/menu")
+    async def incoming() -> WebhookResponse:
+        return WebhookResponse().gather(input=["speech"], action_hook="/menu")
 
     @app.action_hook("/menu")
-    async def menu() -> Response:
-        return Response().dial(target=[PHONE])
+    async def menu() -> WebhookResponse:
+        return WebhookResponse().dial(target=[PHONE])
 
     call = jambonz_simulator(app, status_hook=None).start()
     with pytest.raises(SimulatorError, match="does not listen for digits"):
@@ -583,9 +593,9 @@ def test_the_context_manager_runs_the_apps_lifespan() -> None:
     app = new_app(lifespan=lifespan)
 
     @app.call_hook("/incoming")
-    async def incoming() -> Response:
+    async def incoming() -> WebhookResponse:
         events.append("call")
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with CallSimulator(app, status_hook=None) as sim:
         sim.start()
@@ -601,7 +611,7 @@ def test_the_installed_package_registers_the_plugin_which_closes_its_simulators(
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from jambonz_webhooks import JambonzApp, MemoryStore, Response
+from jambonz_webhooks import JambonzApp, MemoryStore, WebhookResponse
 
 MARKER = Path({str(marker)!r})
 
@@ -617,7 +627,7 @@ app = JambonzApp(webhook_secret=[], insecure=True, state=MemoryStore(), lifespan
 
 @app.call_hook("/incoming")
 async def incoming():
-    return Response().say(text="hi").hangup()
+    return WebhookResponse().say(text="hi").hangup()
 
 
 def test_inner(jambonz_simulator):

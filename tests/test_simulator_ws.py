@@ -25,7 +25,7 @@ from jambonz_webhooks import (
     GatherResult,
     JambonzApp,
     MemoryStore,
-    Response,
+    WebhookResponse,
     pytest_plugin,
 )
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
@@ -82,9 +82,9 @@ def menu_app() -> JambonzApp:
     app = JambonzApp(state=MemoryStore(), webhook_secret=[], basic_auth=("jambonz", "pässword"))
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         return (
-            Response()
+            WebhookResponse()
             .say(text="hello")
             .gather(input=["digits"], num_digits=1, action_hook="/menu")
             .say(text="after the gather")
@@ -92,10 +92,10 @@ def menu_app() -> JambonzApp:
         )
 
     @app.action_hook("/menu")
-    async def menu(result: GatherResult) -> Response:
+    async def menu(result: GatherResult) -> WebhookResponse:
         if result.digits == "9":
-            return Response()
-        return Response().say(text=f"you pressed {result.digits}").hangup()
+            return WebhookResponse()
+        return WebhookResponse().say(text=f"you pressed {result.digits}").hangup()
 
     @app.status_hook("/status")
     async def status() -> None: ...

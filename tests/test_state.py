@@ -36,9 +36,9 @@ from jambonz_webhooks import (
     JambonzApp,
     MemoryStore,
     RedisStore,
-    Response,
     StateStore,
     StateStoreError,
+    WebhookResponse,
 )
 from jambonz_webhooks.state import (
     DEFAULT_TTL,
@@ -352,16 +352,16 @@ async def test_session_and_env_vars_read_the_kept_call_hook_payload(store: State
 
 def build_app(store: StateStore, status_seen: dict[str, Any]) -> JambonzApp:
     """Hooks that write the call's state, read it back, and fail the ways a dead store makes them."""
-    app = JambonzApp(state=store, fallback=Response().say(text=FALLBACK_TEXT).hangup(), insecure=True)
+    app = JambonzApp(state=store, fallback=WebhookResponse().say(text=FALLBACK_TEXT).hangup(), insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession, state: CallState) -> Response:
+    async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
         await state.set("cart", {"items": ["pizza", "cr\u00e8me br\u00fbl\u00e9e"], "total": 12.5})
         await state.set("caller", call.from_)
-        return Response().say(text="stored")
+        return WebhookResponse().say(text="stored")
 
     @app.action_hook("/next")
-    async def next_step(call: CallInfo, state: CallState) -> Response:
+    async def next_step(call: CallInfo, state: CallState) -> WebhookResponse:
         session = await state.session()
         seen = {
             "cart": await state.get("cart"),
@@ -372,30 +372,30 @@ def build_app(store: StateStore, status_seen: dict[str, Any]) -> JambonzApp:
             if session is not None and session.sip is not None
             else None,
         }
-        return Response().say(text=json.dumps(seen))
+        return WebhookResponse().say(text=json.dumps(seen))
 
     @app.call_hook("/child")
-    async def child(call: CallSession, state: CallState) -> Response:
+    async def child(call: CallSession, state: CallState) -> WebhookResponse:
         parent = await state.parent()
         seen = {
             "parent_sid": parent.call_sid if parent is not None else None,
             "parent_cart": await parent.get("cart") if parent is not None else None,
             "own_cart": await state.get("cart"),
         }
-        return Response().say(text=json.dumps(seen))
+        return WebhookResponse().say(text=json.dumps(seen))
 
     @app.action_hook("/next-catch")
-    async def next_catch(call: CallInfo, state: CallState) -> Response:
+    async def next_catch(call: CallInfo, state: CallState) -> WebhookResponse:
         try:
             cart = await state.get("cart")
         except StateStoreError as exc:
-            return Response().say(text=f"state unavailable: {type(exc).__name__}: {exc}")
-        return Response().say(text=json.dumps({"cart": cart}))
+            return WebhookResponse().say(text=f"state unavailable: {type(exc).__name__}: {exc}")
+        return WebhookResponse().say(text=json.dumps({"cart": cart}))
 
     @app.action_hook("/next-raise")
-    async def next_raise(call: CallInfo, state: CallState) -> Response:
+    async def next_raise(call: CallInfo, state: CallState) -> WebhookResponse:
         cart = await state.get("cart")  # a StateStoreError goes up to the framework
-        return Response().say(text=json.dumps({"cart": cart}))
+        return WebhookResponse().say(text=json.dumps({"cart": cart}))
 
     @app.status_hook("/status")
     async def status(call: CallInfo, state: CallState) -> None:

@@ -21,7 +21,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import CallSession, JambonzApp, Release, ReleaseError, Response
+from jambonz_webhooks import CallSession, JambonzApp, Release, ReleaseError, WebhookResponse
 from jambonz_webhooks.targets import OPEN_SOURCE_REFUSED_VERBS
 from jambonz_webhooks.verbs import VERB_MODELS, jambonz_name
 from tests import schemas
@@ -149,10 +149,10 @@ def example_verbs() -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for schema_id in schemas.schema_ids("verbs"):
         for example in schemas.schemas()[schema_id].get("examples", []):
-            found.extend(Response([example]).to_list())
-    found.append(Response().room(name="standup").to_list()[0])  # room's schema has no example
+            found.extend(WebhookResponse([example]).to_list())
+    found.append(WebhookResponse().room(name="standup").to_list()[0])  # room's schema has no example
     found.append(
-        Response()
+        WebhookResponse()
         .rest_dial(call_hook="/hook", from_="+15551230000", to={"type": "phone", "number": "1"})
         .to_list()[0]
     )
@@ -184,7 +184,7 @@ def test_every_verb_as_built_agrees_with_the_validator(validator: Path) -> None:
 
 
 def test_response_with_a_target_refuses_and_names_the_release() -> None:
-    answer = Response(target="0.9.8").say(text="hi")
+    answer = WebhookResponse(target="0.9.8").say(text="hi")
     with pytest.raises(
         ReleaseError, match=r"jambonz 0\.9\.8 does not accept the verb agent \(added in jambonz 10\.1\.0\)"
     ):
@@ -194,10 +194,10 @@ def test_response_with_a_target_refuses_and_names_the_release() -> None:
     assert (caught.value.verb, caught.value.property) == ("llm", "responseTimeoutMs")
     assert answer.to_list() == [{"verb": "say", "text": "hi"}]  # the refused verbs were not kept
     with pytest.raises(ReleaseError, match="the verb room"):
-        Response([{"verb": "room", "name": "standup"}], target="0.9.8")
+        WebhookResponse([{"verb": "room", "name": "standup"}], target="0.9.8")
     with pytest.raises(ReleaseError, match=r"added in jambonz 11\.1\.7"):
-        Response(target="11.1").add(schemas.schemas()["verbs/nova_s2s"]["examples"][0])
-    assert Response().target is None and answer.target == Release("0.9.8")
+        WebhookResponse(target="11.1").add(schemas.schemas()["verbs/nova_s2s"]["examples"][0])
+    assert WebhookResponse().target is None and answer.target == Release("0.9.8")
 
 
 def test_bad_targets_fail_where_declared() -> None:
@@ -212,8 +212,8 @@ def test_an_app_target_makes_the_fallback_answer_and_the_log_say_why(
     app = JambonzApp(insecure=True, target="0.9.8")
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().say(text="hi").room(name="standup")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().say(text="hi").room(name="standup")
 
     with TestClient(app) as client, caplog.at_level(logging.ERROR):
         answer = client.post("/incoming", json=session_new())
@@ -221,7 +221,7 @@ def test_an_app_target_makes_the_fallback_answer_and_the_log_say_why(
     assert [verb["verb"] for verb in answer.json()] == ["say", "hangup"]  # the default fallback
     assert "jambonz 0.9.8 does not accept the verb room" in caplog.text
     with pytest.raises(ReleaseError):
-        JambonzApp(insecure=True, target="0.9.8", fallback=Response().room(name="x"))
+        JambonzApp(insecure=True, target="0.9.8", fallback=WebhookResponse().room(name="x"))
 
 
 def routes(*args: str) -> subprocess.CompletedProcess[str]:

@@ -25,11 +25,11 @@ from starlette.testclient import TestClient
 from jambonz_webhooks import (
     HookRouter,
     JambonzApp,
-    Response,
     Toolbox,
     ToolCall,
     ToolError,
     UnroutedHandlerError,
+    WebhookResponse,
 )
 from jambonz_webhooks.hooks import HookContext
 from jambonz_webhooks.logs import ACCESS_LOGGER
@@ -633,8 +633,8 @@ def _app(prefix: str = "") -> tuple[JambonzApp, HookContext]:
     return app, app.hook_settings.context(prefix)
 
 
-def _written(verb: Response | Verb, context: HookContext) -> dict[str, Any]:
-    response = verb if isinstance(verb, Response) else Response([verb])
+def _written(verb: WebhookResponse | Verb, context: HookContext) -> dict[str, Any]:
+    response = verb if isinstance(verb, WebhookResponse) else WebhookResponse([verb])
     (data,) = response.to_list(context)
     return data
 
@@ -696,10 +696,10 @@ def test_every_builder_path_writes_the_same_verb() -> None:
     _, context = _app()
     fields: dict[str, Any] = {"vendor": "openai", "llm_options": OPENAI_OPTIONS, "tools": box}
     by_model = _written(Llm(**fields), context)
-    by_keywords = _written(Response().llm(**fields), context)
-    by_dict = _written(Response([{"verb": "llm", **fields}]), context)
+    by_keywords = _written(WebhookResponse().llm(**fields), context)
+    by_dict = _written(WebhookResponse([{"verb": "llm", **fields}]), context)
     by_json_names = _written(
-        Response().llm({"vendor": "openai", "llmOptions": OPENAI_OPTIONS, "tools": box}), context
+        WebhookResponse().llm({"vendor": "openai", "llmOptions": OPENAI_OPTIONS, "tools": box}), context
     )
     assert by_model == by_keywords == by_dict == by_json_names
     assert OPENAI_OPTIONS == {
@@ -707,7 +707,7 @@ def test_every_builder_path_writes_the_same_verb() -> None:
         "session_update": {"voice": "alloy"},
     }
     # Without tools the llm verbs keep the builder's fast path (a plain dict, no model).
-    (plain,) = Response().llm(vendor="openai", llm_options=OPENAI_OPTIONS).verbs
+    (plain,) = WebhookResponse().llm(vendor="openai", llm_options=OPENAI_OPTIONS).verbs
     assert type(plain) is dict
     assert _VALIDATORS["llm"].mirrored
 
@@ -735,15 +735,15 @@ def test_tools_join_the_ones_already_declared_and_a_given_tool_hook_stays() -> N
 
 def test_vendors_jambonz_runs_no_tools_for_are_refused() -> None:
     with pytest.raises(ValidationError, match="not for 'anthropic'"):
-        Response().llm(vendor="anthropic", llm_options={}, tools=box)
+        WebhookResponse().llm(vendor="anthropic", llm_options={}, tools=box)
     with pytest.raises(ValidationError, match="not for 'qwen'"):
-        Response().qwen_s2s(llm_options={}, tools=box)
+        WebhookResponse().qwen_s2s(llm_options={}, tools=box)
 
 
 def test_a_toolbox_the_app_does_not_serve_cannot_be_written() -> None:
     app = JambonzApp(insecure=True)
     with pytest.raises(UnroutedHandlerError, match=r"app\.tool_hook"):
-        Response().openai_s2s(llm_options={}, tools=Toolbox()).to_json(app.hook_settings.context(""))
+        WebhookResponse().openai_s2s(llm_options={}, tools=Toolbox()).to_json(app.hook_settings.context(""))
 
 
 # --------------------------------------------------------------------------- serving a toolbox

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
 from jambonz_webhooks.testing import basic_auth_header
 from tests.conftest import PROTECTED_PASSWORD, PROTECTED_USERNAME, LiveServer, _spawn, _stop, _wait_ready
 from tests.payloads import call_info, session_new
@@ -243,9 +243,9 @@ def test_over_websocket_a_handler_has_four_seconds_whatever_its_http_deadline() 
     app = JambonzApp(insecure=True, deadline=8)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
+    async def incoming(call: CallSession) -> WebhookResponse:
         await asyncio.sleep(30)
-        return Response().hangup()
+        return WebhookResponse().hangup()
 
     with (
         TestClient(app) as client,
@@ -263,12 +263,12 @@ def test_a_named_hook_with_path_parameters_gets_them() -> None:
     app = JambonzApp(insecure=True)
 
     @app.call_hook("/incoming")
-    async def incoming(call: CallSession) -> Response:
-        return Response().hangup()
+    async def incoming(call: CallSession) -> WebhookResponse:
+        return WebhookResponse().hangup()
 
     @app.action_hook("/step/{number:int}")
-    async def step(call: CallSession, number: int) -> Response:
-        return Response().say(text=f"step {number + 1}")
+    async def step(call: CallSession, number: int) -> WebhookResponse:
+        return WebhookResponse().say(text=f"step {number + 1}")
 
     with (
         TestClient(app) as client,

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, reject
 from pydantic import ValidationError
 
-from jambonz_webhooks import HookContext, Response, UnroutedHandlerError, verbs
+from jambonz_webhooks import HookContext, UnroutedHandlerError, WebhookResponse, verbs
 from jambonz_webhooks.hooks import HookObject, PendingHook, current_context
 from jambonz_webhooks.response import builder_name, encode_verbs, to_verb
 from jambonz_webhooks.verbs import VERB_MODELS, Gather, Say, Verb
@@ -53,7 +53,7 @@ def answering(context: HookContext | None) -> Iterator[None]:
 
 
 def build(model: type[Verb], fields: dict[str, Any]) -> Verb | dict[str, Any]:
-    response: Response = getattr(Response(), builder_name(model.verb_name))(**fields)
+    response: WebhookResponse = getattr(WebhookResponse(), builder_name(model.verb_name))(**fields)
     (verb,) = response.verbs
     return verb
 
@@ -73,7 +73,7 @@ def test_every_verb_without_model_rules_takes_the_wire_form() -> None:
 def test_a_built_verb_is_the_dict_jambonz_receives() -> None:
     with answering(ROOT):
         response = (
-            Response()
+            WebhookResponse()
             .say(text="Hi")
             .gather(input=["digits"], num_digits=1, action_hook=menu, say={"text": "Press 1"})
             .hangup()
@@ -153,7 +153,7 @@ def test_invalid_input_gets_the_models_own_error(schema_id: str) -> None:
 def test_errors_name_the_verb_and_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         # What a type checker flags, the builder refuses at run time too.
-        Response().gather(input=["digit"], num_digitz=1)  # type: ignore[call-overload]
+        WebhookResponse().gather(input=["digit"], num_digitz=1)  # type: ignore[call-overload]
     error = caught.value
     assert error.title == "Gather"
     assert [(e["loc"], e["type"]) for e in error.errors()] == [
@@ -161,20 +161,24 @@ def test_errors_name_the_verb_and_the_field() -> None:
         (("num_digitz",), "extra_forbidden"),
     ]
     with pytest.raises(ValidationError, match="Play"):
-        Response().play()  # type: ignore[call-overload]  # url is required
+        WebhookResponse().play()  # type: ignore[call-overload]  # url is required
     with pytest.raises(ValidationError, match="numDigits"):
-        Response().gather(numDigits="one")  # type: ignore[call-overload]
+        WebhookResponse().gather(numDigits="one")  # type: ignore[call-overload]
 
 
 def test_none_means_unset_at_every_level() -> None:
     with answering(ROOT):
-        response = Response().say(text="a", loop=None).gather(say={"text": "b", "loop": None}, timeout=None)
+        response = (
+            WebhookResponse().say(text="a", loop=None).gather(say={"text": "b", "loop": None}, timeout=None)
+        )
     assert response.to_json() == b'[{"verb":"say","text":"a"},{"verb":"gather","say":{"text":"b"}}]'
 
 
 def test_models_given_inside_a_built_verb_are_written_by_their_model() -> None:
     # A Say where gather's SayPrompt goes: written without the verb key, as the model writes it.
-    response = Response().gather(say=Say(text="b"), recognizer={"vendor": "google", "language": "en-US"})
+    response = WebhookResponse().gather(
+        say=Say(text="b"), recognizer={"vendor": "google", "language": "en-US"}
+    )
     assert response.to_json() == (
         b'[{"verb":"gather","recognizer":{"vendor":"google","language":"en-US"},"say":{"text":"b"}}]'
     )
@@ -187,7 +191,7 @@ def test_hooks_wait_for_the_encoding_even_in_a_request() -> None:
     # The context a verb is built in does not matter: the one it is encoded with does.
     with answering(MOUNTED):
         response = (
-            Response()
+            WebhookResponse()
             .gather(action_hook=menu)
             .redirect(action_hook="/x")
             .dial(
@@ -222,7 +226,10 @@ def test_hooks_wait_for_the_encoding_even_in_a_request() -> None:
 
 def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None:
     response = (
-        Response().gather(action_hook=menu).redirect(action_hook="/x").redirect(action_hook="https://a/b")
+        WebhookResponse()
+        .gather(action_hook=menu)
+        .redirect(action_hook="/x")
+        .redirect(action_hook="https://a/b")
     )
     assert response.verbs[0]["actionHook"] == PendingHook(menu)  # type: ignore[index]
     assert response.verbs[2]["actionHook"] == "https://a/b"  # type: ignore[index]
@@ -230,8 +237,8 @@ def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None
         b'[{"verb":"gather","actionHook":"/ivr/menu"},{"verb":"redirect","actionHook":"/ivr/x"},'
         b'{"verb":"redirect","actionHook":"https://a/b"}]'
     )
-    # Validated again (a verb list handed to Response), a waiting hook is still a hook.
-    assert Response(response.verbs).to_json(ROOT) == (
+    # Validated again (a verb list handed to WebhookResponse), a waiting hook is still a hook.
+    assert WebhookResponse(response.verbs).to_json(ROOT) == (
         b'[{"verb":"gather","actionHook":"/menu"},{"verb":"redirect","actionHook":"/x"},'
         b'{"verb":"redirect","actionHook":"https://a/b"}]'
     )
@@ -240,7 +247,7 @@ def test_hooks_of_a_verb_built_outside_a_request_wait_for_its_encoding() -> None
 def test_an_unrouted_handler_fails_when_the_answer_is_encoded() -> None:
     for building in (None, ROOT):
         with answering(building):
-            response = Response().gather(action_hook=stray).redirect(action_hook={"url": stray})
+            response = WebhookResponse().gather(action_hook=stray).redirect(action_hook={"url": stray})
         for context in (None, ROOT, MOUNTED):
             with pytest.raises(UnroutedHandlerError, match="stray"):
                 response.to_json(context)
@@ -254,11 +261,11 @@ def test_a_hook_the_model_refuses_is_refused() -> None:
         hooks: list[Any] = [12, ["/a"], {"url": "/a", "username": "u"}]
         for hook in hooks:
             with pytest.raises(ValidationError, match="Gather"):
-                Response().gather(action_hook=hook)
+                WebhookResponse().gather(action_hook=hook)
         # transcribe's hooks are URLs only, not hook objects
         with pytest.raises(ValidationError, match="URLs or paths"):
-            Response().transcribe(transcription_hook={"url": "/t"})  # type: ignore[call-overload]
-        assert Response().transcribe(transcription_hook=menu).to_list(ROOT) == [
+            WebhookResponse().transcribe(transcription_hook={"url": "/t"})  # type: ignore[call-overload]
+        assert WebhookResponse().transcribe(transcription_hook=menu).to_list(ROOT) == [
             {"verb": "transcribe", "transcriptionHook": "/menu"}
         ]
 

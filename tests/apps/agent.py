@@ -14,26 +14,26 @@ from __future__ import annotations
 import asyncio
 import os
 
-from jambonz_webhooks import Background, Continuation, GatherResult, JambonzApp, Response
+from jambonz_webhooks import Background, Continuation, GatherResult, JambonzApp, WebhookResponse
 
 app = JambonzApp(state=None, webhook_secret=[], insecure=True, background=Background(after=0.3, limit=10))
 
 
 @app.action_hook("/ask", background=True)
-async def ask(result: GatherResult) -> Response:
+async def ask(result: GatherResult) -> WebhookResponse:
     await asyncio.sleep(float(result.get("delay", 1.0)))
-    return Response().say(text=f"answer from pid={os.getpid()}").hangup()
+    return WebhookResponse().say(text=f"answer from pid={os.getpid()}").hangup()
 
 
 @app.action_hook("/maybe")
-async def maybe(result: GatherResult, later: Continuation) -> Response:
+async def maybe(result: GatherResult, later: Continuation) -> WebhookResponse:
     if result.digits == "1":
-        later.allow(filler=Response().say(text="Let me check."))
+        later.allow(filler=WebhookResponse().say(text="Let me check."))
     await asyncio.sleep(1.0)
-    return Response().say(text="done").hangup()
+    return WebhookResponse().say(text="done").hangup()
 
 
 @app.action_hook("/fail", background=True)
-async def fail(result: GatherResult) -> Response:
+async def fail(result: GatherResult) -> WebhookResponse:
     await asyncio.sleep(0.6)
     raise RuntimeError("the model is down")

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, CallStatus, DialResult, GatherResult, JambonzApp, WebhookResponse
 
 MISSPELLED_HOOK = "/menu-typo"
 BRANCH_HOOK = "/operator"
@@ -18,26 +18,26 @@ app = JambonzApp(insecure=True)
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().gather(input=["digits"], num_digits=1, action_hook=MISSPELLED_HOOK).hangup()
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().gather(input=["digits"], num_digits=1, action_hook=MISSPELLED_HOOK).hangup()
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult) -> Response:
+async def menu(result: GatherResult) -> WebhookResponse:
     if result.digits == "3":
         # Written at run time: only running the handler with the digit 3 finds this hook.
-        return Response().redirect(action_hook=f"{BRANCH_HOOK}-{result.digits}")
-    return Response().hangup()
+        return WebhookResponse().redirect(action_hook=f"{BRANCH_HOOK}-{result.digits}")
+    return WebhookResponse().hangup()
 
 
-async def orphan(result: DialResult) -> Response:
+async def orphan(result: DialResult) -> WebhookResponse:
     """Meant to be the dial's action hook, but never registered on a route."""
-    return Response().hangup()
+    return WebhookResponse().hangup()
 
 
 @app.action_hook("/transfer")
-def transfer(result: GatherResult) -> Response:
-    return Response().dial(target=[{"type": "phone", "number": "+15550100003"}], action_hook=orphan)
+def transfer(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().dial(target=[{"type": "phone", "number": "+15550100003"}], action_hook=orphan)
 
 
 @app.status_hook("/status")

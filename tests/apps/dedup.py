@@ -19,7 +19,7 @@ import asyncio
 import os
 from typing import Any
 
-from jambonz_webhooks import CallInfo, JambonzApp, RedisStore, Response
+from jambonz_webhooks import CallInfo, JambonzApp, RedisStore, WebhookResponse
 
 SECRET = "wh_secret_dedup_0123456789"
 DEADLINE = 3.0
@@ -39,21 +39,21 @@ async def _count(call: CallInfo) -> str:
 
 
 @app.action_hook("/menu")
-async def menu(call: CallInfo) -> Response:
-    return Response().say(text=await _count(call))
+async def menu(call: CallInfo) -> WebhookResponse:
+    return WebhookResponse().say(text=await _count(call))
 
 
 @app.action_hook("/slow")
-async def slow(call: CallInfo) -> Response:
+async def slow(call: CallInfo) -> WebhookResponse:
     said = await _count(call)
     await asyncio.sleep(0.5)
-    return Response().say(text=said)
+    return WebhookResponse().say(text=said)
 
 
 @app.action_hook("/stall")
-async def stall(call: CallInfo) -> Response:
+async def stall(call: CallInfo) -> WebhookResponse:
     said = await _count(call)
     if said.startswith("run 1 "):
         await _redis().set(f"test:stalled:{call.call_sid}", os.getpid())
         await asyncio.sleep(DEADLINE * 10)
-    return Response().say(text=said)
+    return WebhookResponse().say(text=said)

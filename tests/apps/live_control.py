@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from jambonz_webhooks import CallControl, CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallControl, CallSession, GatherResult, JambonzApp, WebhookResponse
 from jambonz_webhooks.verbs import Say
 
 app = JambonzApp(insecure=True)
@@ -22,17 +22,17 @@ async def _agent_ready(control: CallControl, released: asyncio.Event) -> None:
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession, control: CallControl) -> Response:
+async def incoming(call: CallSession, control: CallControl) -> WebhookResponse:
     """Mute at once (a command from the handler), and start the call's background task."""
     await control.mute()
     released = _released[call.call_sid] = asyncio.Event()
     control.start(_agent_ready(control, released))
-    return Response().say(text="Please hold").gather(input=["digits"], action_hook=menu)
+    return WebhookResponse().say(text="Please hold").gather(input=["digits"], action_hook=menu)
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult, control: CallControl) -> Response:
+async def menu(result: GatherResult, control: CallControl) -> WebhookResponse:
     """Unmute (a command from an action hook) and let the background task go on."""
     await control.unmute()
     _released.pop(result.call_sid, asyncio.Event()).set()
-    return Response().say(stream=True)
+    return WebhookResponse().say(stream=True)

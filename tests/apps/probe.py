@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, WebhookResponse
 
 BOOM_MESSAGE = "probe handler exploded on purpose"
 
@@ -18,17 +18,17 @@ app = JambonzApp(insecure=True)
 
 
 @app.call_hook("/boom")
-async def boom(call: CallSession) -> Response:
+async def boom(call: CallSession) -> WebhookResponse:
     raise RuntimeError(f"{BOOM_MESSAGE} (async, {call.call_sid})")
 
 
 @app.action_hook("/boom-sync")
-def boom_sync(result: GatherResult) -> Response:
+def boom_sync(result: GatherResult) -> WebhookResponse:
     raise ValueError(f"{BOOM_MESSAGE} (sync, {result.call_sid})")
 
 
 @app.call_hook("/echo-call")
-async def echo_call(call: CallSession) -> Response:
+async def echo_call(call: CallSession) -> WebhookResponse:
     sip = call.sip
     seen = {
         "call_sid": call.call_sid,
@@ -46,11 +46,11 @@ async def echo_call(call: CallSession) -> Response:
             else None
         ),
     }
-    return Response().say(text=json.dumps(seen, sort_keys=True)).hangup()
+    return WebhookResponse().say(text=json.dumps(seen, sort_keys=True)).hangup()
 
 
 @app.action_hook("/echo-gather")
-async def echo_gather(result: GatherResult) -> Response:
+async def echo_gather(result: GatherResult) -> WebhookResponse:
     speech = result.speech
     alternative = speech.alternatives[0] if speech is not None and speech.alternatives else None
     seen = {
@@ -61,4 +61,4 @@ async def echo_gather(result: GatherResult) -> Response:
         "transcript": result.transcript,
         "confidence": alternative.confidence if alternative is not None else None,
     }
-    return Response().say(text=json.dumps(seen, sort_keys=True)).hangup()
+    return WebhookResponse().say(text=json.dumps(seen, sort_keys=True)).hangup()

@@ -7,18 +7,18 @@ come from the environment each test server is started with.
 
 from __future__ import annotations
 
-from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
 from jambonz_webhooks.rest.errors import APIStatusError
 
 app = JambonzApp()
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
+async def incoming(call: CallSession) -> WebhookResponse:
     try:
         await call.client.hangup()
     except APIStatusError as exc:  # the API answered: the request reached it
-        return Response().say(text=f"answered {type(exc).__name__}")
+        return WebhookResponse().say(text=f"answered {type(exc).__name__}")
     except Exception as exc:  # refused before anything was sent
-        return Response().say(text=f"refused {type(exc).__name__}")
-    return Response().say(text="sent")
+        return WebhookResponse().say(text=f"refused {type(exc).__name__}")
+    return WebhookResponse().say(text="sent")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response, RetryPolicy, hook
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, RetryPolicy, WebhookResponse, hook
 
 SECRET = "wh_secret_retries_0123456789"
 
@@ -23,8 +23,8 @@ runs: list[int] = []
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().gather(
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().gather(
         input=["digits"],
         action_hook=hook(menu, retries=2, retry_on={"5xx", "connect"}),
         say={"text": "Press 1"},
@@ -32,14 +32,14 @@ async def incoming(call: CallSession) -> Response:
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult) -> Response:
+async def menu(result: GatherResult) -> WebhookResponse:
     runs.append(len(runs) + 1)
-    return Response().say(text=f"menu ran {runs[-1]}").redirect(action_hook=bye)
+    return WebhookResponse().say(text=f"menu ran {runs[-1]}").redirect(action_hook=bye)
 
 
 @app.action_hook("/bye")
-async def bye() -> Response:
-    return Response().say(text="Goodbye").hangup()
+async def bye() -> WebhookResponse:
+    return WebhookResponse().say(text="Goodbye").hangup()
 
 
 outer = Starlette(routes=[Mount("/voice", app=app)])

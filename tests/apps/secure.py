@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from jambonz_webhooks import CallInfo, CallSession, JambonzApp, Response
+from jambonz_webhooks import CallInfo, CallSession, JambonzApp, WebhookResponse
 
 SECRETS = ["wh_secret_new", "wh_secret_old"]
 TOLERANCE = 60
@@ -33,25 +33,25 @@ app = JambonzApp(
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
+async def incoming(call: CallSession) -> WebhookResponse:
     runs[call.call_sid] += 1
-    return Response().say(text=f"run {runs[call.call_sid]}").hangup()
+    return WebhookResponse().say(text=f"run {runs[call.call_sid]}").hangup()
 
 
 @app.action_hook("/slow")
-async def slow(call: CallInfo) -> Response:
+async def slow(call: CallInfo) -> WebhookResponse:
     runs[call.call_sid] += 1
     await asyncio.sleep(0.5)
-    return Response().say(text=f"slow run {runs[call.call_sid]}")
+    return WebhookResponse().say(text=f"slow run {runs[call.call_sid]}")
 
 
 # A handler may choose a server error (an HTTPException): the way to see one not repeated.
 @app.action_hook("/flaky")
-async def flaky(call: CallInfo) -> Response:
+async def flaky(call: CallInfo) -> WebhookResponse:
     runs[call.call_sid] += 1
     if runs[call.call_sid] == 1:
         raise HTTPException(503, "try again")
-    return Response().hangup()
+    return WebhookResponse().hangup()
 
 
 async def count(request: Request) -> JSONResponse:

@@ -19,40 +19,40 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from jambonz_webhooks import CallInfo, CallSession, JambonzApp, Response
+from jambonz_webhooks import CallInfo, CallSession, JambonzApp, WebhookResponse
 
-FALLBACK = Response().say(text="sorry, we are closing").hangup()
+FALLBACK = WebhookResponse().say(text="sorry, we are closing").hangup()
 
 app = JambonzApp(health_path="/health", fallback=FALLBACK)
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().say(text="hello").hangup()
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text="hello").hangup()
 
 
 @app.action_hook("/slow")
-async def slow(call: CallInfo) -> Response:
+async def slow(call: CallInfo) -> WebhookResponse:
     await asyncio.sleep(1.0)
-    return Response().say(text="slow but done").hangup()
+    return WebhookResponse().say(text="slow but done").hangup()
 
 
 @app.action_hook("/stuck", deadline=30)
-async def stuck(call: CallInfo) -> Response:
+async def stuck(call: CallInfo) -> WebhookResponse:
     await asyncio.sleep(60)
-    return Response().say(text="never").hangup()
+    return WebhookResponse().say(text="never").hangup()
 
 
 @app.action_hook("/stuck-sync", deadline=30)
-def stuck_sync(call: CallInfo) -> Response:
+def stuck_sync(call: CallInfo) -> WebhookResponse:
     time.sleep(60)
-    return Response().say(text="never").hangup()
+    return WebhookResponse().say(text="never").hangup()
 
 
 @app.action_hook("/blocking")
-async def blocking(call: CallInfo) -> Response:
+async def blocking(call: CallInfo) -> WebhookResponse:
     time.sleep(30)  # blocks the event loop: what the shutdown watchdog is for
-    return Response().hangup()
+    return WebhookResponse().hangup()
 
 
 async def plain_stuck(request: Request) -> JSONResponse:

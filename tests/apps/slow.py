@@ -12,7 +12,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from jambonz_webhooks import CallInfo, CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallInfo, CallSession, GatherResult, JambonzApp, WebhookResponse
 
 DEADLINE = 0.5
 
@@ -25,36 +25,38 @@ def _done(call_sid: str, name: str) -> None:
 
 
 @app.call_hook("/slow-call")
-async def slow_call(call: CallSession) -> Response:
+async def slow_call(call: CallSession) -> WebhookResponse:
     await asyncio.sleep(5)
     _done(call.call_sid, "slow_call")
-    return Response().say(text="too late")
+    return WebhookResponse().say(text="too late")
 
 
 @app.action_hook("/slow-action")
-async def slow_action(result: GatherResult) -> Response:
+async def slow_action(result: GatherResult) -> WebhookResponse:
     await asyncio.sleep(5)
     _done(result.call_sid, "slow_action")
-    return Response().say(text="too late")
+    return WebhookResponse().say(text="too late")
 
 
 @app.action_hook("/slow-sync")
-def slow_sync(result: GatherResult) -> Response:
+def slow_sync(result: GatherResult) -> WebhookResponse:
     time.sleep(1.5)
     _done(result.call_sid, "slow_sync")
-    return Response().say(text="too late")
+    return WebhookResponse().say(text="too late")
 
 
-@app.action_hook("/own-fallback", deadline=0.2, fallback=Response().say(text="still thinking").hangup())
-async def own_fallback(call: CallInfo) -> Response:
+@app.action_hook(
+    "/own-fallback", deadline=0.2, fallback=WebhookResponse().say(text="still thinking").hangup()
+)
+async def own_fallback(call: CallInfo) -> WebhookResponse:
     await asyncio.sleep(5)
-    return Response().hangup()
+    return WebhookResponse().hangup()
 
 
 @app.action_hook("/quick")
-async def quick(call: CallInfo) -> Response:
+async def quick(call: CallInfo) -> WebhookResponse:
     await asyncio.sleep(0.05)
-    return Response().say(text="in time")
+    return WebhookResponse().say(text="in time")
 
 
 @app.status_hook("/status")

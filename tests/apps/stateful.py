@@ -14,23 +14,23 @@ from __future__ import annotations
 import json
 import os
 
-from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, Response
+from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, WebhookResponse
 
 app = JambonzApp(state=None, insecure=True)
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession, state: CallState) -> Response:
+async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
     headers = call.sip.headers if call.sip is not None else {}
     await state.set("stored", {"secret": headers.get("X-Secret"), "by_pid": os.getpid()})
-    return Response().say(text=f"pid={os.getpid()}")
+    return WebhookResponse().say(text=f"pid={os.getpid()}")
 
 
 @app.action_hook("/next")
-async def next_step(call: CallInfo, state: CallState) -> Response:
+async def next_step(call: CallInfo, state: CallState) -> WebhookResponse:
     seen = {
         "pid": os.getpid(),
         "stored": await state.get("stored"),
         "company": (await state.env_vars()).get("COMPANY_NAME"),
     }
-    return Response().say(text=json.dumps(seen, sort_keys=True)).hangup()
+    return WebhookResponse().say(text=json.dumps(seen, sort_keys=True)).hangup()

@@ -7,21 +7,21 @@
 
 from __future__ import annotations
 
-from jambonz_webhooks import CallSession, GatherResult, JambonzApp, Response
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, WebhookResponse
 
 app = JambonzApp(webhook_secret=[], insecure=True)
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().say(text="Hello").gather(input=["digits"], action_hook=menu)
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().say(text="Hello").gather(input=["digits"], action_hook=menu)
 
 
 @app.action_hook("/menu")
-async def menu(result: GatherResult) -> Response:
-    return Response().room(name="standup")
+async def menu(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().room(name="standup")
 
 
 @app.action_hook("/ai")
-async def ai(result: GatherResult) -> Response:
-    return Response().llm(vendor="openai", llm_options={}, response_timeout_ms=3000)
+async def ai(result: GatherResult) -> WebhookResponse:
+    return WebhookResponse().llm(vendor="openai", llm_options={}, response_timeout_ms=3000)

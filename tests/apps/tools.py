@@ -13,7 +13,7 @@ from pydantic import Field
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from jambonz_webhooks import CallSession, JambonzApp, Response, ToolError
+from jambonz_webhooks import CallSession, JambonzApp, ToolError, WebhookResponse
 
 SECRET = "wh_secret_tools_0123456789"
 
@@ -37,8 +37,8 @@ async def slow() -> str:
 
 
 @voice.call_hook("/incoming")
-async def incoming(call: CallSession) -> Response:
-    return Response().openai_s2s(llm_options={"response_create": {}}, tools=tools)
+async def incoming(call: CallSession) -> WebhookResponse:
+    return WebhookResponse().openai_s2s(llm_options={"response_create": {}}, tools=tools)
 
 
 app = Starlette(routes=[Mount("/voice", voice)])

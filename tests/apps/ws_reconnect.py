@@ -15,13 +15,13 @@ import asyncio
 import json
 import os
 
-from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, Response
+from jambonz_webhooks import CallInfo, CallSession, CallState, JambonzApp, WebhookResponse
 
 app = JambonzApp(state=None, insecure=True)
 
 
 @app.call_hook("/incoming")
-async def incoming(call: CallSession, state: CallState) -> Response:
+async def incoming(call: CallSession, state: CallState) -> WebhookResponse:
     runs = await state.get("runs", 0)
     await state.set("runs", runs + 1)
     await state.set("by_pid", os.getpid())
@@ -29,16 +29,16 @@ async def incoming(call: CallSession, state: CallState) -> Response:
     delay = headers.get("X-Delay")
     if isinstance(delay, str):
         await asyncio.sleep(float(delay))
-    return Response().say(text=f"pid={os.getpid()}")
+    return WebhookResponse().say(text=f"pid={os.getpid()}")
 
 
 @app.action_hook("/next")
-async def next_step(call: CallInfo, state: CallState) -> Response:
+async def next_step(call: CallInfo, state: CallState) -> WebhookResponse:
     seen = {"pid": os.getpid(), "runs": await state.get("runs"), "by_pid": await state.get("by_pid")}
-    return Response().say(text=json.dumps(seen, sort_keys=True)).hangup()
+    return WebhookResponse().say(text=json.dumps(seen, sort_keys=True)).hangup()
 
 
 @app.action_hook("/wait")
-async def wait(call: CallInfo) -> Response:
+async def wait(call: CallInfo) -> WebhookResponse:
     await asyncio.sleep(2.0)
-    return Response().say(text="waited")
+    return WebhookResponse().say(text="waited")
