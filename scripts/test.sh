@@ -43,12 +43,22 @@ echo "==> ruff"
 ruff check .
 ruff format --check .
 if [ -n "$quick" ]; then
-  echo "==> mypy --strict"
-  mypy
   # The hypothesis conformance runs, the wheel and image builds and the long end-to-end runs
-  # are marked slow (pyproject's markers); CI runs them all.
-  echo "==> pytest, quick: -m 'not slow and not container'"
-  exec pytest -q -m "not slow and not container" "$@"
+  # are marked slow (pyproject's markers); CI runs them all. mypy runs beside the tests, on
+  # the other core, and its report follows theirs.
+  echo "==> mypy --strict (beside the tests) and pytest, quick: -m 'not slow and not container'"
+  mypy_out=$(mktemp)
+  mypy >"$mypy_out" 2>&1 &
+  mypy_pid=$!
+  tests_status=0
+  pytest -q -m "not slow and not container" "$@" || tests_status=$?
+  mypy_status=0
+  wait "$mypy_pid" || mypy_status=$?
+  echo "==> mypy --strict"
+  cat "$mypy_out"
+  rm -f "$mypy_out"
+  if [ "$tests_status" != 0 ]; then exit "$tests_status"; fi
+  exit "$mypy_status"
 fi
 echo "==> hadolint Dockerfile"
 hadolint Dockerfile
