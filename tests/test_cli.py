@@ -26,11 +26,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Host, Mount, Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jambonz_webhooks import JambonzApp, Response
+from jambonz_webhooks import CallSession, JambonzApp, Response
 from jambonz_webhooks.cli.listing import find_hooks
 from jambonz_webhooks.cli.references import find_route
 from jambonz_webhooks.cli.samples import sample_payloads
@@ -393,7 +393,8 @@ def test_routes_gives_required_env_vars_placeholders(tmp_path: Path) -> None:
     handlers = """
         @app.call_hook("/incoming")
         def incoming(call: CallSession, env: Settings) -> Response:
-            return Response().say(text=f"{env.COMPANY} {env.RETRIES} {env.LANGUAGE} {env.RECORD}")
+            text = f"{env.COMPANY} {env.RETRIES} {env.LANGUAGE} {env.RECORD}"
+            return Response().say(text=text).redirect(action_hook="/menu")
 
         @app.action_hook("/menu")
         def menu(result: GatherResult, env: Settings) -> Response:
@@ -623,17 +624,352 @@ def test_routes_gives_up_on_a_sync_handler_that_never_returns_and_exits(tmp_path
     handlers = """
         import time
 
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().redirect(action_hook="/menu")
+
         @app.action_hook("/menu")
         def menu(result: GatherResult) -> WebhookResponse:
             time.sleep(3600)  # its thread cannot be stopped: the command must not wait for it
             return WebhookResponse().hangup()
         """
     started = time.monotonic()
-    result = _routes_of(tmp_path, "GatherResult", handlers)
+    result = _routes_of(tmp_path, "CallSession, GatherResult", handlers)
     assert time.monotonic() - started < COMMAND_TIMEOUT / 2
     assert result.returncode == 0, result.stdout + result.stderr
     assert "could not build its answer: no answer in 5 s" in result.stdout
     assert "0 problem(s), 1 warning(s)" in result.stdout
+
+
+def _routes_of_module(
+    tmp: Path, source: str, *options: str, spec: str = "odd_app:app"
+) -> subprocess.CompletedProcess[str]:
+    """``routes`` on the module ``odd_app`` written in ``tmp`` from ``source``."""
+    (tmp / "odd_app.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return cli("routes", spec, "--app-dir", str(tmp), *options)
+
+
+def test_routes_reports_env_vars_the_app_does_not_declare_and_fails_the_handler(tmp_path: Path) -> None:
+    # The app does not declare Settings (no JambonzApp(env_vars=...)): the portal never sets COMPANY.
+    settings = """
+        from pydantic import Field
+
+        class Settings(EnvVars):
+            COMPANY: str = Field(description="who greets")
+        """
+    handlers = """
+        @app.call_hook("/incoming")
+        def incoming(call: CallSession, env: Settings) -> Response:
+            return Response().say(text=env.COMPANY)
+        """
+    result = _routes_of(tmp_path, "CallSession, EnvVars", handlers, "--json", before=settings)
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    [problem] = document["problems"]
+    assert problem["hook"] == "/incoming"
+    assert problem["message"].startswith(
+        "fails on every sample call: the call's env_vars do not match Settings"
+    )
+    assert "COMPANY: Field required" in problem["message"]
+    [warning] = document["warnings"]
+    assert (warning["hook"], warning["handler"]) == ("/incoming", "checked_app.incoming")
+    assert "Settings declares COMPANY, which the app does not" in warning["message"]
+
+
+def test_routes_reports_undeclared_env_vars_with_defaults_as_a_warning_strict_fails(tmp_path: Path) -> None:
+    settings = """
+        from pydantic import Field
+
+        class Settings(EnvVars):
+            COMPANY: str = Field("Acme", description="who greets")
+        """
+    handlers = """
+        @app.call_hook("/incoming")
+        def incoming(call: CallSession, env: Settings) -> Response:
+            return Response().say(text=env.COMPANY)
+        """
+    result = _routes_of(tmp_path, "CallSession, EnvVars", handlers, before=settings)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 problem(s), 1 warning(s)" in result.stdout
+    assert "JambonzApp(env_vars=Settings)" in result.stdout
+    strict = cli("routes", "checked_app:app", "--app-dir", str(tmp_path), "--strict")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+
+
+LIFESPAN_APP = """\
+import contextlib
+
+from starlette.requests import Request
+
+from jambonz_webhooks import CallSession, GatherResult, JambonzApp, WebhookResponse
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    app.state.greeting = "Hello from the lifespan"
+    yield {"company": "Acme"}
+    print("lifespan: shut down", flush=True)
+
+
+app = JambonzApp(lifespan=lifespan)  # neither a secret nor insecure: routes serves no request
+
+
+@app.call_hook("/incoming")
+async def incoming(call: CallSession, request: Request) -> WebhookResponse:
+    text = f"{request.app.state.greeting}, {request.state['company']}"
+    menu = request.url_for("menu").path
+    return WebhookResponse().gather(action_hook=menu, say={"text": text})
+
+
+@app.action_hook("/menu")
+def menu(result: GatherResult, request: Request) -> WebhookResponse:
+    return WebhookResponse().say(text=request.app.state.greeting)
+"""
+
+
+def test_routes_runs_the_apps_lifespan_and_gives_the_request_its_app_and_router(tmp_path: Path) -> None:
+    result = _routes_of_module(tmp_path, LIFESPAN_APP, "--json", "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["problems"] == [] and document["warnings"] == []
+    references = {(ref["hook"], ref["target"]): ref for ref in document["references"]}
+    assert references[("/incoming", "/menu")]["found_by"] == ["run"]  # url_for answered
+    assert {
+        hook["path"]: hook["samples_run"] > 0 for hook in document["hooks"] if hook["kind"] != "websocket"
+    } == {
+        "/incoming": True,
+        "/menu": True,
+    }
+    assert "lifespan: shut down" in result.stderr  # the shutdown ran, after the check
+
+
+def test_routes_refuses_an_app_whose_lifespan_fails_at_startup(tmp_path: Path) -> None:
+    source = """\
+        import contextlib
+
+        from jambonz_webhooks import CallSession, JambonzApp, WebhookResponse
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            raise RuntimeError("cannot reach the database")
+            yield
+
+        app = JambonzApp(insecure=True, lifespan=lifespan)
+
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().hangup()
+        """
+    result = _routes_of_module(tmp_path, source)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the app's lifespan failed at startup: RuntimeError: cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+CONSTRAINED_ENV = """
+    from typing import Annotated
+
+    from pydantic import Field
+
+    class Settings(EnvVars):
+        RETRIES: Annotated[int, Field(ge=1, description="attempts")]
+        CODE: str = Field(pattern=r"^[A-Z]{3}$", description="the branch code")
+    """
+CONSTRAINED_HANDLERS = """
+    @app.call_hook("/incoming")
+    def incoming(call: CallSession, env: Settings) -> Response:
+        return Response().say(text=f"{env.CODE} {env.RETRIES}")
+    """
+
+
+def test_routes_warns_when_placeholders_do_not_fit_constrained_env_vars(tmp_path: Path) -> None:
+    result = _routes_of(
+        tmp_path,
+        "CallSession, EnvVars",
+        CONSTRAINED_HANDLERS,
+        "--json",
+        before=CONSTRAINED_ENV,
+        app_options="env_vars=Settings",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["problems"] == []
+    [warning] = document["warnings"]
+    assert "give values with --env CODE=VALUE --env RETRIES=VALUE" in warning["message"]
+    given = cli(
+        "routes",
+        "checked_app:app",
+        "--app-dir",
+        str(tmp_path),
+        "--strict",
+        "--env",
+        "RETRIES=3",
+        "--env",
+        "CODE=ABC",
+    )
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "0 problem(s), 0 warning(s)" in given.stdout
+    # A value given that does not fit either is the values' fault, not the placeholders': a problem.
+    wrong = cli(
+        "routes", "checked_app:app", "--app-dir", str(tmp_path), "--env", "RETRIES=0", "--env", "CODE=ABC"
+    )
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert "RETRIES: Input should be greater than or equal to 1" in wrong.stdout
+    malformed = cli("routes", "checked_app:app", "--app-dir", str(tmp_path), "--env", "RETRIES")
+    assert malformed.returncode == 2
+    assert "--env takes NAME=VALUE" in malformed.stderr
+
+
+def test_routes_warns_of_an_action_hook_no_verb_names(tmp_path: Path) -> None:
+    # A conference recipe: the waitHook's typo is computed, in a branch no sample PIN reaches.
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().gather(action_hook="/pin", input=["digits"], num_digits=4)
+
+        @app.action_hook("/pin")
+        async def pin(result: GatherResult) -> WebhookResponse:
+            if result.digits == "4242":
+                return WebhookResponse().conference(name="room", wait_hook="/" + "wiat")
+            return WebhookResponse().say(text="wrong PIN").hangup()
+
+        @app.action_hook("/wait")
+        async def wait(result: GatherResult) -> WebhookResponse:
+            return WebhookResponse().play(url="https://example.com/music.mp3")
+        """
+    result = _routes_of(tmp_path, "CallSession, GatherResult", handlers, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    [warning] = document["warnings"]
+    assert (warning["hook"], warning["handler"]) == ("/wait", "checked_app.wait")
+    assert warning["message"] == "no verb names it: unreachable, or named only by the REST API?"
+    assert cli("routes", "checked_app:app", "--app-dir", str(tmp_path), "--strict").returncode == 1
+
+
+def test_routes_fails_on_a_verb_built_wrong_in_one_branch(tmp_path: Path) -> None:
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            return WebhookResponse().gather(action_hook="/menu", input=["digits"])
+
+        @app.action_hook("/menu")
+        def menu(result: GatherResult) -> Response:
+            if result.digits == "2":
+                return Response().say(txt="Sales")
+            return Response().say(text="Goodbye")
+        """
+    result = _routes_of(tmp_path, "CallSession, GatherResult", handlers, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    [problem] = document["problems"]
+    assert problem["hook"] == "/menu"
+    assert (
+        problem["message"] == "fails on some sample calls: the say verb: txt: Extra inputs are not permitted"
+    )
+    assert document["warnings"] == []
+
+
+def test_routes_reports_a_handlers_system_exit_and_keyboard_interrupt_as_its_failures(tmp_path: Path) -> None:
+    handlers = """
+        @app.call_hook("/incoming")
+        def incoming(call: CallSession) -> Response:
+            raise SystemExit(3)
+
+        @app.action_hook("/menu")
+        async def menu(result: GatherResult) -> Response:
+            raise KeyboardInterrupt
+        """
+    started = time.monotonic()
+    result = _routes_of(tmp_path, "CallSession, GatherResult", handlers, "--json")
+    assert time.monotonic() - started < COMMAND_TIMEOUT / 2
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    problems = {problem["hook"]: problem["message"] for problem in json.loads(result.stdout)["problems"]}
+    assert problems == {
+        "/incoming": "fails on every sample call: SystemExit: 3",
+        "/menu": "fails on every sample call: KeyboardInterrupt",
+    }
+
+
+def test_routes_explains_an_app_factory_that_raises(tmp_path: Path) -> None:
+    source = """\
+        def make():
+            raise RuntimeError("no configuration")
+        """
+    result = _routes_of_module(tmp_path, source, "--factory", spec="odd_app:make")
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert (
+        last
+        == "jambonz-webhooks routes: error: calling the app factory 'odd_app:make' failed (traceback above)"
+    )
+    assert "RuntimeError: no configuration" in result.stderr
+
+
+HOSTED_APP = """\
+from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Host, Mount
+
+from example_app.app import app as ivr
+
+hosted = Starlette(routes=[Host("voice.example.org", app=ivr)])
+wrapped = GZipMiddleware(ivr)
+tenants = GZipMiddleware(Starlette(routes=[Mount("/v", app=ivr)]))
+both = Starlette(routes=[Host("{tenant}.example.org", app=tenants)])
+"""
+
+
+@pytest.mark.parametrize(("attribute", "prefix"), [("hosted", ""), ("wrapped", ""), ("both", "/v")])
+def test_routes_finds_an_app_under_a_host_or_wrapped_in_middleware(
+    tmp_path: Path, attribute: str, prefix: str
+) -> None:
+    result = _routes_of_module(tmp_path, HOSTED_APP, "--json", "--strict", spec=f"odd_app:{attribute}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert {hook["path"] for hook in document["hooks"] if hook["kind"] == "action"} == {
+        f"{prefix}/menu",
+        f"{prefix}/dial-result",
+    }
+    references = {(ref["hook"], ref["target"]): ref["status"] for ref in document["references"]}
+    assert references[(f"{prefix}/incoming", f"{prefix}/menu")] == "ok"
+    assert references[(f"{prefix}/menu", f"{prefix}/dial-result")] == "ok"
+
+
+def test_routes_help_lists_what_fails_as_the_docs_do() -> None:
+    result = cli("routes", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for failure in (
+        "a hook that names a path no route serves",
+        "a handler that fails on every sample call, or builds a verb wrong on any",
+        "a verb the target release refuses",
+        "Exit status 2 when APP cannot be loaded or its lifespan fails at startup",
+        "--env NAME=VALUE",
+    ):
+        assert failure in text, failure
+
+
+def test_the_docs_routes_example_is_the_commands_real_output() -> None:
+    docs = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    match = re.search(r"```bash\njambonz-webhooks routes (\S+)\n```\n\n```text\n(.*?)```", docs, re.DOTALL)
+    assert match is not None
+    # As in the runtime venv, where the optional fastapi is not installed: importing it fails.
+    code = (
+        "import sys; sys.modules['fastapi'] = None; from jambonz_webhooks.cli import main; "
+        f"sys.exit(main(['routes', {match.group(1)!r}]))"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=_inherited_env(),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert process.stdout == match.group(2)
 
 
 # The matching and sample payloads behind routes, in process.
@@ -663,6 +999,44 @@ def test_find_route_asks_the_routes_as_starlettes_router_does() -> None:
     assert partial is not None and partial[1] is False  # jambonz POSTs; /health takes GET only
     [mounted] = find_hooks(outer)
     assert (mounted.prefix, mounted.settings, mounted.hooks) == ("/voice", voice.hook_settings, voice.hooks)
+
+
+class _Unreadable(Mount):
+    """A Mount whose ``routes`` raises: ``routes`` skips it with a warning, and goes on."""
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        raise RuntimeError("not now")
+
+
+def test_find_hooks_skips_routes_that_cannot_be_read_and_says_so() -> None:
+    voice = JambonzApp(insecure=True)
+
+    @voice.call_hook("/incoming")
+    async def incoming(call: CallSession) -> Response:
+        return Response().hangup()
+
+    outer = Starlette(routes=[_Unreadable("/broken", app=Starlette()), Mount("/voice", app=voice)])
+    said: list[str] = []
+    [mounted] = find_hooks(outer, said.append)
+    assert mounted.prefix == "/voice"
+    assert mounted.app is voice
+    assert said == ["route /broken: reading its routes raised RuntimeError (not now): skipped"]
+
+
+def test_find_route_enters_a_host_only_for_the_hooks_under_it() -> None:
+    voice = JambonzApp(insecure=True)
+
+    @voice.action_hook("/menu")
+    async def menu(result: GatherResult) -> Response:
+        return Response().hangup()
+
+    host = Host("voice.example.org", app=voice)
+    routes: list[BaseRoute] = [host]
+    assert find_route(routes, "/menu", "POST") is None  # another host's request: a 404
+    found = find_route(routes, "/menu", "POST", [host])
+    assert found is not None and found[1] is True
+    assert found[0] is _hook(voice, "/menu")
 
 
 def test_sample_payloads_vary_each_field_a_result_adds() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "PROG", "CliError", "Subcommands", "note"]
+__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "PROG", "CliError", "Subcommands", "env_values", "note"]
 
 PROG = "jambonz-webhooks"
 
@@ -20,6 +22,26 @@ class CliError(Exception):
 def note(message: str) -> None:
     """Write a note for the person at the terminal to stderr (stdout is the command's output)."""
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def env_values(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--env NAME=VALUE`` options as env vars: ``3`` is a number, ``true`` a boolean, else text.
+
+    Raises:
+        CliError: a pair without ``=`` or without a name.
+
+    """
+    env: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise CliError(f"--env takes NAME=VALUE, not {pair!r}")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        env[name] = value if isinstance(value, str | int | float | bool) else text
+    return env
 
 
 class Subcommands(Protocol):

@@ -22,7 +22,8 @@ def load_app(spec: str, app_dir: str | None = ".", *, factory: bool = False) -> 
 
     Raises:
         CliError: ``spec`` is malformed, the module is not found, the attribute is missing, or
-            importing the module failed (its traceback is printed to stderr first).
+            importing the module or calling the factory failed (its traceback is printed to
+            stderr first).
 
     """
     module_name, attribute = split_spec(spec)
@@ -52,7 +53,11 @@ def load_app(spec: str, app_dir: str | None = ".", *, factory: bool = False) -> 
     if factory:
         if not callable(target):
             raise CliError(f"{spec!r} is not callable, so it cannot be an app factory")
-        target = target()
+        try:
+            target = target()
+        except Exception:
+            traceback.print_exc()
+            raise CliError(f"calling the app factory {spec!r} failed (traceback above)") from None
     return target
 
 

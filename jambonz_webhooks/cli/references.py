@@ -3,7 +3,8 @@
 Which route serves a hook's URL is asked of the routes themselves, with Starlette's public
 ``route.matches(scope)`` (the router's rule: the first full match, inside a Mount its app's
 routes, else a route whose path matches but not the method); whether it takes the method is
-the route's own ``methods`` (a hook's are its pipeline's).
+the route's own ``methods`` (a hook's are its pipeline's). A ``Host`` route is entered for the
+hooks of the apps under it only: jambonz asks a relative hook of the host that served the answer.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.routing import BaseRoute, Host, Match, Mount
 from starlette.types import Scope
 
 from ..injection import HookKind
 from ..routing import HookRoute
-from .listing import route_name
+from .listing import route_name, routes_of, unwrap
 from .report import Reference, RoutesReport
 
 __all__ = ["Checker", "find_route", "hook_fields", "is_hook_key", "wire_name"]
 
 
-def find_route(routes: Sequence[BaseRoute], path: str, method: str) -> tuple[BaseRoute, bool] | None:
-    """The route a request for ``path`` reaches, and whether it takes ``method`` (None: a 404)."""
+def find_route(
+    routes: Sequence[BaseRoute], path: str, method: str, hosts: Sequence[Host] = ()
+) -> tuple[BaseRoute, bool] | None:
+    """The route a request for ``path`` reaches, and whether it takes ``method`` (None: a 404).
+
+    The request is made to the host of each of ``hosts`` (the Host routes the asking hook is under).
+    """
     scope: Scope = {
         "type": "http",
         "method": method,
@@ -33,16 +39,22 @@ def find_route(routes: Sequence[BaseRoute], path: str, method: str) -> tuple[Bas
         "headers": [],
         "query_string": b"",
     }
-    return _find(routes, scope)
+    return _find(routes, scope, hosts)
 
 
-def _find(routes: Sequence[BaseRoute], scope: Scope) -> tuple[BaseRoute, bool] | None:
+def _find(routes: Sequence[BaseRoute], scope: Scope, hosts: Sequence[Host]) -> tuple[BaseRoute, bool] | None:
     partial: tuple[BaseRoute, bool] | None = None
     for route in routes:
+        if isinstance(route, Host):
+            # Its host is the request's when the asking hook is under it; no other host matches.
+            if any(route is host for host in hosts):
+                return _find(routes_of(route), scope, hosts)  # the host's router decides
+            continue
         match, child = route.matches(scope)
         if match is Match.FULL:
-            if isinstance(route, Mount) and route.routes:
-                return _find(route.routes, {**scope, **child})  # the mounted app's router decides
+            mounted = routes_of(route) if isinstance(route, Mount) else ()
+            if mounted:
+                return _find(mounted, {**scope, **child}, hosts)  # the mounted app's router decides
             # A hook matches on its path alone and answers another method 405 itself.
             methods: Any = getattr(route, "methods", None)
             return route, methods is None or scope["method"] in methods
@@ -55,8 +67,12 @@ class Checker:
     """Checks the hook references of the JambonzApps of one app, against that app's routes."""
 
     def __init__(self, top: Any, report: RoutesReport) -> None:
-        self.routes: Sequence[BaseRoute] = getattr(top, "routes", None) or ()
+        self.routes: Sequence[BaseRoute] = routes_of(unwrap(top))
         self.report = report
+        self.hosts: Sequence[Host] = ()
+        """The Host routes of the hooks being checked (set for each app in turn)."""
+        self.reached: set[int] = set()
+        """The ids of the routes a reference reached: a hook no reference reaches is warned of."""
 
     def check(
         self,
@@ -87,12 +103,13 @@ class Checker:
             )
         else:
             path = target.split("#", 1)[0].split("?", 1)[0]
-            found = find_route(self.routes, path, method)
+            found = find_route(self.routes, path, method, self.hosts)
             if found is None:
                 status = "unserved"
                 problem = f'{field_name} "{target}": no route of the app serves {path}'
             else:
                 route, takes_method = found
+                self.reached.add(id(route))
                 served_by = route_name(route)
                 if not takes_method:
                     status = "unserved"

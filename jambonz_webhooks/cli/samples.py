@@ -10,13 +10,12 @@ against the app's target and encoded; only the fallback is left out, so that a f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pydantic_core
@@ -47,6 +46,7 @@ __all__ = [
     "MAX_SAMPLES",
     "SAMPLE_API_BASE_URL",
     "SAMPLE_CALL_SID",
+    "ServedBy",
     "run_hook",
     "sample_payloads",
 ]
@@ -80,22 +80,44 @@ def _placeholder(var: EnvVar) -> Any:
     return {"string": "sample", "number": 0, "boolean": False}[var.type]
 
 
-def _sample_env_vars(settings: HookSettings, route: HookRoute) -> dict[str, Any]:
-    """Env vars for the sample payloads: every variable the app or the handler declares has a value.
+def _sample_env_vars(settings: HookSettings, given: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Env vars for the sample payloads, and the names of those given a placeholder.
 
-    The app's declarations are read from its answer to the portal's discovery request
-    (``settings.env_schema``), the handler's from the EnvVars class it asks for. A required
-    variable has no default; the portal makes its user set one, so a real call always carries
-    it. The samples give it a placeholder of its type, so that a handler asking for its
-    :class:`EnvVars` gets them instead of the ``EnvVarError`` no real call would raise.
+    Only what the app declares (its answer to the portal's discovery request,
+    ``settings.env_schema``) is set, as on a real call: a handler's EnvVars class that the app
+    does not declare gets none of its variables. A required variable has no default; the portal
+    makes its user set one, so a real call always carries it: the samples give it the value
+    ``given`` (``--env``) has, else a placeholder of its type.
     """
     schema: dict[str, Any] = pydantic_core.from_json(settings.env_schema)
-    declared = {name: EnvVar.model_validate(declaration) for name, declaration in schema.items()}
+    values: dict[str, Any] = {}
+    placeholders: set[str] = set()
+    for name, declaration in schema.items():
+        var = EnvVar.model_validate(declaration)
+        if name in given:
+            values[name] = given[name]
+        else:
+            values[name] = _placeholder(var)
+            if var.default is None:
+                placeholders.add(name)
+    values.update(given)  # a variable the app does not declare: the call carries it all the same
+    return values, placeholders
+
+
+def _placeholders_refused(route: HookRoute, env_vars: Mapping[str, Any], placeholders: set[str]) -> list[str]:
+    """The placeholders the handler's EnvVars classes refuse, if they refuse nothing else.
+
+    Empty when they refuse a variable the samples set for real (a default, an ``--env`` value)
+    or one they do not set at all: a real call fails the same way.
+    """
+    refused: set[str] = set()
     for param in route.plan.params:
         if param.env is not None:
-            with contextlib.suppress(TypeError, ValidationError):  # a class the portal cannot show
-                declared = {**param.env.declarations(), **declared}
-    return {name: _placeholder(var) for name, var in declared.items()}
+            try:
+                param.env.model_validate(env_vars)
+            except ValidationError as exc:
+                refused.update(str(error["loc"][0]) if error["loc"] else "" for error in exc.errors())
+    return sorted(refused) if refused <= placeholders else []
 
 
 def _base_payload(env_vars: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,46 +232,96 @@ def _path_params(route: HookRoute) -> dict[str, Any]:
     return params
 
 
-def _request(route: HookRoute, prefix: str, body: bytes, path_params: Mapping[str, Any]) -> Request:
+def _request(
+    route: HookRoute, prefix: str, body: bytes, path_params: Mapping[str, Any], served: ServedBy
+) -> Request:
     """The HTTP request of a sample, for a handler that asks for the Starlette request."""
     path = prefix + route.path_format.format(**{name: str(value) for name, value in path_params.items()})
 
     async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    scope = {
+    host = served.host.encode()
+    scope: dict[str, Any] = {
         "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": (served.host, 80),
+        "client": ("127.0.0.1", 50000),
         "method": "POST",
         "path": path,
+        "raw_path": path.encode(),
         "root_path": prefix,
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+        "headers": [
+            (b"host", host),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+        ],
         "path_params": dict(path_params),
+        # What Starlette sets before a route is reached: the app the route is in, the outermost
+        # router (request.url_for asks it), and a copy of the lifespan's state (request.state).
+        "app": served.app,
+        "router": served.router,
+        "state": dict(served.state),
     }
+    if served.app is None:
+        del scope["app"]
+    if served.router is None:
+        del scope["router"]
     return Request(scope, receive)
 
 
+@dataclass(frozen=True)
+class ServedBy:
+    """What a request's scope holds beside the request itself, as the serving app would set it."""
+
+    app: Any = None
+    """The Starlette app the hook's route belongs to (``request.app``)."""
+    router: Any = None
+    """The outermost router (``scope["router"]``: ``request.url_for`` asks it)."""
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """The state the app's lifespan yielded (copied into each request: ``request.state``)."""
+    host: str = "sample.invalid"
+    """The request's host (a name that never resolves, RFC 6761)."""
+    env: Mapping[str, Any] = field(default_factory=dict)
+    """Env var values given on the command line (``--env``): they replace the placeholders."""
+
+
 async def run_hook(
-    checker: Checker, prefix: str, route: HookRoute, entry: HookEntry, release: Release | None = None
+    checker: Checker,
+    prefix: str,
+    route: HookRoute,
+    entry: HookEntry,
+    release: Release | None = None,
+    served: ServedBy | None = None,
 ) -> None:
     """Run a call or action hook's handler on sample payloads and check the hooks of its answers.
 
     The app's state store must be an in-memory one (``routes`` gives the app one): each sample
     starts from a state holding the call hook's payload, as the framework keeps it. With a
     ``release`` (``--target``), what that jambonz release would refuse in an answer is a problem;
-    the app's own target, if it declares one, is checked by the pipeline itself.
+    the app's own target, if it declares one, is checked by the pipeline itself. ``served`` is
+    what the request's scope holds (its app, router and lifespan state) and the ``--env`` values.
+
+    A verb the handler builds wrong (its ValidationError) or the target refuses is a problem on
+    any sample: that is the code's fault, whatever the payload. Other failures are problems only
+    when the handler fails on every sample (every call would get the fallback), else warnings.
     """
+    served = served or ServedBy()
     report = checker.report
     pipeline = route.pipeline
     settings = route.settings
     # REST calls of the handlers go to an address that does not resolve, whatever the app's is.
     context = replace(settings.context(prefix), api=_NOWHERE)
     hook, handler = entry.path, entry.handler
-    base = _base_payload(_sample_env_vars(settings, route))
+    env_vars, placeholders = _sample_env_vars(settings, served.env)
+    base = _base_payload(env_vars)
     session = pydantic_core.to_json(base)
     path_params = _path_params(route)
     # The handler's own failures, in order: a handler that answers no sample at all is a problem.
-    failures: dict[str, None] = {}
+    failures: dict[str, bool] = {}  # each reason, and whether it is a verb built wrong
     unanswerable = False  # a failure that says nothing of the handler (no REST API, no answer in time)
     for payload in sample_payloads(route.plan.models, base):
         await settings.state.drop(SAMPLE_CALL_SID)
@@ -263,11 +335,13 @@ async def run_hook(
             message = f"{exc.message}: {fields}" if fields else exc.message
             report.flag("warning", hook, handler, f"could not build a sample payload: {message}")
             continue
-        request = functools.partial(_request, route, prefix, body, path_params)
+        request = functools.partial(_request, route, prefix, body, path_params, served)
         token = current_context.set(context)  # copied into the task: REST calls write hooks with it
         try:
-            work = pipeline.produce(decoded, body, path_params, context, request)
-            data, _ = await asyncio.wait_for(work, HANDLER_TIMEOUT)
+            # Awaited in this task (asyncio.timeout, not wait_for's task of its own): what the
+            # handler raises, a SystemExit or a KeyboardInterrupt too, comes here, not to the loop.
+            async with asyncio.timeout(HANDLER_TIMEOUT):
+                data, _ = await pipeline.produce(decoded, body, path_params, context, request)
         except UnroutedHandlerError as exc:
             report.flag("problem", hook, handler, str(exc))
             continue
@@ -292,8 +366,24 @@ async def run_hook(
                 "warning", hook, handler, f"could not build its answer (no REST API here): {_failure(exc)}"
             )
             continue
-        except Exception as exc:
-            failures[_failure(exc)] = None
+        except EnvVarError as exc:
+            refused = _placeholders_refused(route, env_vars, placeholders)
+            if not refused:
+                failures[_failure(exc)] = False  # a variable no real call carries either
+                continue
+            unanswerable = True  # the portal's user sets real values: placeholders say nothing
+            options = " ".join(f"--env {name}=VALUE" for name in refused)
+            report.flag(
+                "warning",
+                hook,
+                handler,
+                f"could not build its answer: {exc} (placeholders: give values with {options})",
+            )
+            continue
+        except asyncio.CancelledError:
+            raise  # the command itself is stopped (Ctrl-C)
+        except BaseException as exc:  # a handler's own SystemExit or KeyboardInterrupt too
+            failures[_failure(exc)] = _is_verb_error(exc)
             continue
         finally:
             current_context.reset(token)
@@ -305,14 +395,21 @@ async def run_hook(
                 report.flag("problem", hook, handler, refusal.describe(release))
     # Failing on every sample, and not for want of a REST API: every call would get the fallback.
     always = bool(failures) and entry.samples_run == 0 and not unanswerable
-    for reason in failures:
+    for reason, verb_error in failures.items():
         if always:
             report.flag("problem", hook, handler, f"fails on every sample call: {reason}")
+        elif verb_error:  # a verb built wrong: the code's fault, whatever the payload
+            report.flag("problem", hook, handler, f"fails on some sample calls: {reason}")
         else:
             report.flag("warning", hook, handler, f"could not build its answer: {reason}")
 
 
 _VERB_NAMES = {model.__name__: name for name, model in VERB_MODELS.items()}
+
+
+def _is_verb_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a verb's validation error (a verb built with a wrong field or value)."""
+    return isinstance(exc, ValidationError) and exc.title in _VERB_NAMES
 
 
 def _failure(exc: BaseException) -> str:

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..security import ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, env_secrets
-from .console import EXIT_OK, EXIT_PROBLEMS, PROG, CliError, Subcommands, note
+from .console import EXIT_OK, EXIT_PROBLEMS, PROG, CliError, Subcommands, env_values, note
 
 if TYPE_CHECKING:
     from ..testing import SimulatedCall
@@ -97,22 +96,6 @@ def _read_script(path: str) -> list[Step]:
         raise CliError(f"the script {path} is not UTF-8 text") from None
     steps = [parse_step(text, number) for number, text in enumerate(lines, start=1)]
     return [step for step in steps if step is not None]
-
-
-def _env_vars(pairs: Sequence[str]) -> dict[str, Any] | None:
-    if not pairs:
-        return None
-    env: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise CliError(f"--env takes NAME=VALUE, not {pair!r}")
-        try:
-            value: Any = json.loads(text)  # 3 is a number, true a boolean; anything else is text
-        except ValueError:
-            value = text
-        env[name] = value if isinstance(value, str | int | float | bool) else text
-    return env
 
 
 def _credentials(value: str | None) -> tuple[str, str] | None:
@@ -230,7 +213,7 @@ def command_simulate(args: argparse.Namespace) -> int:
     with simulator:
         try:
             note(f"calling {simulator.call_hook_url} from {args.from_} to {args.to}")
-            call = simulator.start(from_=args.from_, to=args.to, env_vars=_env_vars(args.env or ()))
+            call = simulator.start(from_=args.from_, to=args.to, env_vars=env_values(args.env or ()) or None)
             simulation = _Simulation(call, quiet=args.json)
             simulation.show()
             if steps is not None:
