@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from ..env import EnvVar, EnvVarError
-from ..errors import HookError
+from ..errors import AppExit, HookError
 from ..events import SpeechResult
 from ..hooks import UnroutedHandlerError, current_context
 from ..payload import CallInfo
@@ -414,6 +414,8 @@ def _is_verb_error(exc: BaseException) -> bool:
 
 def _failure(exc: BaseException) -> str:
     """An exception in full for a report: a verb's validation error names the verb and each field."""
+    if isinstance(exc, AppExit) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the SystemExit or KeyboardInterrupt the handler raised, by its name
     if isinstance(exc, ValidationError):
         verb = _VERB_NAMES.get(exc.title)
         what = f"the {verb} verb" if verb is not None else exc.title
