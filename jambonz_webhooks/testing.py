@@ -109,8 +109,10 @@ _LLM_VERBS = frozenset(
 # Verbs jambonz holds the call in until something outside the app ends them: another caller
 # (a queue, a conference), the far end of a REFER, an audio stream's server.
 _HOLDING_VERBS = frozenset({"enqueue", "dequeue", "conference", "sip:refer", "listen"})
-# What a waitHook's answer may hold (fs lib/tasks/enqueue.js _playHook); the rest is refused there.
-_WAIT_HOOK_VERBS = frozenset({"play", "say", "pause", "leave", "tag"})
+# What the answer to a hook fs plays to the waiting caller may hold; the rest is refused there
+# (fs lib/tasks/enqueue.js and conference.js _playHook).
+_ENQUEUE_PLAYS = frozenset({"play", "say", "pause", "leave", "tag"})
+_CONFERENCE_PLAYS = frozenset({"play", "say", "pause"})
 
 
 class SimulatedCall:
@@ -163,6 +165,8 @@ class SimulatedCall:
         self._pending: deque[dict[str, Any]] = deque()
         self._waiting: dict[str, Any] | None = None
         self._answered_at = time.monotonic()
+        self._held_at = self._answered_at
+        """When the verb the call waits in began (jambonz counts ``queue_time`` from it)."""
         self._channel: Channel | None = None
         self._running = False
         self._claimed: set[int] = set()
@@ -297,52 +301,92 @@ class SimulatedCall:
         return self._finish(dial, payload)
 
     def verb_result(self, **fields: Any) -> Self:
-        """The verb the call waits in ends: its ``actionHook`` gets ``fields`` with the call's information.
+        """The verb the call waits in ends: its ``actionHook`` gets the call's information and ``fields``.
 
-        For the verbs without a step of their own: ``call.verb_result(queue_result="bridged",
-        queue_time=30)`` ends an ``enqueue``, ``conference_result``/``dequeue_result``/
-        ``refer_status`` end the others, as jambonz names them; a verb without an ``actionHook``
-        (a held ``pause``) lets the next verbs run.
+        For the verbs without a step of their own: ``call.verb_result(queue_result="bridged")``
+        ends an ``enqueue``, ``dequeue_result``/``refer_status`` the others, as jambonz names
+        them. The fields jambonz always sends are filled in, ``fields`` overriding them: an
+        ``enqueue``'s ``queue_sid`` (``queue:<account_sid>:<name>``), ``queue_time`` (the
+        seconds it held the call) and ``queue_result`` (``hangup``, as jambonz starts it), a
+        ``dequeue``'s ``dequeue_result`` (``timeout``), a ``sip:refer``'s ``refer_status``
+        (``202``); a ``conference`` or ``listen`` sends the call's information only. A verb
+        without an ``actionHook`` (a held ``pause``) lets the next verbs run.
         """
         verb = self._expect_any("end the verb")
         self.log.append(f"{verb['verb']} ends")
-        return self._finish(verb, fields)
+        return self._finish(verb, {**_held_hook(verb, "actionHook").defaults(self, verb), **fields})
 
     def verb_hook(self, name: str, message: str = "verb:hook", **fields: Any) -> list[dict[str, Any]]:
         """Send the waiting verb's hook ``name``, as jambonz does while the verb runs; return the answer.
 
         ``name`` is the verb's property as jambonz spells it (``"waitHook"``, ``"statusHook"``,
-        ``"eventHook"``); the payload is the call's information and ``fields``. The answer does
-        not replace the verbs: a ``waitHook``'s ``say`` and ``play`` are heard by the waiting
-        caller, and its ``leave`` ends an ``enqueue`` (its actionHook gets ``queue_result:
-        leave``), as jambonz plays them; a ``waitHook`` answer with other verbs is refused
-        (:class:`SimulatorError`), as jambonz refuses it. Other hooks' answers are ignored.
+        ``"eventHook"``). The payload is what jambonz sends to that hook, ``fields`` overriding
+        it: an ``enqueue``'s ``waitHook`` gets the queue's figures (``queue_sid``,
+        ``queue_time``, ``queue_size`` and ``queue_position`` counted among the simulator's
+        calls in that queue) with ``call_sid``, ``call_id`` and ``customerData`` only; a
+        ``conference``'s ``waitHook`` and ``enterHook`` the call's information; its
+        ``statusHook`` the ``event`` (required, one of the verb's ``statusEvents``) with
+        ``conference_sid``, ``friendly_name``, ``duration``, ``time``, ``members`` and the
+        call's information; a ``sip:refer``'s ``eventHook`` ``{event: transfer-status,
+        call_status}`` only (a SIP status, 100 unless given), and a final one (200 or more) ends
+        the verb (``refer_status: 202`` and ``final_referred_call_status``); any other hook the
+        call's information and ``fields``.
+
+        The answer does not replace the verbs. Those of an ``enqueue``'s ``waitHook`` and a
+        ``conference``'s ``waitHook`` and ``enterHook`` are played to the caller as jambonz
+        plays them (``say`` and ``play`` heard, ``tag`` kept, and an ``enqueue``'s ``leave``
+        ends it with ``queue_result: leave``); verbs jambonz refuses there (anything but
+        ``play``, ``say``, ``pause``, and for an ``enqueue`` ``leave`` and ``tag``) raise
+        :class:`SimulatorError`. Other hooks' answers are ignored, as jambonz ignores them.
         """
         verb = self._expect_any(f"send its {name}")
         hook = verb.get(name)
         if hook is None:
             raise SimulatorError(f"the {verb['verb']} the call waits in has no {name} ({self!r})")
-        answer = self._live(f"send a {name}").hook("action", message, hook, {**self._info, **fields}) or []
-        if self.ended or name != "waitHook":
-            return answer
-        refused = sorted({str(each.get("verb")) for each in answer} - _WAIT_HOOK_VERBS)
-        if refused:
+        held = _held_hook(verb, name)
+        if held.events is not None and fields.get("event") not in (events := verb.get(held.events) or []):
             raise SimulatorError(
-                f"jambonz refuses {refused} in a waitHook answer: only {sorted(_WAIT_HOOK_VERBS)}"
+                f"jambonz sends the {verb['verb']}'s {name} only for its {held.events} {events}, "
+                f"not event={fields.get('event')!r}"
             )
-        for each in answer:
-            if each["verb"] == "say":
-                self._hear_say(each)
-            elif each["verb"] == "play":
-                self._hear_play(each)
-            elif each["verb"] == "leave" and verb["verb"] == "enqueue":
-                self.log.append("app takes the caller out of the queue")
-                # fs enqueue.js performAction: the queue's sid, the seconds waited, the result.
-                queue_sid = f"queue:{self._info.get('account_sid')}:{verb.get('name')}"
-                waited = fields.get("queue_time", 0)
-                self._finish(verb, {"queue_sid": queue_sid, "queue_time": waited, "queue_result": "leave"})
-                break
+        info = (
+            self._info
+            if held.call_info is None
+            else {k: self._info[k] for k in held.call_info if k in self._info}
+        )
+        payload = {**held.defaults(self, verb), **info, **fields}
+        answer = self._live(f"send a {name}").hook("action", message, hook, payload) or []
+        if self.ended:
+            return answer
+        if held.plays is not None:
+            refused = sorted({str(each.get("verb")) for each in answer} - held.plays)
+            if refused:
+                raise SimulatorError(
+                    f"jambonz refuses {refused} in a {name} answer to the {verb['verb']}: "
+                    f"only {sorted(held.plays)}"
+                )
+            self._play_held(verb, answer, payload)
+        outcome = held.ends(payload) if held.ends is not None else None
+        if outcome is not None and self._waiting is verb:
+            self.log.append(f"{verb['verb']} ends")
+            self._finish(verb, outcome)
         return answer
+
+    def _play_held(
+        self, verb: dict[str, Any], answer: list[dict[str, Any]], payload: Mapping[str, Any]
+    ) -> None:
+        """Play a waitHook's (or enterHook's) answer to the waiting caller, as jambonz does."""
+        for each in answer:
+            if each["verb"] == "leave":
+                # fs enqueue.js _playHook: the verbs before leave run, then the enqueue ends.
+                self.log.append("app takes the caller out of the queue")
+                outcome = _held_hook(verb, "actionHook").defaults(self, verb)
+                outcome.update(
+                    queue_time=payload.get("queue_time", outcome.get("queue_time")), queue_result="leave"
+                )
+                self._finish(verb, outcome)
+                return
+            self._run_short(each)
 
     def send_hook(
         self,
@@ -579,7 +623,7 @@ class SimulatedCall:
                 elif name == "play":
                     self._hear_play(verb)
                 self.log.append(_holding(verb))
-                self._waiting = verb
+                self._waiting, self._held_at = verb, time.monotonic()
                 return
             if name == "say":
                 self._hear_say(verb)
@@ -613,7 +657,7 @@ class SimulatedCall:
                 return
             elif name in _HOLDING_VERBS:
                 self.log.append(_holding(verb))
-                self._waiting = verb
+                self._waiting, self._held_at = verb, time.monotonic()
                 return
             elif name == "hangup":
                 self.log.append("app hangs up")
@@ -622,13 +666,8 @@ class SimulatedCall:
             elif name == "redirect":
                 self.log.append(f"app redirects to {_hook_url(verb.get('actionHook'))}")
                 self._action(verb.get("actionHook"), dict(self._info), "session:redirect")
-            elif name == "pause":
-                self.log.append(f"app pauses {verb.get('length')}s")
-            elif name == "tag":
-                # jambonz sends the tagged data with every later hook of the call.
-                if isinstance(verb.get("data"), dict):
-                    self._info["customerData"] = verb["data"]
-                self.log.append("app tags the call")
+            elif name in ("pause", "tag"):
+                self._run_short(verb)
             else:
                 self.log.append(f"app runs {name} (not simulated, skipped)")
         if self.ended or self._waiting is not None:
@@ -639,6 +678,21 @@ class SimulatedCall:
         else:
             self.log.append("no verbs left: jambonz hangs up")
             self._end("app")
+
+    def _run_short(self, verb: Mapping[str, Any]) -> None:
+        """Run a ``say``, ``play``, ``pause`` or ``tag`` (what a waitHook's answer may hold)."""
+        name = verb["verb"]
+        if name == "say":
+            self._hear_say(verb)
+        elif name == "play":
+            self._hear_play(verb)
+        elif name == "pause":
+            self.log.append(f"app pauses {verb.get('length')}s")
+        elif name == "tag":
+            # jambonz sends the tagged data with every later hook of the call.
+            if isinstance(verb.get("data"), dict):
+                self._info["customerData"] = verb["data"]
+            self.log.append("app tags the call")
 
     def _hear_say(self, say: Mapping[str, Any]) -> None:
         text = say.get("text")
@@ -757,6 +811,96 @@ def _holding(verb: Mapping[str, Any]) -> str:
     if name in ("say", "play"):
         return f"the {name} plays on (held)"
     return f"app runs {name} (held)"
+
+
+def _nothing(call: SimulatedCall, verb: Mapping[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class _HeldHook:
+    """What jambonz sends to one hook of a verb it holds the call in, and what it does with the answer."""
+
+    defaults: Callable[[SimulatedCall, Mapping[str, Any]], dict[str, Any]] = _nothing
+    """The fields jambonz always sends (the test's override them), from the call and the verb."""
+    call_info: tuple[str, ...] | None = None
+    """The keys of the call's information the payload carries; None: all of it."""
+    plays: frozenset[str] | None = None
+    """The verbs the answer may hold, played to the caller; None: the answer is ignored."""
+    events: str | None = None
+    """The verb's property listing the ``event`` values jambonz sends this hook for."""
+    ends: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
+    """The action hook's outcome when this payload ends the verb (None: it does not)."""
+
+
+def _held_calls(call: SimulatedCall, verb: Mapping[str, Any]) -> list[SimulatedCall]:
+    """The simulator's calls waiting in a verb like ``verb`` (same kind, same name), longest first."""
+    alike = [
+        other
+        for other in call._simulator.calls
+        if not other.ended
+        and other._waiting is not None
+        and other._waiting["verb"] == verb["verb"]
+        and other._waiting.get("name") == verb.get("name")
+    ]
+    return sorted(alike, key=lambda other: other._held_at)
+
+
+def _queue_fields(call: SimulatedCall, verb: Mapping[str, Any]) -> dict[str, Any]:
+    """The queue's key in redis and the whole seconds the call has waited (fs enqueue.js)."""
+    return {
+        "queue_sid": f"queue:{call.info.get('account_sid')}:{verb.get('name')}",
+        "queue_time": int(time.monotonic() - call._held_at),
+    }
+
+
+def _queue_wait(call: SimulatedCall, verb: Mapping[str, Any]) -> dict[str, Any]:
+    """The queue's figures, the caller's place counted from 0 (fs enqueue.js _playHook)."""
+    queue = _held_calls(call, verb)
+    place = queue.index(call) if call in queue else 0
+    return {**_queue_fields(call, verb), "queue_size": len(queue), "queue_position": place}
+
+
+def _conference_status(call: SimulatedCall, verb: Mapping[str, Any]) -> dict[str, Any]:
+    """The conference's key and figures (fs conference.js _notifyConferenceEvent), all but ``event``."""
+    now = time.time()
+    return {
+        "duration": round(time.monotonic() - call._held_at, 3),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
+        "members": max(len(_held_calls(call, verb)), 1),
+        "conference_sid": f"conf:{call.info.get('account_sid')}:{verb.get('name')}",
+        "friendly_name": verb.get("name"),
+    }
+
+
+def _refer_final(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A final status in a NOTIFY ends the REFER (fs sip_refer.js _handleNotify)."""
+    status = payload.get("call_status")
+    if isinstance(status, int) and status >= 200:
+        return {"refer_status": 202, "final_referred_call_status": status}
+    return None
+
+
+# The hooks of the verbs jambonz holds a call in, as fs 0.9.8 sends them (lib/tasks/*.js); a hook
+# not listed gets the call's information and the test's fields, and its answer is ignored.
+_HELD_HOOKS: dict[tuple[str, str], _HeldHook] = {
+    ("enqueue", "waitHook"): _HeldHook(_queue_wait, ("call_sid", "call_id", "customerData"), _ENQUEUE_PLAYS),
+    ("enqueue", "actionHook"): _HeldHook(
+        lambda call, verb: {**_queue_fields(call, verb), "queue_result": "hangup"}
+    ),
+    ("dequeue", "actionHook"): _HeldHook(lambda call, verb: {"dequeue_result": "timeout"}),
+    ("conference", "waitHook"): _HeldHook(plays=_CONFERENCE_PLAYS),
+    ("conference", "enterHook"): _HeldHook(plays=_CONFERENCE_PLAYS),
+    ("conference", "statusHook"): _HeldHook(_conference_status, events="statusEvents"),
+    ("sip:refer", "eventHook"): _HeldHook(
+        lambda call, verb: {"event": "transfer-status", "call_status": 100}, (), ends=_refer_final
+    ),
+    ("sip:refer", "actionHook"): _HeldHook(lambda call, verb: {"refer_status": 202}),
+}
+
+
+def _held_hook(verb: Mapping[str, Any], name: str) -> _HeldHook:
+    return _HELD_HOOKS.get((str(verb["verb"]), name), _HeldHook())
 
 
 class CallSimulator:

@@ -191,18 +191,10 @@ def test_a_silent_callee_and_the_end_of_detection(jambonz_simulator: SimulatorFa
 # --------------------------------------------------------------------------- the conference
 
 
-def status_event(call: SimulatedCall, event: str, members: int) -> dict[str, Any]:
-    """A conference status event as conference.js _notifyConferenceEvent sends it."""
-    account = call.info["account_sid"]
-    return {
-        **call.info,
-        "event": event,
-        "duration": 1.5,
-        "time": "2026-12-08T10:00:00.000Z",
-        "members": members,
-        "conference_sid": f"conf:{account}:{conference.ROOM}",
-        "friendly_name": conference.ROOM,
-    }
+def status_event(event: str, members: int) -> dict[str, Any]:
+    """A conference status event (conference.js _notifyConferenceEvent): the simulator fills the
+    conference's sid and name, the time and the call's information."""
+    return {"event": event, "duration": 1.5, "members": members}
 
 
 def test_a_guest_waits_for_the_host_and_leaves_when_the_host_does(
@@ -236,13 +228,13 @@ def test_a_guest_waits_for_the_host_and_leaves_when_the_host_does(
     # The host started it: jambonz keeps the host's statusHook for the conference's events.
     assert hosted["statusHook"] == "/conference-event"
     for event, members in [("start", 1), ("join", 1), ("join", 2)]:
-        assert host.verb_hook("statusHook", **status_event(host, event, members)) == []
+        assert host.verb_hook("statusHook", **status_event(event, members)) == []
     assert conference.MEMBERS == {conference.ROOM: 2}
 
     # The host hangs up: their leg reports leave and end (before its session closes), and the
     # guest's conference verb ends.
-    host.verb_hook("statusHook", **status_event(host, "leave", 1))
-    host.verb_hook("statusHook", **status_event(host, "end", 1))
+    host.verb_hook("statusHook", **status_event("leave", 1))
+    host.verb_hook("statusHook", **status_event("end", 1))
     host.hangup()
     assert conference.MEMBERS == {}
     guest.verb_result()
@@ -263,17 +255,10 @@ def test_a_wrong_pin_or_none_ends_the_call(jambonz_simulator: SimulatorFactory) 
 # --------------------------------------------------------------------------- the queue
 
 
-def queue_wait(call: SimulatedCall, position: int, size: int, seconds: int) -> dict[str, Any]:
-    """An enqueue waitHook payload: the queue's figures and the call's ids only (enqueue.js _playHook)."""
-    account = call.info["account_sid"]
-    return {
-        "queue_sid": f"queue:{account}:{queue.QUEUE}",
-        "queue_time": seconds,
-        "queue_size": size,
-        "queue_position": position,
-        "call_sid": call.sid,
-        "call_id": call.info["call_id"],
-    }
+def queue_wait(position: int, size: int, seconds: int) -> dict[str, Any]:
+    """An enqueue waitHook's figures (enqueue.js _playHook); the simulator fills queue_sid and the
+    call's ids, and sends nothing else of the call."""
+    return {"queue_time": seconds, "queue_size": size, "queue_position": position}
 
 
 def test_a_caller_waits_and_an_agent_takes_the_call(
@@ -292,12 +277,12 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
     )
 
     # jambonz asks the waitHook what to play, plays it, and asks again.
-    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=1, size=2, seconds=30))
+    hold = caller.verb_hook("waitHook", **queue_wait(position=1, size=2, seconds=30))
     assert hold == [
         {"verb": "say", "text": "You are number 2 in line."},
         {"verb": "play", "url": queue.HOLD_MUSIC},
     ]
-    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=0, size=1, seconds=60))
+    hold = caller.verb_hook("waitHook", **queue_wait(position=0, size=1, seconds=60))
     assert hold[0] == {"verb": "say", "text": "You are next in line."}
 
     agent = agents.start(from_="+15550000100")
@@ -307,13 +292,13 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
     assert (dequeued["name"], dequeued["timeout"], dequeued["actionHook"]) == ("support", 5, "/agent-done")
 
     # Bridged; the conversation ends. Both verbs report how they went.
-    caller.verb_result(queue_sid=f"queue:x:{queue.QUEUE}", queue_time=75, queue_result="bridged")
+    caller.verb_result(queue_time=75, queue_result="bridged")
     assert caller.last_answer == [{"verb": "hangup"}] and caller.ended
     agent.verb_result(dequeue_result="complete")
     assert agent.heard[-1] == "The call has ended. Press 1 to take the next caller."
     agent.press("1")
     assert agent.waiting_for == "dequeue"
-    agent.verb_result(dequeue_result="timeout")  # nobody left in the queue
+    agent.verb_result()  # nobody left in the queue: dequeue_result timeout, the default
     assert agent.heard[-1] == "No callers are waiting. Goodbye."
     assert agent.ended and agent.hung_up_by == "app"
     assert_valid(caller)
@@ -322,7 +307,7 @@ def test_a_caller_waits_and_an_agent_takes_the_call(
 
 def test_a_caller_who_waited_too_long_is_offered_a_call_back(jambonz_simulator: SimulatorFactory) -> None:
     caller = jambonz_simulator(queue.app).start(from_="+15550000008")
-    hold = caller.verb_hook("waitHook", **queue_wait(caller, position=3, size=4, seconds=queue.MAX_WAIT))
+    hold = caller.verb_hook("waitHook", **queue_wait(position=3, size=4, seconds=queue.MAX_WAIT))
     # The waitHook may answer leave: the caller is out of the queue, and the actionHook says so.
     assert hold == [{"verb": "say", "text": "We are sorry for the wait."}, {"verb": "leave"}]
     left = caller.requests[-2].payload  # the enqueue's actionHook, before the status hook
@@ -341,9 +326,9 @@ def test_the_queue_over_a_real_server(tmp_path: Path) -> None:
         with CallSimulator(server.origin, secret=DEPLOYED_SECRET, status_hook=None) as sim:
             caller = sim.start(from_="+15550000009")
             assert caller.waiting_for == "enqueue"
-            hold = caller.verb_hook("waitHook", **queue_wait(caller, position=0, size=1, seconds=5))
+            hold = caller.verb_hook("waitHook", **queue_wait(position=0, size=1, seconds=5))
             assert hold[0] == {"verb": "say", "text": "You are next in line."}
-            caller.verb_result(queue_sid="queue:x:support", queue_time=9, queue_result="error")
+            caller.verb_result(queue_time=9, queue_result="error")
             assert caller.heard[-1] == "Sorry, something went wrong. Please call again."
             assert [request.status_code for request in caller.requests] == [200, 200, 200]
         with CallSimulator(server.origin, secret=False) as unsigned:

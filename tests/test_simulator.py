@@ -20,17 +20,26 @@ from starlette.routing import Mount
 from jambonz_webhooks import (
     CallSession,
     CallStatus,
+    ConferenceResult,
+    ConferenceStatus,
+    ConferenceWait,
+    DequeueResult,
     DialResult,
+    EnqueueResult,
+    EnqueueWait,
     GatherResult,
     JambonzApp,
     MemoryStore,
     PlayResult,
+    SipReferEvent,
+    SipReferResult,
     WebhookResponse,
     pytest_plugin,
 )
 from jambonz_webhooks.pytest_plugin import SimulatorFactory
 from jambonz_webhooks.security import verify_signature
 from jambonz_webhooks.testing import CallSimulator, SimulatorError, jambonz_json
+from tests import schemas
 from tests.conftest import deploy_with_a_secret
 
 # The plugin's fixture, made visible to this module's tests (the plugin is not registered for the suite).
@@ -751,7 +760,7 @@ def test_leave_in_a_wait_hook_answer_ends_the_enqueue_as_jambonz_does() -> None:
 def test_a_wait_hook_answer_jambonz_refuses_is_an_error() -> None:
     with CallSimulator(holding_app({})) as simulator:
         call = simulator.start()
-        with pytest.raises(SimulatorError, match=r"refuses \['dial'\] in a waitHook answer"):
+        with pytest.raises(SimulatorError, match=r"refuses \['dial'\] in a waitHook answer to the enqueue"):
             call.verb_hook("waitHook", queue_position=-1)
 
 
@@ -808,6 +817,211 @@ def test_a_pause_runs_through_unless_held() -> None:
         assert call.ended
         with pytest.raises(SimulatorError, match="the call is over"):
             call.verb_result()
+
+
+ROOM_LINE, REFER_LINE, AGENT_LINE = "+15550000010", "+15550000011", "+15550000012"
+REFUSED_GUEST = "+15550000666"
+
+
+def typed_holding_app(received: dict[str, list[dict[str, Any]]]) -> JambonzApp:
+    """The held verbs with their hooks typed: a payload without a field jambonz always sends is a 422."""
+    app = new_app()
+
+    def keep(name: str, payload: dict[str, Any]) -> None:
+        received.setdefault(name, []).append(payload)
+
+    @app.call_hook("/incoming")
+    async def incoming(call: CallSession) -> WebhookResponse:
+        if call.to == ROOM_LINE:
+            return WebhookResponse().conference(
+                name="room",
+                wait_hook="/room-wait",
+                enter_hook="/room-enter",
+                status_hook="/room-status",
+                status_events=["join", "leave"],
+                action_hook="/room-done",
+            )
+        if call.to == REFER_LINE:
+            return WebhookResponse().sip_refer(
+                refer_to="sip:billing@example.com", event_hook="/refer-event", action_hook="/refer-done"
+            )
+        if call.to == AGENT_LINE:
+            return WebhookResponse().dequeue(name="support", action_hook="/dequeued")
+        return (
+            WebhookResponse()
+            .tag(data={"tier": "gold"})
+            .enqueue(name="support", wait_hook="/queue-wait", action_hook="/queue-done")
+        )
+
+    @app.action_hook("/queue-wait")
+    async def queue_wait(wait: EnqueueWait, payload: dict[str, Any]) -> WebhookResponse:
+        keep("queue-wait", payload)
+        place = (wait.queue_position or 0) + 1
+        return (
+            WebhookResponse().say(text=f"You are number {place} of {wait.queue_size}").tag(data={"heard": 1})
+        )
+
+    @app.action_hook("/queue-done")
+    async def queue_done(result: EnqueueResult, payload: dict[str, Any]) -> WebhookResponse:
+        keep("queue-done", payload)
+        return WebhookResponse().say(text=f"Queue {result.queue_result}").hangup()
+
+    @app.action_hook("/room-wait")
+    async def room_wait(wait: ConferenceWait, payload: dict[str, Any]) -> WebhookResponse:
+        keep("room-wait", payload)
+        if wait.from_ == REFUSED_GUEST:
+            return WebhookResponse().say(text="Tagged").tag(data={"guest": True})
+        return WebhookResponse().say(text="The host is not here yet").pause(length=5)
+
+    @app.action_hook("/room-enter")
+    async def room_enter(wait: ConferenceWait, payload: dict[str, Any]) -> WebhookResponse:
+        keep("room-enter", payload)
+        return WebhookResponse().say(text="You are entering the room")
+
+    @app.action_hook("/room-status")
+    async def room_status(status: ConferenceStatus) -> None:
+        # Typed only: with a raw dict beside it, decoding.py validates the dict strictly, and a
+        # strict datetime refuses the ISO string jambonz sends as time (not this test's subject).
+        keep("room-status", status.model_dump(mode="json", by_alias=True, exclude_unset=True))
+
+    @app.action_hook("/room-done")
+    async def room_done(result: ConferenceResult, payload: dict[str, Any]) -> WebhookResponse:
+        keep("room-done", payload)
+        return WebhookResponse().say(text="The conference is over").hangup()
+
+    @app.action_hook("/refer-event")
+    async def refer_event(event: SipReferEvent, payload: dict[str, Any]) -> None:
+        keep("refer-event", payload)
+
+    @app.action_hook("/refer-done")
+    async def refer_done(result: SipReferResult, payload: dict[str, Any]) -> WebhookResponse:
+        keep("refer-done", payload)
+        return WebhookResponse().say(text=f"Refer {result.refer_status} {result.final_referred_call_status}")
+
+    @app.action_hook("/dequeued")
+    async def dequeued(result: DequeueResult, payload: dict[str, Any]) -> WebhookResponse:
+        keep("dequeued", payload)
+        return WebhookResponse().say(text=f"Dequeue {result.dequeue_result}").hangup()
+
+    return app
+
+
+def assert_schema(schema_id: str, payloads: list[dict[str, Any]]) -> None:
+    for payload in payloads:
+        assert schemas.errors(schema_id, payload) == [], payload
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_an_enqueue_s_hooks_get_the_fields_jambonz_always_sends_and_only_those(transport: str) -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(typed_holding_app(received), transport=transport) as simulator:  # type: ignore[arg-type]
+        first, second = simulator.start(), simulator.start()
+        # enqueue.js _playHook: the queue's figures (the simulator's two callers), the call's ids,
+        # the tagged customerData, and nothing else of the call's information.
+        second.verb_hook("waitHook")
+        wait = received["queue-wait"][0]
+        assert wait == {
+            "queue_sid": f"queue:{simulator.account_sid}:support",
+            "queue_time": 0,
+            "queue_size": 2,
+            "queue_position": 1,
+            "call_sid": second.sid,
+            "call_id": second.info["call_id"],
+            "customerData": {"tier": "gold"},
+        }
+        assert second.heard == ["You are number 2 of 2"]
+        # The test's fields win; the answer's tag is kept, as the waitHook's play session runs it.
+        first.verb_hook("waitHook", queue_position=4, queue_time=30)
+        assert received["queue-wait"][1]["queue_position"] == 4
+        assert received["queue-wait"][1]["queue_time"] == 30
+        assert first.heard == ["You are number 5 of 2"]
+        assert first.info["customerData"] == {"heard": 1}
+
+        first.verb_result(queue_result="bridged")
+        done = received["queue-done"][0]
+        assert (done["queue_sid"], done["queue_time"], done["queue_result"]) == (
+            wait["queue_sid"],
+            0,
+            "bridged",
+        )
+        assert done["from"] == first.info["from"] and done["call_sid"] == first.sid
+        assert first.heard[-1] == "Queue bridged" and first.ended
+        second.verb_result()  # what fs sends unless something else ended the enqueue
+        assert received["queue-done"][1]["queue_result"] == "hangup"
+        assert second.heard[-1] == "Queue hangup"
+    assert_schema("callbacks/enqueue-wait", received["queue-wait"])
+    assert_schema("callbacks/enqueue", received["queue-done"])
+
+
+def test_a_dequeue_ends_as_jambonz_reports_one_that_found_nobody() -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(typed_holding_app(received)) as simulator:
+        agent = simulator.start(to=AGENT_LINE)
+        assert agent.waiting_for == "dequeue"
+        agent.verb_result()
+        assert received["dequeued"][0]["dequeue_result"] == "timeout"
+        assert agent.heard == ["Dequeue timeout"]
+        simulator.start(to=AGENT_LINE).verb_result(dequeue_result="complete")
+        assert received["dequeued"][1]["dequeue_result"] == "complete"
+    assert_schema("callbacks/dequeue", received["dequeued"])
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_a_sip_refer_event_hook_gets_the_notify_only_and_a_final_one_ends_the_refer(transport: str) -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(typed_holding_app(received), transport=transport) as simulator:  # type: ignore[arg-type]
+        call = simulator.start(to=REFER_LINE)
+        assert call.verb_hook("eventHook") == []
+        # sip_refer.js _handleNotify: the sipfrag's status, under the name call_status, and no more.
+        assert received["refer-event"] == [{"event": "transfer-status", "call_status": 100}]
+        call.verb_hook("eventHook", call_status=180)
+        assert call.waiting_for == "sip:refer"  # not final yet
+        call.verb_hook("eventHook", call_status=200)
+        assert received["refer-event"][-1] == {"event": "transfer-status", "call_status": 200}
+        done = received["refer-done"][0]
+        assert (done["refer_status"], done["final_referred_call_status"]) == (202, 200)
+        assert done["call_status"] == "in-progress"  # the action hook has the call's information
+        assert call.heard == ["Refer 202 200"]
+        other = simulator.start(to=REFER_LINE).verb_result()
+        assert received["refer-done"][1]["refer_status"] == 202
+        assert other.heard == ["Refer 202 None"]
+    assert_schema("callbacks/sip-refer-event", received["refer-event"])
+    assert_schema("callbacks/sip-refer", received["refer-done"])
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_a_conference_plays_its_wait_and_enter_hooks_and_sends_its_status_events(transport: str) -> None:
+    received: dict[str, list[dict[str, Any]]] = {}
+    with CallSimulator(typed_holding_app(received), transport=transport) as simulator:  # type: ignore[arg-type]
+        call = simulator.start(to=ROOM_LINE)
+        assert [verb["verb"] for verb in call.verb_hook("waitHook")] == ["say", "pause"]
+        assert received["room-wait"][0]["from"] == call.info["from"]  # conference.js: cs.callInfo
+        call.verb_hook("enterHook")
+        assert call.heard == ["The host is not here yet", "You are entering the room"]
+        assert call.waiting_for == "conference"
+
+        call.verb_hook("statusHook", event="join")
+        status = received["room-status"][0]
+        assert status["event"] == "join" and status["members"] == 1
+        assert status["conference_sid"] == f"conf:{simulator.account_sid}:room"
+        assert status["friendly_name"] == "room" and status["call_sid"] == call.sid
+        assert isinstance(status["duration"], int | float) and status["time"].endswith("Z")
+        with pytest.raises(SimulatorError, match=r"only for its statusEvents \['join', 'leave'\]"):
+            call.verb_hook("statusHook", event="start")
+
+        call.verb_result()
+        assert "conference_result" not in received["room-done"][0]  # conference.js sends no result
+        assert call.heard[-1] == "The conference is over"
+    assert_schema("callbacks/conference-status", received["room-status"])
+    assert_schema("callbacks/conference", received["room-done"])
+
+
+def test_a_conference_wait_hook_answer_may_hold_play_say_and_pause_only() -> None:
+    with CallSimulator(typed_holding_app({})) as simulator:
+        call = simulator.start(from_=REFUSED_GUEST, to=ROOM_LINE)
+        with pytest.raises(SimulatorError, match=r"refuses \['tag'\] in a waitHook answer to the conference"):
+            call.verb_hook("waitHook")
+        assert call.heard == []
 
 
 # --------------------------------------------------------------------------- an app with no credentials
