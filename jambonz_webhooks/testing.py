@@ -355,6 +355,7 @@ class SimulatedCall:
             else {k: self._info[k] for k in held.call_info if k in self._info}
         )
         payload = {**held.defaults(self, verb), **info, **fields}
+        self.log.append(f"jambonz sends the {verb['verb']}'s {name}")
         answer = self._live(f"send a {name}").hook("action", message, hook, payload) or []
         if self.ended:
             return answer

@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks.cli.console import CliError
 from jambonz_webhooks.cli.listing import find_hooks
 from jambonz_webhooks.cli.references import find_route
 from jambonz_webhooks.cli.samples import sample_payloads
@@ -1225,6 +1226,106 @@ def test_simulate_says_when_a_websocket_app_cannot_be_reached() -> None:
     result = cli("simulate", f"ws://127.0.0.1:{port}", "--timeout", "5", stdin=b"")
     assert result.returncode == 2
     assert f"cannot reach ws://127.0.0.1:{port}" in result.stderr
+
+
+QUEUE_SCRIPT = """\
+# A caller waits in the cookbook's queue: jambonz asks the waitHook twice, then an agent takes the call.
+expect all our agents are busy
+hook waitHook queue_position=1 queue_size=2 queue_time=30
+expect you are number 2 in line
+hook waitHook
+expect you are next in line
+result queue_result=bridged queue_time=75
+expect-end
+"""
+
+
+def test_simulate_plays_a_queue_s_wait_hook_and_result(tmp_path: Path) -> None:
+    """The cookbook's enqueue, served by run: hook and result steps, the fields jambonz sends filled in."""
+    served = _serve(tmp_path, ["examples.cookbook.queue:app"], {"JAMBONZ_WEBHOOK_SECRET": SECRET}, "queue")
+    try:
+        script = tmp_path / "queue.txt"
+        script.write_text(QUEUE_SCRIPT, encoding="utf-8")
+        args = ["simulate", served.origin, "--script", str(script), "--secret", SECRET, "--no-status-hook"]
+        result = cli(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = [line.strip() for line in result.stdout.splitlines()]
+        expected = [
+            "app puts the caller in queue support",
+            "jambonz sends the enqueue's waitHook",
+            "app says: You are number 2 in line.",
+            "app says: You are next in line.",  # the second waitHook: the caller alone in the queue
+            "enqueue ends",
+            "app hangs up",
+            "ok: the call is over",
+        ]
+        positions = [lines.index(line) for line in expected]
+        assert positions == sorted(positions)
+        # The app's typed hooks (EnqueueWait, EnqueueResult) took every payload: no 422.
+        document: dict[str, Any] = json.loads(cli(*args, "--json").stdout)
+        assert document["ok"] is True
+        assert [(sent["kind"], sent["status_code"]) for sent in document["requests"]] == [
+            ("call", 200),
+            ("action", 200),
+            ("action", 200),
+            ("action", 200),
+        ]
+    finally:
+        _stop(served.process)
+
+
+def test_simulate_refuses_a_hook_or_result_step_it_cannot_read(tmp_path: Path) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text("hook waitHook queue_position\n", encoding="utf-8")
+    result = cli("simulate", "http://127.0.0.1:9", "--script", str(script))
+    assert result.returncode == 2
+    assert "line 1: a field is KEY=VALUE, not 'queue_position'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "step"),
+    [
+        ("hook waitHook", ("hook", "waitHook", {})),
+        (
+            'hook statusHook event=join members=2 tag={"a": [1]} note=two words ok=true code="007"',
+            (
+                "hook",
+                "statusHook",
+                {
+                    "event": "join",
+                    "members": 2,
+                    "tag": {"a": [1]},
+                    "note": "two words",
+                    "ok": True,
+                    "code": "007",
+                },
+            ),
+        ),
+        ("result", ("result", "", {})),
+        (
+            "Result queue_result=bridged queue_time=75",
+            ("result", "queue_result=bridged queue_time=75", {"queue_result": "bridged", "queue_time": 75}),
+        ),
+    ],
+)
+def test_parse_step_reads_hook_and_result_fields(line: str, step: tuple[str, str, dict[str, Any]]) -> None:
+    parsed = parse_step(line, 0, "enqueue")
+    assert parsed is not None and (parsed.action, parsed.argument, parsed.fields) == step
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("hook", "hook takes the name of the waiting verb's hook"),
+        ("hook a=1", "hook takes the name of the waiting verb's hook"),
+        ("hook waitHook name=x", "cannot set the field(s) name"),
+        ("result =1", "a field is KEY=VALUE, not '=1'"),
+        ("result 1=2 queue_result=bridged", "a field is KEY=VALUE, not '1=2'"),
+    ],
+)
+def test_parse_step_refuses_bad_hook_and_result_steps(line: str, error: str) -> None:
+    with pytest.raises(CliError, match=re.escape(error)):
+        parse_step(line, 3, "enqueue")
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..security import ENV_PASSWORD, ENV_SECRET, ENV_USERNAME, env_secrets
@@ -20,26 +21,36 @@ __all__ = ["Step", "add_parser", "command_simulate", "parse_step"]
 _OUTCOMES = ("answered", "busy", "no-answer", "failed")
 _KEYS = frozenset("0123456789*#ABCDabcd")
 _STEP_HELP = (
-    "press DIGITS | say TEXT | silence | dial answered|busy|no-answer|failed | hangup | "
-    "expect TEXT | expect-end"
+    "press DIGITS | say TEXT | silence | dial answered|busy|no-answer|failed | "
+    "hook NAME [KEY=VALUE ...] | result [KEY=VALUE ...] | hangup | expect TEXT | expect-end"
 )
+# verb_hook's own parameters: a field named so could not reach the payload.
+_HOOK_RESERVED = frozenset({"name", "message"})
+# A field's KEY= at the start or after a space; its value runs to the next one.
+_FIELD = re.compile(r"(?:^|\s+)([A-Za-z_][\w.-]*)=")
 
 
 @dataclass(frozen=True)
 class Step:
     """One line of a simulation script: what the caller (or the dialed party) does, or an expectation."""
 
-    action: Literal["press", "say", "silence", "dial", "hangup", "expect", "expect-end"]
+    action: Literal["press", "say", "silence", "dial", "hook", "result", "hangup", "expect", "expect-end"]
     argument: str = ""
     line: int = 0
+    fields: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """A ``hook`` or ``result`` step's payload fields, their values parsed as JSON when they parse."""
 
 
 def parse_step(text: str, line: int = 0, waiting_for: str | None = None) -> Step | None:
     """Read one script line (None for a blank line or a comment).
 
     ``press 1``, ``say I want sales`` (or ``speak``), ``silence`` (or ``timeout``),
-    ``dial busy`` (answered, busy, no-answer, failed), ``hangup``, ``expect TEXT`` (the caller
-    heard TEXT since the last step, ignoring case), ``expect-end`` (the call is over). Typed at
+    ``dial busy`` (answered, busy, no-answer, failed), ``hook waitHook queue_position=2`` (jambonz
+    sends the hook of that name of the verb the call waits in, e.g. an ``enqueue``),
+    ``result queue_result=bridged`` (that verb ends: its actionHook gets the fields), ``hangup``,
+    ``expect TEXT`` (the caller heard TEXT since the last step, ignoring case), ``expect-end``
+    (the call is over). A field's value runs to the next ``KEY=`` and is read as JSON when it
+    is JSON (``2``, ``true``, ``{"a": 1}``, ``"007"``), else as a string (``note=two words``). Typed at
     the prompt, keys alone are pressed, other words said, an empty line is silence and a dial's
     outcome may be given alone (``waiting_for`` says what the call waits on).
 
@@ -69,6 +80,17 @@ def parse_step(text: str, line: int = 0, waiting_for: str | None = None) -> Step
         if rest.lower() not in _OUTCOMES:
             raise CliError(f"{where}dial takes one of {', '.join(_OUTCOMES)}, not {rest!r}")
         return Step("dial", rest.lower(), line)
+    if keyword == "hook":
+        name, _, fields = rest.partition(" ")
+        if not name or "=" in name:
+            raise CliError(f"{where}hook takes the name of the waiting verb's hook, e.g. waitHook")
+        parsed = _fields(fields, where)
+        reserved = sorted(_HOOK_RESERVED & parsed.keys())
+        if reserved:
+            raise CliError(f"{where}a hook step cannot set the field(s) {', '.join(reserved)}")
+        return Step("hook", name, line, parsed)
+    if keyword == "result":
+        return Step("result", rest, line, _fields(rest, where))
     if keyword == "expect":
         if not rest:
             raise CliError(f"{where}expect takes the text the caller should have heard")
@@ -84,6 +106,24 @@ def parse_step(text: str, line: int = 0, waiting_for: str | None = None) -> Step
     if not stripped:
         return None
     raise CliError(f"{where}not a step: {stripped!r} (one of: {_STEP_HELP})")
+
+
+def _fields(text: str, where: str) -> dict[str, Any]:
+    """``KEY=VALUE ...`` as a payload: a value that is JSON as what it says, else as a string."""
+    text = text.strip()
+    found = list(_FIELD.finditer(text))
+    if text and (not found or found[0].start() != 0):
+        stray = text[: found[0].start() if found else len(text)].split()[0]
+        raise CliError(f"{where}a field is KEY=VALUE, not {stray!r}")
+    fields: dict[str, Any] = {}
+    ends: list[re.Match[str] | None] = [*found[1:], None] if found else []
+    for match, after in zip(found, ends, strict=True):
+        value = text[match.end() : after.start() if after is not None else len(text)].strip()
+        try:
+            fields[match.group(1)] = json.loads(value)
+        except ValueError:
+            fields[match.group(1)] = value
+    return fields
 
 
 def _read_script(path: str) -> list[Step]:
@@ -160,6 +200,10 @@ class _Simulation:
                 "no-answer": call.dial_no_answer,
                 "failed": call.dial_failed,
             }[step.argument]()
+        elif step.action == "hook":
+            call.verb_hook(step.argument, **step.fields)
+        elif step.action == "result":
+            call.verb_result(**step.fields)
         else:
             call.hangup()
         return True
@@ -182,7 +226,12 @@ def _prompt(call: SimulatedCall) -> str:
         for target in verb.get("target", [])
         if isinstance(target, dict)
     )
-    return f"[dial {targets}] answered, busy, no-answer or failed; hangup: "
+    if call.waiting_for == "dial":
+        return f"[dial {targets}] answered, busy, no-answer or failed; hangup: "
+    hooks = [key for key, value in verb.items() if key.endswith("Hook") and key != "actionHook" and value]
+    named = f" {verb['name']}" if isinstance(verb.get("name"), str) else ""
+    offered = f"hook {'|'.join(hooks)} [KEY=VALUE ...], " if hooks else ""
+    return f"[{call.waiting_for}{named}] {offered}result [KEY=VALUE ...]; hangup: "
 
 
 def command_simulate(args: argparse.Namespace) -> int:
@@ -297,7 +346,9 @@ def add_parser(commands: Subcommands) -> None:
             "(over HTTP), or over jambonz's WebSocket API when URL is ws:// or wss:// (one socket for "
             "the call, opened with the basic auth credentials). "
             "Shows what the caller hears; asks, at each gather, for keys or words and, at each dial, for "
-            "its outcome. With --script, the steps come from a file instead, one a line: "
+            "its outcome; in a verb jambonz holds the call in (enqueue, conference, ...), for the hooks "
+            "jambonz sends while it runs (hook) and how it ends (result). "
+            "With --script, the steps come from a file instead, one a line: "
             + _STEP_HELP.replace("%", "%%")
             + ". expect checks, ignoring case, that the caller heard the text since the last step. "
             "Exit status 1 when the app answers an error or an expectation fails."
