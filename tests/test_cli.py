@@ -1130,15 +1130,23 @@ expect-end
 """
 
 
+def transcript(result: subprocess.CompletedProcess[str], *expected: str) -> list[str]:
+    """The lines of a successful simulate run, checked to hold ``expected`` in the order the call went."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    positions = [lines.index(line) for line in expected]
+    assert positions == sorted(positions)
+    return lines
+
+
 def test_simulate_plays_a_script_against_the_served_app(protected_ivr: Served, tmp_path: Path) -> None:
     script = tmp_path / "sales.txt"
     script.write_text(SALES_SCRIPT, encoding="utf-8")
     result = cli(
         "simulate", protected_ivr.origin, "--script", str(script), env={"JAMBONZ_WEBHOOK_SECRET": SECRET}
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = [line.strip() for line in result.stdout.splitlines()]
-    expected = [
+    lines = transcript(
+        result,
         "app says: Hello, and thank you for calling our company.",
         "app gathers digits/speech",
         "caller presses 1",
@@ -1148,9 +1156,7 @@ def test_simulate_plays_a_script_against_the_served_app(protected_ivr: Served, t
         "app hangs up",
         "status: completed",
         "ok: the call is over",
-    ]
-    positions = [lines.index(line) for line in expected]
-    assert positions == sorted(positions)  # in the order the call went
+    )
     assert lines[-1].endswith("hung up by app")
 
 
@@ -1184,13 +1190,20 @@ def test_simulate_reads_steps_from_standard_input_and_prints_json(protected_ivr:
     assert "caller presses 2" in result.stderr  # the transcript goes to stderr with --json
 
 
-def test_simulate_refuses_a_malformed_script(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("press 1\ndial maybe\n", "line 2: dial takes one of answered, busy, no-answer, failed"),
+        ("hook waitHook queue_position\n", "line 1: a field is KEY=VALUE, not 'queue_position'"),
+    ],
+)
+def test_simulate_refuses_a_malformed_script(tmp_path: Path, text: str, error: str) -> None:
     script = tmp_path / "bad.txt"
-    script.write_text("press 1\ndial maybe\n", encoding="utf-8")
+    script.write_text(text, encoding="utf-8")
     # The script is read before any request: the URL is never called.
     result = cli("simulate", "http://127.0.0.1:9", "--script", str(script))
     assert result.returncode == 2
-    assert "line 2: dial takes one of answered, busy, no-answer, failed" in result.stderr
+    assert error in result.stderr
 
 
 def test_simulate_says_when_the_app_cannot_be_reached() -> None:
@@ -1248,9 +1261,8 @@ def test_simulate_plays_a_queue_s_wait_hook_and_result(tmp_path: Path) -> None:
         script.write_text(QUEUE_SCRIPT, encoding="utf-8")
         args = ["simulate", served.origin, "--script", str(script), "--secret", SECRET, "--no-status-hook"]
         result = cli(*args)
-        assert result.returncode == 0, result.stdout + result.stderr
-        lines = [line.strip() for line in result.stdout.splitlines()]
-        expected = [
+        transcript(
+            result,
             "app puts the caller in queue support",
             "jambonz sends the enqueue's waitHook",
             "app says: You are number 2 in line.",
@@ -1258,9 +1270,7 @@ def test_simulate_plays_a_queue_s_wait_hook_and_result(tmp_path: Path) -> None:
             "enqueue ends",
             "app hangs up",
             "ok: the call is over",
-        ]
-        positions = [lines.index(line) for line in expected]
-        assert positions == sorted(positions)
+        )
         # The app's typed hooks (EnqueueWait, EnqueueResult) took every payload: no 422.
         document: dict[str, Any] = json.loads(cli(*args, "--json").stdout)
         assert document["ok"] is True
@@ -1272,14 +1282,6 @@ def test_simulate_plays_a_queue_s_wait_hook_and_result(tmp_path: Path) -> None:
         ]
     finally:
         _stop(served.process)
-
-
-def test_simulate_refuses_a_hook_or_result_step_it_cannot_read(tmp_path: Path) -> None:
-    script = tmp_path / "bad.txt"
-    script.write_text("hook waitHook queue_position\n", encoding="utf-8")
-    result = cli("simulate", "http://127.0.0.1:9", "--script", str(script))
-    assert result.returncode == 2
-    assert "line 1: a field is KEY=VALUE, not 'queue_position'" in result.stderr
 
 
 @pytest.mark.parametrize(
