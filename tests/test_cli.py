@@ -1275,3 +1275,44 @@ def test_routes_gives_handlers_their_typed_env_vars() -> None:
     result = cli("routes", "examples.speech_bot:app", "--strict")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 problem(s), 0 warning(s)" in result.stdout
+
+
+def test_routes_reads_the_helpers_a_handler_calls_and_both_sides_of_a_choice(tmp_path: Path) -> None:
+    # The hooks of a conference are named in a helper, reached only by a caller no sample is,
+    # one of them in a conditional: the source finds the typo'd one (a problem) and the rest.
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            if call.from_ == "+15550007231":
+                return join(WebhookResponse(), host=False)
+            return WebhookResponse().hangup()
+
+        def join(response: WebhookResponse, *, host: bool) -> WebhookResponse:
+            return response.conference(
+                name="room", wait_hook=None if host else "/wating", status_hook=event, action_hook=over
+            )
+
+        @app.action_hook("/waiting")
+        async def waiting() -> WebhookResponse:
+            return WebhookResponse().play(url="https://example.com/music.mp3")
+
+        @app.action_hook("/event")
+        async def event() -> None: ...
+
+        @app.action_hook("/over")
+        async def over() -> WebhookResponse:
+            return WebhookResponse().hangup()
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    found = {(ref["field"], ref["target"], ref["status"]) for ref in document["references"]}
+    assert found == {
+        ("waitHook", "/wating", "unserved"),
+        ("statusHook", "/event", "ok"),
+        ("actionHook", "/over", "ok"),
+    }
+    assert [problem["hook"] for problem in document["problems"]] == ["/incoming"]
+    assert "/wating" in document["problems"][0]["message"]
+    # /waiting is named by no verb (the typo): warned of; /event and /over are reached.
+    assert [warning["hook"] for warning in document["warnings"]] == ["/waiting"]
