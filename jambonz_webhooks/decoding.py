@@ -196,6 +196,14 @@ class Decoded:
         """The payload's call information (its first model), or None when there was no payload."""
 
 
+def _call_of(raw: dict[str, Any]) -> CallInfo | None:
+    """The call a payload describes, if it is a call's payload at all (for the access line)."""
+    try:
+        return CallInfo.model_validate(raw, strict=True)
+    except ValidationError:
+        return None
+
+
 class PayloadReader:
     """Reads one hook's payload into the models its handler names; built once per hook.
 
@@ -212,6 +220,10 @@ class PayloadReader:
         required: whether a request without a payload cannot be served.
         validate_as: a model validated with another (a lenient subclass), kept under its own
             name (a CallSession after the call hook is read as a LaterCallSession).
+        call_optional: with no model named, a JSON object that is not a call's payload is
+            served too, with no call: jambonz sends some hooks without one (a ``sip:refer``
+            eventHook's ``{event, call_status}``), and a handler that names no model and needs
+            nothing of the call must get them.
 
     """
 
@@ -223,9 +235,11 @@ class PayloadReader:
         needs_call: bool,
         required: bool,
         validate_as: Mapping[type[CallInfo], type[CallInfo]] | None = None,
+        call_optional: bool = False,
     ) -> None:
         self.validators = {model: (validate_as or {}).get(model, model) for model in models}
-        self.body_models = models or (CallInfo,)
+        self.call_optional = call_optional and not models
+        self.body_models = models or (() if self.call_optional else (CallInfo,))
         # The common case, one model and no raw dict: validated straight from the bytes.
         self.direct = self.body_models[0] if len(self.body_models) == 1 and not raw else None
         self.query_models = models or ((CallInfo,) if needs_call else ())
@@ -258,6 +272,8 @@ class PayloadReader:
                     raise HookError(422, "the payload must be a JSON object")
                 for model in self.body_models:
                     models[model] = self.validators.get(model, model).model_validate(raw, strict=True)
+                if self.call_optional:
+                    return Decoded(models, raw, _call_of(raw))
             else:
                 raw = parse_query(query.decode("latin-1")) if query else {}
                 if raw:

@@ -271,23 +271,28 @@ class HookPipeline:
         lenient: dict[type[CallInfo], type[CallInfo]] | None = (
             {CallSession: LaterCallSession} if self._session_model is CallSession else None
         )
-        self.reader = PayloadReader(
-            plan.models,
-            raw=plan.wants_payload,
-            needs_call=plan.uses_state,
-            required=plan.requires_payload,
-            validate_as=lenient,
-        )
-        if plan.uses_state or self._session_model is not None:
-            settings.uses_state = True
-        self.deadline = settings.deadline if deadline is None else deadline_from(deadline)
-        self._own_fallback = fallback
         self.background = background
         """Set when the hook continues in the background at its soft deadline whatever the handler says."""
         # Such a handler runs as a task of its own, so that it can go on after the answer.
         self.continues = background is not None or plan.wants_continuation
         if self.continues:
             settings.may_continue = True
+        self.reader = PayloadReader(
+            plan.models,
+            raw=plan.wants_payload,
+            needs_call=plan.uses_state,
+            required=plan.requires_payload,
+            validate_as=lenient,
+            # An action hook whose handler needs nothing of the call serves any JSON object
+            # (jambonz sends some without a call: a sip:refer eventHook); the call hook and
+            # status hook keep or end the call's state, and need it.
+            call_optional=kind is HookKind.ACTION
+            and not (plan.uses_state or plan.reads_env or self.continues),
+        )
+        if plan.uses_state or self._session_model is not None:
+            settings.uses_state = True
+        self.deadline = settings.deadline if deadline is None else deadline_from(deadline)
+        self._own_fallback = fallback
         self._wants_request = any(param.source == "request" for param in plan.params)
         self._reads_env = plan.reads_env
         self._fallbacks: dict[str, bytes | None] = {}

@@ -9,7 +9,7 @@ Then::
     def test_support_is_closed(jambonz_simulator):
         call = jambonz_simulator(app).start()
         call.press("2")
-        assert call.heard[-1] == "Support is closed right now."
+        assert call.heard[-1].endswith("support is closed right now. Please call back tomorrow.")
 """
 
 from __future__ import annotations

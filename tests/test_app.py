@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from jambonz_webhooks import (
     CallSession,
+    CallState,
     CallStatus,
     DialResult,
     GatherResult,
@@ -477,7 +478,7 @@ def test_body_not_an_object_is_422(path: str, body: bytes) -> None:
     assert app.state.called == []
 
 
-@pytest.mark.parametrize("path", BAD_BODY_PATHS)
+@pytest.mark.parametrize("path", ["/session", "/two", "/status"])
 def test_missing_call_sid_is_422_naming_it(path: str) -> None:
     app = _bad_body_app()
     payload = payloads.session_new()
@@ -488,6 +489,38 @@ def test_missing_call_sid_is_422_naming_it(path: str) -> None:
     assert "call_sid" in body["error"]
     assert {"field": "call_sid", "message": "Field required"} in body["fields"]
     assert app.state.called == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # fs sip_refer.js _handleNotify: a sip:refer eventHook gets these two keys, nothing else.
+        {"event": "transfer-status", "call_status": 180},
+        # An llm verb's eventHook over HTTP: the vendor's event as it came.
+        {"type": "response.done", "response": {"status": "completed"}},
+    ],
+    ids=["sip-refer-event", "llm-event"],
+)
+@pytest.mark.parametrize("path", ["/nothing", "/raw"])
+def test_an_action_hook_needing_nothing_of_the_call_serves_a_payload_without_one(
+    path: str, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _bad_body_app()
+    r = post(TestClient(app), path, payload)
+    assert r.status_code == 200 and r.json() == [{"verb": "hangup"}]
+    assert app.state.called == [path.strip("/")]
+
+
+def test_an_action_hook_keeping_state_still_needs_the_call() -> None:
+    app = JambonzApp(insecure=True)
+
+    @app.action_hook("/stateful")
+    async def stateful(state: CallState) -> WebhookResponse:
+        return WebhookResponse().hangup()
+
+    r = post(TestClient(app), "/stateful", {"event": "transfer-status", "call_status": 180})
+    assert r.status_code == 422
+    assert {"field": "call_sid", "message": "Field required"} in r.json()["fields"]
 
 
 @pytest.mark.parametrize("path", BAD_BODY_PATHS)

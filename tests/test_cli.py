@@ -6,6 +6,8 @@ tests run the module; ``pyproject.toml`` points the script at the same ``main``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import json
 import re
@@ -15,7 +17,7 @@ import sys
 import textwrap
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jambonz_webhooks import CallSession, JambonzApp, Response
+from jambonz_webhooks.cli import routes as routes_command
 from jambonz_webhooks.cli.console import CliError
 from jambonz_webhooks.cli.listing import find_hooks
 from jambonz_webhooks.cli.references import find_route
@@ -1378,3 +1381,69 @@ def test_routes_gives_handlers_their_typed_env_vars() -> None:
     result = cli("routes", "examples.speech_bot:app", "--strict")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 problem(s), 0 warning(s)" in result.stdout
+
+
+def test_routes_reads_the_helpers_a_handler_calls_and_both_sides_of_a_choice(tmp_path: Path) -> None:
+    # The hooks of a conference are named in a helper, reached only by a caller no sample is,
+    # one of them in a conditional: the source finds the typo'd one (a problem) and the rest.
+    handlers = """
+        @app.call_hook("/incoming")
+        async def incoming(call: CallSession) -> WebhookResponse:
+            if call.from_ == "+15550007231":
+                return join(WebhookResponse(), host=False)
+            return WebhookResponse().hangup()
+
+        def join(response: WebhookResponse, *, host: bool) -> WebhookResponse:
+            return response.conference(
+                name="room", wait_hook=None if host else "/wating", status_hook=event, action_hook=over
+            )
+
+        @app.action_hook("/waiting")
+        async def waiting() -> WebhookResponse:
+            return WebhookResponse().play(url="https://example.com/music.mp3")
+
+        @app.action_hook("/event")
+        async def event() -> None: ...
+
+        @app.action_hook("/over")
+        async def over() -> WebhookResponse:
+            return WebhookResponse().hangup()
+        """
+    result = _routes_of(tmp_path, "CallSession", handlers, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    found = {(ref["field"], ref["target"], ref["status"]) for ref in document["references"]}
+    assert found == {
+        ("waitHook", "/wating", "unserved"),
+        ("statusHook", "/event", "ok"),
+        ("actionHook", "/over", "ok"),
+    }
+    assert [problem["hook"] for problem in document["problems"]] == ["/incoming"]
+    assert "/wating" in document["problems"][0]["message"]
+    # /waiting is named by no verb (the typo): warned of; /event and /over are reached.
+    assert [warning["hook"] for warning in document["warnings"]] == ["/waiting"]
+
+
+@pytest.mark.parametrize("stuck_at", ["startup", "shutdown"])
+def test_routes_gives_a_lifespan_that_never_finishes_its_time_and_no_more(
+    monkeypatch: pytest.MonkeyPatch, stuck_at: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(routes_command, "LIFESPAN_TIMEOUT", 0.2)
+
+    @contextlib.asynccontextmanager
+    async def stuck(app: Starlette) -> AsyncIterator[None]:
+        if stuck_at == "startup":
+            await asyncio.Event().wait()
+        yield
+        await asyncio.Event().wait()
+
+    async def check() -> None:
+        async with routes_command.lifespan(Starlette(lifespan=stuck)):
+            pass
+
+    if stuck_at == "startup":
+        with pytest.raises(CliError, match=r"did not finish its startup in 0.2 s"):
+            asyncio.run(check())
+    else:
+        asyncio.run(check())  # the report is out: the shutdown's failure is a note
+        assert "failed at shutdown: not finished in 0.2 s" in capsys.readouterr().err

@@ -489,7 +489,7 @@ def test_routes_lists_every_recipe_without_problems(name: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert f"Hooks of examples.cookbook.{name}:app" in result.stdout
-    assert " 0 problem(s)" in result.stdout
+    assert " 0 problem(s), 0 warning(s)" in result.stdout
 
 
 # --------------------------------------------------------------------------- the docs

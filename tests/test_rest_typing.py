@@ -79,10 +79,18 @@ async def test_both_clients_share_each_method_blocking_or_awaited() -> None:
             assert blocking.__name__ == awaited.__name__ == method
             assert blocking.__doc__ == awaited.__doc__
             assert blocking.__doc__
-        assert (
-            str(inspect.signature(sync.calls.update))
-            == "(call_sid: 'str', **fields: 'Unpack[UpdateCallFields]')"
-        )
+        # help() names every field a keyword takes, the required ones without a default, and
+        # returns what the answer means (the call_sid), not the request.
+        create = inspect.signature(sync.calls.create)
+        assert list(create.parameters)[:3] == ["from_", "to", "call_hook"]
+        assert set(create.parameters) == set(CreateCallFields.__annotations__)
+        assert all(p.kind is p.KEYWORD_ONLY for p in create.parameters.values())
+        assert create.parameters["from_"].default is inspect.Parameter.empty
+        assert create.parameters["timeout"].default is None
+        assert create.return_annotation is str
+        update = inspect.signature(sync.calls.update)
+        assert next(iter(update.parameters)) == "call_sid" and "mute_status" in update.parameters
+        assert update.parameters["call_sid"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
         assert sync.calls.update is sync.calls.update  # made once per client
         view = async_.for_account("another-account")
         assert view.calls.create is not async_.calls.create

@@ -121,6 +121,10 @@ def stand_in(found: list[MountedHooks]) -> None:
             settings.security = replace(settings.security, basic_auth=BasicCredentials("routes", "routes"))
 
 
+LIFESPAN_TIMEOUT = 30.0
+"""Seconds the app's lifespan has to start (or stop): a check must end, whatever the app does."""
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     """Run ``app``'s ASGI lifespan around the block (startup before, shutdown after): its state.
@@ -129,7 +133,8 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     the startup) is inspected without one, as uvicorn's default does.
 
     Raises:
-        CliError: the startup failed (the message's last line says why).
+        CliError: the startup failed (the message's last line says why), or did not finish
+            within ``LIFESPAN_TIMEOUT`` seconds.
 
     """
     state: dict[str, Any] = {}
@@ -145,7 +150,11 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
     scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": state}
     task = asyncio.ensure_future(app(scope, receive, send))
     await inbox.put({"type": "lifespan.startup"})
-    answer = await _answer(task, answers)
+    try:
+        answer = await _answer(task, answers)
+    except TimeoutError:
+        task.cancel()
+        raise CliError(f"the app's lifespan did not finish its startup in {LIFESPAN_TIMEOUT:g} s") from None
     if answer is None:  # no lifespan here
         yield state
         return
@@ -157,17 +166,32 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         yield state
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
-        answer = await _answer(task, answers)
-        with contextlib.suppress(Exception):
+        try:
+            answer = await _answer(task, answers)
+        except TimeoutError:
+            task.cancel()
+            answer = {
+                "type": "lifespan.shutdown.failed",
+                "message": f"not finished in {LIFESPAN_TIMEOUT:g} s",
+            }
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await task
         if answer is not None and answer["type"] != "lifespan.shutdown.complete":
             note(f"the app's lifespan failed at shutdown: {_last_line(answer.get('message'))}")
 
 
 async def _answer(task: asyncio.Future[Any], answers: asyncio.Queue[Message]) -> Message | None:
-    """The app's next lifespan message, or None when it ended without one."""
+    """The app's next lifespan message, or None when it ended without one.
+
+    Raises:
+        TimeoutError: none came within ``LIFESPAN_TIMEOUT`` seconds.
+
+    """
     getting = asyncio.ensure_future(answers.get())
-    await asyncio.wait({task, getting}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({task, getting}, timeout=LIFESPAN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    if not getting.done() and not task.done():
+        getting.cancel()
+        raise TimeoutError
     if getting.done():
         return getting.result()
     getting.cancel()

@@ -4,7 +4,9 @@ Kept beside the sample runs for two cases only it catches: a hook written as a c
 branch no sample payload takes (a caller's number, a time of day, a value from the call's
 state), and ``--no-run``, which lists and checks an app without running any of its code (no
 side effects). It reads ``action_hook=...`` keywords and ``"...Hook": ...`` keys whose value is
-a constant, a module-level name or a handler; anything computed is left to the runs.
+a constant, a module-level name or a handler, in the handler and in the functions of its own
+module it calls (a helper that builds the verbs: one level deep); anything computed is left to
+the runs.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from .report import HookEntry, Reference
 __all__ = ["check_source", "source_references"]
 
 
-def source_references(handler: Callable[..., Any]) -> Iterator[tuple[str, Any]]:
+def source_references(handler: Callable[..., Any], depth: int = 1) -> Iterator[tuple[str, Any]]:
     """Hooks a handler's source names: ``action_hook=...`` keywords and ``"...Hook": ...`` dict keys.
 
     Each value is given as the Python object it names when it can be found (a string constant,
     a module-level name, a handler); what cannot be known without running the code is skipped.
+    The functions of the handler's own module it calls are read too, ``depth`` levels deep.
     """
     while isinstance(handler, functools.partial):
         handler = handler.func
@@ -48,6 +51,7 @@ def source_references(handler: Callable[..., Any]) -> Iterator[tuple[str, Any]]:
     code = function.__code__
     for local in (*code.co_varnames, *code.co_cellvars):
         names.pop(local, None)
+    helpers: dict[str, Callable[..., Any]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg is not None and is_hook_key(node.arg):
             yield from _values_of(node.arg, node.value, names)
@@ -55,6 +59,16 @@ def source_references(handler: Callable[..., Any]) -> Iterator[tuple[str, Any]]:
             for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and is_hook_key(key.value):
                     yield from _values_of(str(key.value), value, names)
+        elif depth > 0 and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called = names.get(node.func.id)
+            if (
+                inspect.isfunction(called)
+                and called.__module__ == function.__module__
+                and called is not function
+            ):
+                helpers[node.func.id] = called
+    for helper in helpers.values():
+        yield from source_references(helper, depth - 1)
 
 
 _UNKNOWN = object()
@@ -77,6 +91,14 @@ def _values_of(key: str, node: ast.expr, names: Mapping[str, Any]) -> Iterator[t
         for item_key, item in zip(node.keys, node.values, strict=True):
             if isinstance(item_key, ast.Constant) and item_key.value == "url":
                 yield from _values_of(key, item, names)
+        return
+    if isinstance(node, ast.IfExp):  # wait_hook=None if host else waiting: either may be sent
+        yield from _values_of(key, node.body, names)
+        yield from _values_of(key, node.orelse, names)
+        return
+    if isinstance(node, ast.BoolOp):  # action_hook=custom or default
+        for value in node.values:
+            yield from _values_of(key, value, names)
         return
     if isinstance(node, ast.Call):
         for keyword in node.keywords:  # HookObject(url=..., method=...)

@@ -16,6 +16,7 @@ import copy
 import inspect
 import os
 import time
+import typing
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -376,12 +377,7 @@ class _Endpoint(Generic[P, T]):
         self._build = build
         self._name = build.__name__
         self.__doc__ = build.__doc__  # help() on the resource's class
-        signature = inspect.signature(build)
-        # What help() shows: the builder's parameters without the resource, and not its return
-        # (the request; the method returns what the answer means).
-        self._signature = signature.replace(
-            parameters=list(signature.parameters.values())[1:], return_annotation=inspect.Signature.empty
-        )
+        self._signature = _shown_signature(build)
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self._name = name
@@ -408,6 +404,33 @@ class _Endpoint(Generic[P, T]):
         # Kept on the resource (which belongs to one client): read once, not once per call.
         resource.__dict__[self._name] = send
         return send
+
+
+def _shown_signature(build: Callable[..., Any]) -> inspect.Signature:
+    """What ``help()`` shows of a resource's method: its own parameters, each field a keyword.
+
+    The builder's first parameter (the resource) is left out, ``**fields: Unpack[SomeFields]``
+    becomes the fields themselves (required ones without a default), and the return is what
+    the answer means (``str`` for ``_Operation[str]``), not the request.
+    """
+    hints = typing.get_type_hints(build)  # Annotated's validators left out: the types alone
+    parameters = []
+    for parameter in list(inspect.signature(build).parameters.values())[1:]:
+        hint = hints.get(parameter.name, parameter.annotation)
+        if parameter.kind is parameter.VAR_KEYWORD and typing.get_origin(hint) is Unpack:
+            (fields,) = typing.get_args(hint)
+            # Required[...] is kept only with the extras (the fields' annotations are strings).
+            marked = typing.get_type_hints(fields, include_extras=True)
+            for name, annotation in typing.get_type_hints(fields).items():
+                required = typing.get_origin(marked[name]) is typing.Required
+                default = inspect.Parameter.empty if required else None
+                parameters.append(
+                    inspect.Parameter(name, parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                )
+        else:
+            parameters.append(parameter.replace(annotation=hint))
+    (result,) = typing.get_args(hints["return"]) or (inspect.Signature.empty,)
+    return inspect.Signature(parameters, return_annotation=result)
 
 
 def _endpoint(build: Callable[Concatenate[Any, P], _Operation[T]]) -> _Endpoint[P, T]:
