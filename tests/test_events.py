@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from jambonz_webhooks import JambonzApp, WebhookResponse
+from jambonz_webhooks import ConferenceStatus, JambonzApp, WebhookResponse
 from jambonz_webhooks.events import (
     CALLBACK_MODELS,
     FINAL_CALL_STATUSES,
@@ -835,3 +835,33 @@ def test_call_status_is_final(status: str) -> None:
     assert isinstance(event, CallStatus)
     assert event.is_final is (status in ("completed", "failed", "busy", "no-answer"))
     assert {"completed", "failed", "busy", "no-answer"} == FINAL_CALL_STATUSES
+
+
+@pytest.mark.parametrize("with_dict", [False, True], ids=["model", "model-and-dict"])
+def test_a_conference_status_time_reads_the_same_with_or_without_the_raw_dict(with_dict: bool) -> None:
+    # The model alone is validated from the JSON text; with the dict, from the parsed dict: an
+    # ISO time must read the same both ways (strict validation takes it from text only).
+    app = JambonzApp(webhook_secret=[], insecure=True)
+    seen: list[datetime | None] = []
+
+    if with_dict:
+
+        @app.status_hook("/conference")
+        async def both(event: ConferenceStatus, payload: dict[str, Any]) -> None:
+            seen.append(event.time)
+    else:
+
+        @app.status_hook("/conference")
+        async def model(event: ConferenceStatus) -> None:
+            seen.append(event.time)
+
+    payload = {
+        **call_info(),
+        "event": "join",
+        "conference_sid": "conf:acct:room",
+        "time": "2026-12-08T10:00:00.000Z",
+        "members": 2,
+    }
+    with TestClient(app) as client:
+        assert client.post("/conference", json=payload).status_code == 204
+    assert seen == [datetime.fromisoformat("2026-12-08T10:00:00+00:00")]
