@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 CITED = ("jambonz_webhooks", "docs", "examples", "example_app", "benchmarks", "scripts", ".ci")
 # The notes by name, and the folder beside the repository that holds them.
@@ -48,6 +50,7 @@ def test_the_files_read_are_the_package_docs_and_examples() -> None:
     assert not any(name.startswith("tests/") for name in names)
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 def test_nothing_outside_the_tests_cites_the_protocol_notes() -> None:
     # Cite the jambonz source the notes cite instead (they name one for every fact).
     found: dict[str, list[str]] = {}
@@ -70,6 +73,7 @@ def _docstrings(tree: ast.Module) -> set[int]:
     }
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 def test_no_test_opens_the_notes_or_the_folder_beside_the_repository() -> None:
     # A docstring or a comment may say where a fact was read; a string in the code is what a test
     # would open, so none may name the notes or the ../shared folder.

@@ -316,6 +316,7 @@ def test_a_caller_who_waited_too_long_is_offered_a_call_back(jambonz_simulator: 
     assert caller.ended and queue.CALLBACKS == ["+15550000008"]
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 def test_the_queue_over_a_real_server(tmp_path: Path) -> None:
     server = _spawn(
         "examples.cookbook.queue:app", tmp_path, "cookbook-queue", {"JAMBONZ_WEBHOOK_SECRET": DEPLOYED_SECRET}
@@ -478,6 +479,7 @@ def test_a_screened_transfer_the_agent_declines_goes_to_billing(jambonz_simulato
 # --------------------------------------------------------------------------- every recipe
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 @pytest.mark.parametrize("name", RECIPES)
 def test_routes_lists_every_recipe_without_problems(name: str) -> None:
     result = subprocess.run(

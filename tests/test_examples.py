@@ -435,6 +435,7 @@ def test_the_index_links_every_page() -> None:
     assert {page.name for page in doc_pages()} - {"index.md"} <= linked
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
     """docs/quickstart.md's app and its "try it" script, saved and run as a newcomer would."""
     app_code, try_code = PYTHON_BLOCK.findall((DOCS / "quickstart.md").read_text(encoding="utf-8"))[:2]

@@ -543,6 +543,7 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
         assert run.process.wait(timeout=15) == 0
 
 
+@pytest.mark.slow  # a subprocess or a scan of the whole repository: CI runs it
 def test_run_writes_the_access_line_of_an_app_that_set_up_no_logging(tmp_path: Path) -> None:
     # uvicorn configures its own loggers only; the app's line per hook must not be lost.
     port = _free_port()
