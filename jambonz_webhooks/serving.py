@@ -490,12 +490,20 @@ def _accept_queue_length(listener: Any) -> int:
     return waiting
 
 
-class _CancelledRequests(logging.Filter):
-    """Drops uvicorn's traceback for each request task cancelled at the end of the grace period."""
+class _CancelledAtShutdown(logging.Filter):
+    """Drops uvicorn's traceback for what the stop cancels on purpose, said once in its own line.
+
+    The request tasks still running at the end of the grace period, and an app's lifespan that
+    did not finish its shutdown in time.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, asyncio.CancelledError) and "Exception in ASGI" in str(record.msg))
+        message = str(record.msg)
+        return not (
+            isinstance(exc, asyncio.CancelledError)
+            and ("Exception in ASGI" in message or "Exception in 'lifespan'" in message)
+        )
 
 
 class ServingConfig(Config):
@@ -644,12 +652,14 @@ class DrainingServer(Server):
             if transport is not None and not transport.is_closing():
                 transport.close()
 
-        if not self.force_exit:
-            try:
-                async with asyncio.timeout(LIFESPAN_SHUTDOWN_LIMIT):
-                    await self.lifespan.shutdown()
-            except TimeoutError:
-                logger.error("The app's shutdown took more than %.1f s: given up", LIFESPAN_SHUTDOWN_LIMIT)
+        # Even when a second signal hurries the stop: the app's shutdown is bounded, and one left
+        # waiting would be cancelled at exit with a traceback.
+        try:
+            async with asyncio.timeout(LIFESPAN_SHUTDOWN_LIMIT):
+                await self.lifespan.shutdown()
+        except TimeoutError:
+            logger.error("The app's shutdown took more than %.1f s: given up", LIFESPAN_SHUTDOWN_LIMIT)
+            logging.getLogger("uvicorn.error").addFilter(_CancelledAtShutdown())
 
     async def _wait_until(self, when: float) -> None:
         while time.monotonic() < when and not self.force_exit:
@@ -689,7 +699,7 @@ class DrainingServer(Server):
             len(left),
             answered,
         )
-        logging.getLogger("uvicorn.error").addFilter(_CancelledRequests())
+        logging.getLogger("uvicorn.error").addFilter(_CancelledAtShutdown())
         for task in left:
             task.cancel("the server is shutting down")
         await asyncio.wait(left, timeout=CANCEL_WAIT)
@@ -733,10 +743,22 @@ def run(config: ServingConfig) -> int:
         return _supervise(config)
     server = DrainingServer(config)
     server.run()
+    _ignore_late_signals()
     if not server.started:
         return STARTUP_FAILURE
     _leave_stuck_threads()
     return 0
+
+
+def _ignore_late_signals() -> None:
+    """The server has stopped: a signal now (a second Ctrl+C) has nothing left to hurry.
+
+    Without this, it would kill the exiting process by the default handler, as if it had not
+    stopped cleanly.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _supervise(config: ServingConfig) -> int:

@@ -507,6 +507,25 @@ def test_sigint_stops_without_the_drain(tmp_path: Path) -> None:
     assert time.monotonic() - signalled < 1.0 + SLACK
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_signal_hurries_the_stop_without_a_traceback(tmp_path: Path, sig: signal.Signals) -> None:
+    # An impatient Ctrl+C twice, or an orchestrator's repeated SIGTERM: the stop is hurried, the
+    # app's shutdown still runs (bounded), and nothing is left to be cancelled with a traceback.
+    run = _run(tmp_path, f"twice-{sig.name}")
+    run.process.send_signal(sig)
+    time.sleep(0.2)
+    run.process.send_signal(sig)
+    try:
+        returncode = run.process.wait(timeout=10)
+    finally:
+        _stop(run.process)
+    stderr = run.stderr()
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr and "CancelledError" not in stderr
+    assert "Application shutdown complete" in stderr
+
+
 @pytest.mark.parametrize(
     ("version", "warned"), [("0.55.0", False), ("0.55.3", False), ("0.56.0", True), ("1.0", True)]
 )
