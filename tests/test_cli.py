@@ -219,7 +219,7 @@ def test_run_refuses_to_start_an_app_with_no_authentication(tmp_path: Path) -> N
     with pytest.raises(RuntimeError, match="did not start") as failed:
         _serve(tmp_path, ["example_app.app:app"], {}, "closed")
     message = str(failed.value)
-    assert "refusing to serve jambonz hooks with no authentication" in message
+    assert "the app's hooks have no authentication" in message
     assert "JAMBONZ_WEBHOOK_SECRET" in message and "JAMBONZ_WEBHOOK_INSECURE=1" in message
 
 
@@ -1447,3 +1447,27 @@ def test_routes_gives_a_lifespan_that_never_finishes_its_time_and_no_more(
     else:
         asyncio.run(check())  # the report is out: the shutdown's failure is a note
         assert "failed at shutdown: not finished in 0.2 s" in capsys.readouterr().err
+
+
+def test_run_refuses_an_app_without_authentication_in_one_line_before_serving(tmp_path: Path) -> None:
+    (tmp_path / "open_app.py").write_text(
+        textwrap.dedent(
+            """
+            from jambonz_webhooks import JambonzApp, WebhookResponse
+
+            app = JambonzApp()
+
+            @app.call_hook("/incoming")
+            async def incoming() -> WebhookResponse:
+                return WebhookResponse().hangup()
+            """
+        ),
+        encoding="utf-8",
+    )
+    closed = {"JAMBONZ_WEBHOOK_SECRET": "", "JAMBONZ_WEBHOOK_INSECURE": "0"}
+    result = cli("run", "open_app:app", "--app-dir", str(tmp_path), "--port", "1", env=closed)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "serving open_app:app" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("jambonz-webhooks run: error: the app's hooks have no authentication")
+    assert "JAMBONZ_WEBHOOK_SECRET" in line and "JAMBONZ_WEBHOOK_INSECURE=1" in line

@@ -8,6 +8,7 @@ import os
 import sys
 
 from .console import CliError, Subcommands, note
+from .listing import find_hooks
 from .loading import add_app_arguments, split_spec
 
 __all__ = ["DEFAULT_PORT", "add_parser", "command_run"]
@@ -64,7 +65,6 @@ def command_run(args: argparse.Namespace) -> int:
         concurrency = os.environ.get("WEB_CONCURRENCY", "1")
         count = workers if workers is not None else int(concurrency) if concurrency.isdigit() else 1
         how = f"{count} worker{'' if count == 1 else 's'}"
-    note(f"serving {args.app} on http://{shown}:{port} ({how}); Ctrl+C stops it")
     if args.app_dir is not None:
         sys.path.insert(0, args.app_dir)
     config = serving.ServingConfig(
@@ -85,8 +85,21 @@ def command_run(args: argparse.Namespace) -> int:
         root_path=args.root_path,
     )
     if not config.reload and config.workers == 1:
-        config.load_app()  # an app that cannot be imported fails here, before the socket is bound
+        # An app that cannot be imported, or would refuse to start, fails here, before the
+        # socket is bound, in one line rather than as the startup's traceback.
+        _check_protected(config.load_app())
+    note(f"serving {args.app} on http://{shown}:{port} ({how}); Ctrl+C stops it")
     return serving.run(config)
+
+
+def _check_protected(app: object) -> None:
+    """Refuse at once an app whose hooks would have no authentication (it fails closed at start-up)."""
+    if any(mounted.routes and mounted.settings.security.closed for mounted in find_hooks(app)):
+        raise CliError(
+            "the app's hooks have no authentication: set JAMBONZ_WEBHOOK_SECRET (the account's webhook "
+            "secret) or JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD; to serve without, on a "
+            "machine jambonz and nobody else can reach, set JAMBONZ_WEBHOOK_INSECURE=1"
+        )
 
 
 def _seconds(text: str) -> float:
