@@ -39,6 +39,7 @@ from .websocket import CallSocket
 __all__ = [
     "DEFAULT_FALLBACK",
     "DEFAULT_MAX_BODY_SIZE",
+    "HOW_TO_PROTECT",
     "HookOptions",
     "HookRouter",
     "InsecureAppError",
@@ -595,6 +596,14 @@ def _started(app: JambonzApp) -> None:
     _freeze_startup_objects()
 
 
+HOW_TO_PROTECT = (
+    "set JAMBONZ_WEBHOOK_SECRET (the account's webhook secret) or JAMBONZ_WEBHOOK_USERNAME and "
+    "JAMBONZ_WEBHOOK_PASSWORD; to serve without (a local test), set JAMBONZ_WEBHOOK_INSECURE=1 or "
+    "JambonzApp(insecure=True)"
+)
+"""What an app with no authentication is told to do, wherever it is refused."""
+
+
 class InsecureAppError(RuntimeError):
     """An app with hooks but neither a webhook secret nor basic auth, and not opened explicitly."""
 
@@ -602,11 +611,7 @@ class InsecureAppError(RuntimeError):
 def _check_protected(security: HookSecurity) -> None:
     """Fail closed: refuse to start unprotected, unless opened; then say so at every start."""
     if security.closed:
-        raise InsecureAppError(
-            "refusing to serve jambonz hooks with no authentication: set JAMBONZ_WEBHOOK_SECRET "
-            "(the account's webhook secret) or JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD; "
-            "to serve without (a local test), set JAMBONZ_WEBHOOK_INSECURE=1 or JambonzApp(insecure=True)"
-        )
+        raise InsecureAppError(f"refusing to serve jambonz hooks with no authentication: {HOW_TO_PROTECT}")
     if not security.protected:
         logger.warning(
             "hooks are served WITHOUT authentication (insecure): anyone who reaches this server can "

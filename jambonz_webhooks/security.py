@@ -18,9 +18,10 @@ import hashlib
 import hmac
 import math
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import HookError
@@ -269,6 +270,18 @@ class HookSecurity:
     def closed(self) -> bool:
         """Whether every hook is refused: not protected, and not explicitly opened."""
         return not self.protected and not self.insecure
+
+    def with_stand_in(self, username: str) -> HookSecurity:
+        """A copy with a random secret and credentials (``username``), for an app served in process.
+
+        A closed app refuses to start; where no network reaches it (the call simulator, the
+        ``routes`` check) it runs with these instead, checking them as it would jambonz's.
+        """
+        return replace(
+            self,
+            secrets=(secrets.token_urlsafe(24),),
+            basic_auth=BasicCredentials(username, secrets.token_urlsafe(24)),
+        )
 
     def authenticate(
         self, method: str, authorization: str | None, signature: str | None

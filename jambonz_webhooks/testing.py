@@ -20,7 +20,6 @@ HTTP webhooks or jambonz's WebSocket API (the transport a parameter, the test th
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 import uuid
 from collections import deque
@@ -36,7 +35,7 @@ from starlette.types import ASGIApp
 from .app import JambonzApp
 from .payload import CallInfo
 from .routing import HookSettings
-from .security import SIGNATURE_HEADER, BasicCredentials, HookSecurity
+from .security import SIGNATURE_HEADER, HookSecurity
 from .simulator_transport import (
     ACK_TIMEOUT,
     Channel,
@@ -794,24 +793,24 @@ def _hook_url(hook: Any) -> Any:
     return hook.get("url") if isinstance(hook, dict) else hook
 
 
+_HOLDING_LINES = {
+    "enqueue": "app puts the caller in queue {name}",
+    "dequeue": "app takes a caller from queue {name}",
+    "conference": "app joins conference {name}",
+    "sip:refer": "app refers the call to {referTo}",
+    "listen": "app streams the call's audio to {url}",
+    "pause": "app pauses {length}s (held)",
+    "say": "the say plays on (held)",
+    "play": "the play plays on (held)",
+}
+
+
 def _holding(verb: Mapping[str, Any]) -> str:
     """The log line of a verb the call waits in."""
-    name = verb["verb"]
-    if name == "enqueue":
-        return f"app puts the caller in queue {verb.get('name')}"
-    if name == "dequeue":
-        return f"app takes a caller from queue {verb.get('name')}"
-    if name == "conference":
-        return f"app joins conference {verb.get('name')}"
-    if name == "sip:refer":
-        return f"app refers the call to {verb.get('referTo')}"
-    if name == "listen":
-        return f"app streams the call's audio to {_hook_url(verb.get('url'))}"
-    if name == "pause":
-        return f"app pauses {verb.get('length')}s (held)"
-    if name in ("say", "play"):
-        return f"the {name} plays on (held)"
-    return f"app runs {name} (held)"
+    line = _HOLDING_LINES.get(verb["verb"], "app runs {verb} (held)")
+    return line.format_map(
+        {"name": None, "referTo": None, "length": None, **verb, "url": _hook_url(verb.get("url"))}
+    )
 
 
 def _nothing(call: SimulatedCall, verb: Mapping[str, Any]) -> dict[str, Any]:
@@ -1092,12 +1091,7 @@ class CallSimulator:
         signature and credentials, as it would jambonz's in production.
         """
         security = settings.security
-        lent = dataclasses.replace(
-            security,
-            secrets=(secrets.token_urlsafe(24),),
-            basic_auth=BasicCredentials("simulator", secrets.token_urlsafe(24)),
-        )
-        self._lent, settings.security = (settings, security), lent
+        self._lent, settings.security = (settings, security), security.with_stand_in("simulator")
 
     # ----------------------------------------------------------------- calls
 

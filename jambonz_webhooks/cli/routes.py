@@ -30,7 +30,6 @@ from starlette.types import Message
 from ..hooks import UnroutedHandlerError
 from ..injection import HandlerWarning, HookKind
 from ..response import encode_verbs
-from ..security import BasicCredentials
 from ..state import MemoryStore
 from ..targets import Release
 from .console import EXIT_OK, EXIT_PROBLEMS, CliError, Subcommands, env_values, note
@@ -112,13 +111,13 @@ def stand_in(found: list[MountedHooks]) -> None:
 
     The sample calls never reach the app's Redis. An app with neither a secret nor basic auth
     refuses to start (a server's concern: ``routes`` answers no request), so it is given
-    placeholder credentials for its lifespan's start-up check to pass.
+    stand-in credentials for its lifespan's start-up check to pass.
     """
     for mounted in found:
         settings = mounted.settings
         settings.state = MemoryStore()
         if not settings.security.protected:
-            settings.security = replace(settings.security, basic_auth=BasicCredentials("routes", "routes"))
+            settings.security = settings.security.with_stand_in("routes")
 
 
 LIFESPAN_TIMEOUT = 30.0

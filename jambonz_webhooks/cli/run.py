@@ -7,6 +7,7 @@ import math
 import os
 import sys
 
+from ..app import HOW_TO_PROTECT
 from .console import CliError, Subcommands, note
 from .listing import find_hooks
 from .loading import add_app_arguments, split_spec
@@ -95,11 +96,7 @@ def command_run(args: argparse.Namespace) -> int:
 def _check_protected(app: object) -> None:
     """Refuse at once an app whose hooks would have no authentication (it fails closed at start-up)."""
     if any(mounted.routes and mounted.settings.security.closed for mounted in find_hooks(app)):
-        raise CliError(
-            "the app's hooks have no authentication: set JAMBONZ_WEBHOOK_SECRET (the account's webhook "
-            "secret) or JAMBONZ_WEBHOOK_USERNAME and JAMBONZ_WEBHOOK_PASSWORD; to serve without, on a "
-            "machine jambonz and nobody else can reach, set JAMBONZ_WEBHOOK_INSECURE=1"
-        )
+        raise CliError(f"the app's hooks have no authentication: {HOW_TO_PROTECT}")
 
 
 def _seconds(text: str) -> float:
